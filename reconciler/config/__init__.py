@@ -1,0 +1,1 @@
+"""The config: typed model (model.py), loader with located errors (loader.py)."""

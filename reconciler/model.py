@@ -1,0 +1,305 @@
+"""Keys, resources and State: the one vocabulary shared by desired and live Moodle.
+
+Desired state (built from PowerSchool and the config) and live state (read from Moodle)
+are both a :class:`State`, so the diff compares like with like. A resource holds only the
+attributes the tool manages; Moodle's numeric id rides along as ``moodle_id`` and never
+takes part in a comparison.
+
+Identity is the :class:`Key`. For objects Moodle stores with an idnumber (users,
+courses, categories, cohorts, groups) the key's ``id`` *is* that idnumber, which starts
+with :data:`OWNED_PREFIX`: the live state alone proves what the tool owns. Memberships
+(enrolments, cohort and group members) are keyed by their two parents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any, ClassVar, TypeAlias
+
+#: Every idnumber the tool writes starts with this; anything else is not ours.
+OWNED_PREFIX = "ps2m:"
+
+
+class Kind(str, Enum):
+    """The Moodle object types the tool manages, in dependency order."""
+
+    CATEGORY = "category"
+    COURSE = "course"
+    USER = "user"
+    COHORT = "cohort"
+    ENROLMENT = "enrolment"
+    GROUP = "group"
+    COHORT_MEMBER = "cohort_member"
+    GROUP_MEMBER = "group_member"
+
+
+#: Creation order; removals run in the reverse order.
+KIND_ORDER: tuple[Kind, ...] = tuple(Kind)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Key:
+    """Identity of a managed object: its kind and its owned idnumber (or membership pair)."""
+
+    kind: Kind
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+    @property
+    def owned(self) -> bool:
+        """True when the idnumber carries the tool's prefix (memberships are owned by parents)."""
+        return self.id.startswith(OWNED_PREFIX)
+
+
+def membership_id(parent: Key, user: Key) -> str:
+    """The id of a membership key: the parent's and the user's ids, joined."""
+    return f"{parent.id}|{user.id}"
+
+
+Pairs: TypeAlias = tuple[tuple[str, str], ...]
+
+
+def pairs(mapping: Mapping[str, str]) -> Pairs:
+    """A mapping as a sorted tuple of pairs: hashable, ordered, and stable in JSON."""
+    return tuple(sorted(mapping.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Base of every managed object. Subclasses add their managed attributes."""
+
+    KIND: ClassVar[Kind]
+    #: Attributes set when the object is created and never compared afterwards
+    #: (an admin may change them in Moodle without the plan fighting back).
+    CREATE_ONLY: ClassVar[tuple[str, ...]] = ()
+
+    key: Key
+    moodle_id: int | None = field(default=None, compare=False, kw_only=True)
+
+    def managed(self) -> dict[str, Any]:
+        """The attributes the diff compares, as plain JSON-ready values."""
+        skip = {"key", "moodle_id", *self.CREATE_ONLY}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute (create-only ones included) as JSON-ready values, for plan files."""
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in ("key", "moodle_id")}
+        out["key"] = self.key.id
+        return out
+
+    @property
+    def label(self) -> str:
+        """A short human name for plans (a username, a course shortname...)."""
+        return self.key.id
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Key):
+        return value.id
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            return {k: v for k, v in value}
+        return list(value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Category(Resource):
+    """A course category. ``parent`` is None at the top level."""
+
+    KIND: ClassVar[Kind] = Kind.CATEGORY
+    name: str
+    parent: Key | None = None
+
+    @property
+    def label(self) -> str:
+        return self.key.id.removeprefix(OWNED_PREFIX + "cat:")
+
+
+@dataclass(frozen=True, slots=True)
+class User(Resource):
+    """A Moodle account. ``profile`` holds the selected standard fields, ``customfields``
+    the custom profile fields by shortname; values are normalized strings."""
+
+    KIND: ClassVar[Kind] = Kind.USER
+    CREATE_ONLY: ClassVar[tuple[str, ...]] = ("auth",)
+    username: str
+    firstname: str
+    lastname: str
+    email: str = ""
+    auth: str = "manual"
+    suspended: bool = False
+    profile: Pairs = ()
+    customfields: Pairs = ()
+
+    @property
+    def label(self) -> str:
+        return self.username
+
+
+@dataclass(frozen=True, slots=True)
+class Course(Resource):
+    """A Moodle course: a PowerSchool section (section mode) or course (group mode)."""
+
+    KIND: ClassVar[Kind] = Kind.COURSE
+    shortname: str
+    fullname: str
+    category: Key
+    startdate: int = 0
+    enddate: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.shortname
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort(Resource):
+    """A system-level cohort built from a profile field value."""
+
+    KIND: ClassVar[Kind] = Kind.COHORT
+    name: str
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Group(Resource):
+    """A group inside a group-mode course: one PowerSchool section."""
+
+    KIND: ClassVar[Kind] = Kind.GROUP
+    course: Key
+    name: str
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment(Resource):
+    """A manual enrolment of an owned user in an owned course, with its role shortnames."""
+
+    KIND: ClassVar[Kind] = Kind.ENROLMENT
+    course: Key
+    user: Key
+    roles: tuple[str, ...] = ()
+    suspended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CohortMember(Resource):
+    """Membership of an owned user in an owned cohort."""
+
+    KIND: ClassVar[Kind] = Kind.COHORT_MEMBER
+    cohort: Key
+    user: Key
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember(Resource):
+    """Membership of an owned user in an owned group."""
+
+    KIND: ClassVar[Kind] = Kind.GROUP_MEMBER
+    group: Key
+    user: Key
+
+
+RESOURCE_TYPES: dict[Kind, type[Resource]] = {
+    cls.KIND: cls for cls in (Category, Course, User, Cohort, Group, Enrolment, CohortMember, GroupMember)
+}
+
+
+def enrolment(course: Key, user: Key, roles: Iterable[str], *, suspended: bool = False) -> Enrolment:
+    """An enrolment keyed by its course and user."""
+    return Enrolment(
+        Key(Kind.ENROLMENT, membership_id(course, user)),
+        course=course,
+        user=user,
+        roles=tuple(sorted(set(roles))),
+        suspended=suspended,
+    )
+
+
+def cohort_member(cohort: Key, user: Key) -> CohortMember:
+    """A cohort membership keyed by its cohort and user."""
+    return CohortMember(Key(Kind.COHORT_MEMBER, membership_id(cohort, user)), cohort=cohort, user=user)
+
+
+def group_member(group: Key, user: Key) -> GroupMember:
+    """A group membership keyed by its group and user."""
+    return GroupMember(Key(Kind.GROUP_MEMBER, membership_id(group, user)), group=group, user=user)
+
+
+def resource_from_dict(kind: Kind, data: Mapping[str, Any]) -> Resource:
+    """Rebuild a resource from :meth:`Resource.to_dict` output (used when loading plan files)."""
+    cls = RESOURCE_TYPES[kind]
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in ("key", "moodle_id") or f.name not in data:
+            continue
+        raw = data[f.name]
+        if f.name in ("category", "parent", "course", "user", "cohort", "group"):
+            ref_kind = Kind.CATEGORY if f.name == "parent" else Kind(f.name)
+            values[f.name] = None if raw is None else Key(ref_kind, raw)
+        elif f.name in ("profile", "customfields"):
+            values[f.name] = pairs(raw)
+        elif f.name == "roles":
+            values[f.name] = tuple(raw)
+        else:
+            values[f.name] = raw
+    return cls(Key(kind, data["key"]), **values)
+
+
+@dataclass(frozen=True)
+class State:
+    """A read-only set of resources keyed by :class:`Key`; desired and live alike.
+
+    ``foreign`` is filled only on live state: objects Moodle holds that the tool does
+    not own but that occupy a unique name a desired object needs (a username, a course
+    shortname). They are keyed by the *desired* key they collide with, and may only be
+    taken over through a reviewed adopt rule.
+    """
+
+    resources: Mapping[Key, Resource] = field(default_factory=dict)
+    foreign: Mapping[Key, Resource] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, items: Iterable[Resource], *, foreign: Mapping[Key, Resource] | None = None) -> State:
+        """Build a state from resources; a duplicate key is a programming error."""
+        out: dict[Key, Resource] = {}
+        for item in items:
+            if item.key in out and out[item.key] != item:
+                raise ValueError(f"two different resources share the key {item.key}")
+            out[item.key] = item
+        return cls(out, dict(foreign or {}))
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources.values())
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.resources
+
+    def get(self, key: Key) -> Resource | None:
+        """The resource with this key, or None."""
+        return self.resources.get(key)
+
+    def by_kind(self, kind: Kind) -> list[Resource]:
+        """Every resource of one kind, sorted by key."""
+        return sorted((r for r in self.resources.values() if r.key.kind is kind), key=lambda r: r.key)
+
+    def counts(self) -> dict[str, int]:
+        """How many resources of each kind, for summaries."""
+        out = {k.value: 0 for k in Kind}
+        for key in self.resources:
+            out[key.kind.value] += 1
+        return out

@@ -1,0 +1,167 @@
+"""A plan is data: ordered changes with reasons, counts, digests and a safety verdict.
+
+Renderers and the apply step read only this. ``Change.reason`` is for people; apply never
+branches on it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from reconciler.model import KIND_ORDER, Key, Kind, Resource, resource_from_dict
+
+
+class Action(str, Enum):
+    """What a change does. The value doubles as the display verb."""
+
+    CREATE = "create"
+    ADOPT = "adopt"  # take over an unowned object through a reviewed adopt rule
+    MOVE = "move"  # re-key an owned object (reviewed section migration)
+    UPDATE = "update"
+    UNSUSPEND = "unsuspend"
+    SUSPEND = "suspend"
+    DELETE = "delete"
+
+
+#: Display symbols, Terraform style.
+SYMBOLS: dict[Action, str] = {
+    Action.CREATE: "+",
+    Action.ADOPT: "&",
+    Action.MOVE: ">",
+    Action.UPDATE: "~",
+    Action.UNSUSPEND: "^",
+    Action.SUSPEND: "!",
+    Action.DELETE: "-",
+}
+
+_REMOVING = (Action.SUSPEND, Action.DELETE)
+
+
+def verb(action: Action, kind: Kind) -> str:
+    """The word a person reads: enrolments are enrolled and unenrolled, memberships added."""
+    if kind is Kind.ENROLMENT:
+        return {Action.CREATE: "enrol", Action.DELETE: "unenrol"}.get(action, action.value)
+    if kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
+        return {Action.CREATE: "add", Action.DELETE: "remove"}.get(action, action.value)
+    return action.value
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One attribute's before and after value."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One planned change to one object.
+
+    ``before`` is the live object (None for creates), ``after`` the object as it will be
+    (None for deletes); ``fields`` lists what differs. ``context`` is for grouping in
+    renderers (school, course); ``reason`` is UI-only text.
+    """
+
+    action: Action
+    key: Key
+    before: Resource | None
+    after: Resource | None
+    fields: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    context: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def resource(self) -> Resource:
+        """The object as it will be, or as it was for deletes."""
+        res = self.after if self.after is not None else self.before
+        assert res is not None
+        return res
+
+    @property
+    def is_removal(self) -> bool:
+        return self.action in _REMOVING
+
+    def sort_key(self) -> tuple[int, int, Key]:
+        """Phase order: creates and updates in dependency order, removals in reverse."""
+        kind_pos = KIND_ORDER.index(self.key.kind)
+        if self.action is Action.DELETE:
+            return (2, -kind_pos, self.key)
+        if self.action is Action.SUSPEND:
+            return (1, kind_pos, self.key)
+        return (0, kind_pos, self.key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "kind": self.key.kind.value,
+            "key": self.key.id,
+            "label": self.resource.label,
+            "before": None if self.before is None else self.before.to_dict(),
+            "before_id": None if self.before is None else self.before.moodle_id,
+            "after": None if self.after is None else self.after.to_dict(),
+            "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields],
+            "reason": self.reason,
+            "context": dict(self.context),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        kind = Kind(data["kind"])
+        before = None
+        if data["before"] is not None:
+            before = resource_from_dict(kind, data["before"])
+            object.__setattr__(before, "moodle_id", data.get("before_id"))
+        after = None if data["after"] is None else resource_from_dict(kind, data["after"])
+        return cls(
+            action=Action(data["action"]),
+            key=Key(kind, data["key"]),
+            before=before,
+            after=after,
+            fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in data["fields"]),
+            reason=data["reason"],
+            context=tuple(sorted(data.get("context", {}).items())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a reviewer should know that is not a change: an object left alone and why,
+    a person skipped, a migration waiting for review. ``level`` is ``info`` or ``warning``."""
+
+    level: str
+    message: str
+    key: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"level": self.level, "message": self.message, "key": self.key}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered changes plus notices. Metadata (digests, verdict) lives in the plan file."""
+
+    changes: tuple[Change, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    owned_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{kind: {action: n}}`` for every kind and action that occurs."""
+        tally: Counter[tuple[str, str]] = Counter((c.key.kind.value, c.action.value) for c in self.changes)
+        out: dict[str, dict[str, int]] = {}
+        for (kind, action), n in sorted(tally.items()):
+            out.setdefault(kind, {})[action] = n
+        return out
+
+    def action_totals(self) -> dict[str, int]:
+        """``{action: n}`` across kinds, in Action order."""
+        tally = Counter(c.action for c in self.changes)
+        return {a.value: tally[a] for a in Action if tally[a]}
