@@ -200,7 +200,12 @@ class Connection:
     username_prefix: str = ""
     course_number_prefix: str = ""
     course_name_template: str = "{course_name} {section_number} ({term_abbreviation})"
-    course_shortname_template: str = "{course_number_prefix}{course_number}-{section_number}-{term_abbreviation}-{year}"
+    course_shortname_template: str = (
+        "{course_number_prefix}{school_number}-{course_number}-{section_number}-{term_abbreviation}-{year}"
+    )
+    #: Group-mode courses span a school year: their templates have no section placeholders.
+    group_course_name_template: str = "{course_name} ({year_name})"
+    group_course_shortname_template: str = "{course_number_prefix}{school_number}-{course_number}-{year}"
     students: PeopleSettings = field(default_factory=PeopleSettings)
     staff: PeopleSettings = field(default_factory=lambda: PeopleSettings(enroll_statuses=()))
     #: PowerSchool section role (``student``, ``lead``, ``co_teacher``...) -> Moodle role shortname.
