@@ -83,11 +83,13 @@ class Resource:
     def managed(self) -> dict[str, Any]:
         """The attributes the diff compares, as plain JSON-ready values."""
         skip = {"key", "moodle_id", *self.CREATE_ONLY}
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        return {f.name: _plain(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in skip}
 
     def to_dict(self) -> dict[str, Any]:
         """Every attribute (create-only ones included) as JSON-ready values, for plan files."""
-        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in ("key", "moodle_id")}
+        out = {
+            f.name: _plain(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("key", "moodle_id")
+        }
         out["key"] = self.key.id
         return out
 
@@ -96,13 +98,21 @@ class Resource:
         """A short human name for plans (a username, a course shortname...)."""
         return self.key.id
 
+    def references(self) -> list[Key]:
+        """The objects this one points at (its category, course, user...): they must exist first."""
+        return [v for f in fields(self) if isinstance(v := getattr(self, f.name), Key) and f.name != "key"]
 
-def _plain(value: Any) -> Any:
+
+#: Attributes held as sorted (name, value) pairs; plain form is a mapping.
+PAIR_FIELDS = ("profile", "customfields")
+
+
+def _plain(name: str, value: Any) -> Any:
     if isinstance(value, Key):
         return value.id
+    if name in PAIR_FIELDS:
+        return dict(value)
     if isinstance(value, tuple):
-        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-            return {k: v for k, v in value}
         return list(value)
     return value
 
@@ -248,7 +258,7 @@ def resource_from_dict(kind: Kind, data: Mapping[str, Any]) -> Resource:
         if f.name in ("category", "parent", "course", "user", "cohort", "group"):
             ref_kind = Kind.CATEGORY if f.name == "parent" else Kind(f.name)
             values[f.name] = None if raw is None else Key(ref_kind, raw)
-        elif f.name in ("profile", "customfields"):
+        elif f.name in PAIR_FIELDS:
             values[f.name] = pairs(raw)
         elif f.name == "roles":
             values[f.name] = tuple(raw)

@@ -1,0 +1,339 @@
+"""Desired versus live: the ordered list of changes that makes Moodle match (pure).
+
+Objects are matched by key. Only managed attributes are compared, after normalizing
+both sides the same way (whitespace, case of usernames and emails, HTML escaping that
+Moodle adds), so an unchanged object never shows up. Removal follows the configured
+policy: by default a student who leaves is suspended, a dropped enrolment is suspended
+(grades survive), and courses, categories, cohorts and groups that are no longer
+selected are left as they are and reported.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from fnmatch import fnmatchcase
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler import keys
+from reconciler.config.model import (
+    AdoptRule,
+    EnrolmentRemoval,
+    MembershipRemoval,
+    ProtectedRule,
+    RemovalPolicy,
+    UserRemoval,
+)
+from reconciler.model import (
+    Category,
+    Cohort,
+    Course,
+    Enrolment,
+    Group,
+    GroupMember,
+    Key,
+    Kind,
+    Resource,
+    State,
+    User,
+    enrolment,
+)
+from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan
+
+#: Kinds that hold unique names in Moodle: an unowned holder blocks a create.
+_UNIQUE_NAMES = (Kind.USER, Kind.COURSE)
+#: Kinds whose unselected objects are reported, never removed.
+_LEFT_ALONE = (Kind.CATEGORY, Kind.COURSE, Kind.COHORT, Kind.GROUP)
+#: Fields compared case-insensitively.
+_CASELESS = ("username", "email")
+
+
+def compute_plan(
+    desired: State,
+    live: State,
+    *,
+    kinds: Iterable[Kind] | None = None,
+    removal: RemovalPolicy | None = None,
+    adopt: Iterable[AdoptRule] = (),
+    protected: Iterable[ProtectedRule] = (),
+    moves: Mapping[Key, Key] | None = None,
+    notices: Iterable[Notice] = (),
+) -> Plan:
+    """The changes that turn ``live`` into ``desired`` for the given kinds (all by default)."""
+    moves = dict(moves or {})
+    planner = _Planner(
+        desired,
+        _follow_moves(live, moves),
+        removal or RemovalPolicy(),
+        tuple(adopt),
+        tuple(protected),
+        moves,
+    )
+    selected = set(kinds) if kinds is not None else set(Kind)
+    for kind in Kind:
+        if kind in selected:
+            planner.plan_kind(kind)
+    changes = planner.check_references(selected)
+    owned = {k.value: 0 for k in Kind}
+    for key in live.resources:
+        owned[key.kind.value] += 1
+    return Plan(changes=tuple(changes), notices=(*notices, *planner.notices), owned_counts=owned)
+
+
+def normalize(value: Any, field: str = "") -> Any:
+    """One canonical form for comparing: trimmed, whitespace folded, HTML entities decoded."""
+    if isinstance(value, str):
+        text = " ".join(html.unescape(value).split())
+        return text.lower() if field in _CASELESS else text
+    if isinstance(value, dict):
+        return {k: normalize(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalize(v, field) for v in value]
+    return value
+
+
+def compared(desired: Resource, live: Resource) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The managed attributes of both sides, normalized, with the live side's profile and
+    custom fields narrowed to the ones desired manages (others belong to someone else)."""
+    want = normalize(desired.managed())
+    have = normalize(live.managed())
+    for name in ("profile", "customfields"):
+        if name in want:
+            have[name] = {k: have.get(name, {}).get(k, "") for k in want[name]}
+    return want, have
+
+
+def field_changes(want: Mapping[str, Any], have: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """Field-level differences, one per changed attribute (nested maps per entry)."""
+    out: list[FieldChange] = []
+    for name in sorted(want):
+        before, after = have.get(name), want[name]
+        if before == after:
+            continue
+        if isinstance(after, dict) and isinstance(before, dict):
+            diff = DeepDiff(before, after, verbose_level=0)
+            for sub in sorted(diff.affected_root_keys):
+                out.append(FieldChange(f"{name}.{sub}", before.get(sub, ""), after.get(sub, "")))
+        else:
+            out.append(FieldChange(name, before, after))
+    return tuple(out)
+
+
+def _follow_moves(live: State, moves: Mapping[Key, Key]) -> State:
+    """Live enrolments of a course that moves are seen under the course's new key: the
+    Moodle course (and who is in it) stays the same, only its identity changes."""
+    if not moves:
+        return live
+    new_key = {old: new for new, old in moves.items()}
+    rekeyed: list[Resource] = []
+    for res in live:
+        if isinstance(res, Enrolment) and res.course in new_key:
+            moved = enrolment(new_key[res.course], res.user, res.roles, suspended=res.suspended)
+            res = replace(moved, moodle_id=res.moodle_id)
+        rekeyed.append(res)
+    return State.of(rekeyed, foreign=live.foreign)
+
+
+def _unique_name(resource: Resource) -> str:
+    if isinstance(resource, User):
+        return resource.username
+    if isinstance(resource, Course):
+        return resource.shortname
+    if isinstance(resource, (Category, Cohort)):
+        return resource.name
+    return resource.key.id
+
+
+class _Planner:
+    def __init__(
+        self,
+        desired: State,
+        live: State,
+        removal: RemovalPolicy,
+        adopt: tuple[AdoptRule, ...],
+        protected: tuple[ProtectedRule, ...],
+        moves: dict[Key, Key],
+    ) -> None:
+        self.desired = desired
+        self.live = live
+        self.removal = removal
+        self.adopt = adopt
+        self.protected = protected
+        self.moves = moves
+        self.moved_from = set(moves.values())
+        self.changes: list[Change] = []
+        self.notices: list[Notice] = []
+        #: Keys that will exist after apply (live, or created/adopted/moved by this plan).
+        self.will_exist: set[Key] = set(live.resources)
+
+    def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
+        """Where a change belongs, for grouping in renderers: its school and course."""
+        course: Key | None = None
+        if isinstance(resource, Course):
+            course = resource.key
+        elif isinstance(resource, (Enrolment, Group)):
+            course = resource.course
+        elif isinstance(resource, GroupMember):
+            group = self.desired.get(resource.group) or self.live.get(resource.group)
+            course = group.course if isinstance(group, Group) else None
+        if course is None:
+            return ()
+        school = keys.school_of(course)
+        return (("course", course.id), ("school", school)) if school else (("course", course.id),)
+
+    def emit(self, change: Change) -> None:
+        if self.is_protected(change):
+            self.notices.append(
+                Notice("info", f"{change.key} is protected; {change.action.value} skipped", change.key.id)
+            )
+            return
+        self.changes.append(change)
+        if change.action in (Action.CREATE, Action.ADOPT, Action.MOVE):
+            self.will_exist.add(change.key)
+
+    def is_protected(self, change: Change) -> bool:
+        res = change.resource
+        names = {res.label, res.key.id}
+        if change.before is not None:
+            names.add(change.before.label)
+        return any(
+            rule.kind == res.key.kind.value and any(fnmatchcase(n, rule.match) for n in names)
+            for rule in self.protected
+        )
+
+    def plan_kind(self, kind: Kind) -> None:
+        want = {r.key: r for r in self.desired.by_kind(kind)}
+        have = {r.key: r for r in self.live.by_kind(kind)}
+        for key, res in want.items():
+            live_res = have.get(key)
+            if live_res is None:
+                self.plan_missing(res)
+            else:
+                self.plan_existing(res, live_res)
+        for key, live_res in have.items():
+            if key not in want and key not in self.moved_from:
+                self.plan_removal(live_res)
+
+    def plan_missing(self, res: Resource) -> None:
+        old_key = self.moves.get(res.key)
+        moved = self.live.get(old_key) if old_key is not None else None
+        if moved is not None:
+            want, have = compared(res, moved)
+            fields = (FieldChange("idnumber", moved.key.id, res.key.id), *field_changes(want, have))
+            reason = f"reviewed section migration: {moved.key.id} continues as {res.key.id}"
+            self.emit(Change(Action.MOVE, res.key, moved, res, fields, reason, self.context(res)))
+            return
+        foreign = self.live.foreign.get(res.key)
+        if foreign is not None:
+            self.plan_foreign(res, foreign)
+            return
+        reason = "in PowerSchool, not in Moodle"
+        self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
+
+    def plan_foreign(self, res: Resource, foreign: Resource) -> None:
+        name = _unique_name(foreign)
+        rule = next(
+            (r for r in self.adopt if r.kind == res.key.kind.value and fnmatchcase(name, r.match)),
+            None,
+        )
+        if rule is not None:
+            want, have = compared(res, foreign)
+            fields = (FieldChange("idnumber", foreign.key.id, res.key.id), *field_changes(want, have))
+            reason = f"adopt rule {rule.kind}:{rule.match} takes over the existing {name!r}"
+            self.emit(Change(Action.ADOPT, res.key, foreign, res, fields, reason, self.context(res)))
+        elif res.key.kind in _UNIQUE_NAMES:
+            self.notices.append(
+                Notice(
+                    "warning",
+                    f"{res.key.kind.value} {name!r} already exists in Moodle and is not ours "
+                    f"(idnumber {foreign.key.id or 'empty'}); add an adopt rule to take it over",
+                    res.key.id,
+                )
+            )
+        else:
+            reason = f"in PowerSchool; an unowned {res.key.kind.value} named {name!r} exists and is left alone"
+            self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
+
+    def plan_existing(self, res: Resource, live_res: Resource) -> None:
+        want, have = compared(res, live_res)
+        if want == have:
+            return
+        fields = field_changes(want, have)
+        action = Action.UPDATE
+        if have.get("suspended") and not want.get("suspended"):
+            action = Action.UNSUSPEND
+        reason = "back in PowerSchool" if action is Action.UNSUSPEND else "differs from PowerSchool"
+        self.emit(Change(action, res.key, live_res, res, fields, reason, self.context(res)))
+
+    def plan_removal(self, live_res: Resource) -> None:
+        kind = live_res.key.kind
+        if kind in _LEFT_ALONE:
+            self.notices.append(
+                Notice(
+                    "info",
+                    f"{kind.value} {live_res.label!r} is no longer selected by the config; left as it is",
+                    live_res.key.id,
+                )
+            )
+            return
+        if kind is Kind.USER:
+            self.remove_user(live_res)
+        elif kind is Kind.ENROLMENT:
+            self.remove_enrolment(live_res)
+        else:
+            self.remove_membership(live_res)
+
+    def remove_user(self, live_res: Resource) -> None:
+        assert isinstance(live_res, User)
+        policy = self.removal.users
+        if policy is UserRemoval.DELETE:
+            self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), "no longer in PowerSchool"))
+        elif policy is UserRemoval.SUSPEND and not live_res.suspended:
+            after = replace(live_res, suspended=True)
+            fields = (FieldChange("suspended", False, True),)
+            self.emit(Change(Action.SUSPEND, live_res.key, live_res, after, fields, "no longer active in PowerSchool"))
+
+    def remove_enrolment(self, live_res: Resource) -> None:
+        assert isinstance(live_res, Enrolment)
+        # A course that is no longer selected keeps its enrolments: it is left as it is.
+        if live_res.course not in self.desired:
+            return
+        policy = self.removal.enrolments
+        reason = "dropped in PowerSchool"
+        ctx = self.context(live_res)
+        if policy is EnrolmentRemoval.UNENROL:
+            self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), reason, ctx))
+        elif policy is EnrolmentRemoval.SUSPEND and not live_res.suspended:
+            after = replace(live_res, suspended=True)
+            fields = (FieldChange("suspended", False, True),)
+            self.emit(Change(Action.SUSPEND, live_res.key, live_res, after, fields, reason, ctx))
+
+    def remove_membership(self, live_res: Resource) -> None:
+        kind = live_res.key.kind
+        parent = live_res.managed()["cohort" if kind is Kind.COHORT_MEMBER else "group"]
+        parent_key = Key(Kind.COHORT if kind is Kind.COHORT_MEMBER else Kind.GROUP, parent)
+        policy = self.removal.cohort_members if kind is Kind.COHORT_MEMBER else self.removal.group_members
+        if parent_key not in self.desired or policy is MembershipRemoval.KEEP:
+            return
+        self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), "no longer implied by PowerSchool"))
+
+    def check_references(self, selected: set[Kind]) -> list[Change]:
+        """The changes in apply order, without those whose parents will not exist (a
+        scoped plan, a blocked create); dropping a create drops its dependants too."""
+        kept: list[Change] = []
+        for change in sorted(self.changes, key=Change.sort_key):
+            missing = [ref for ref in change.resource.references() if ref not in self.will_exist]
+            if missing and change.action is not Action.DELETE:
+                first = missing[0]
+                hint = "" if first.kind in selected else f" (plan with a scope that includes {first.kind.value})"
+                self.notices.append(
+                    Notice("warning", f"{change.key} waits for {first}, which is not in Moodle{hint}", change.key.id)
+                )
+                if change.key not in self.live:
+                    self.will_exist.discard(change.key)
+                continue
+            kept.append(change)
+        return kept
