@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler import keys
 from reconciler.config.model import SafetyPolicy, Threshold
-from reconciler.model import Course, Key, Kind, State, User
+from reconciler.model import Course, State, User
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.safety import check_safety
 
