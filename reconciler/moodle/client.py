@@ -1,0 +1,414 @@
+"""The Moodle web-service client: one POST per call, Moodle's encoding and error envelope,
+batches sized to PHP's ``max_input_vars``, bounded concurrency, safe retries.
+
+Wire format (``shared/reference/moodle-ws.md`` §1, held to the golden recordings):
+
+- ``POST {url}/webservice/rest/server.php`` with a form body holding ``wstoken``,
+  ``wsfunction`` and ``moodlewsrestformat=json`` (the default format is XML);
+- nested parameters in PHP bracket notation with explicit, ordered indexes
+  (``users[0][username]``); booleans as ``1``/``0``; ``None`` is left out (Moodle has no
+  null on the wire); an empty list cannot be sent at all;
+- errors come back as HTTP 200 with ``{"exception", "errorcode", "message"}``; functions
+  with no return value answer ``null``.
+
+PHP keeps only the first ``max_input_vars`` (+1) form fields of a request and silently
+drops the rest, so a too-large batch is cut short without an error. Three defences:
+batches are sized by counting form fields against the configured limit; list parameters
+are sent *before* top-level scalars, so a cut drops a required scalar and Moodle fails
+loudly instead of answering for a subset; and callers check result counts
+(:meth:`MoodleClient.expect_list`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+
+from reconciler.config.model import MoodleSettings
+from reconciler.moodle.errors import (
+    MoodleError,
+    MoodleTransportError,
+    OutcomeUnknown,
+    TruncatedRequest,
+    error_from_envelope,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+REST_PATH = "/webservice/rest/server.php"
+#: wstoken, wsfunction and moodlewsrestformat ride on every request.
+RESERVED_FIELDS = 3
+#: Moodle 4.5 refuses to install with a smaller PHP max_input_vars.
+MOODLE_MIN_INPUT_VARS = 5000
+
+#: Functions that only read: repeating them is always safe.
+READ_FUNCTIONS = frozenset(
+    {
+        "core_webservice_get_site_info",
+        "core_user_get_users_by_field",
+        "core_user_get_users",
+        "core_course_get_categories",
+        "core_course_get_courses",
+        "core_course_get_courses_by_field",
+        "core_enrol_get_enrolled_users",
+        "core_enrol_get_users_courses",
+        "core_cohort_get_cohorts",
+        "core_cohort_get_cohort_members",
+        "core_group_get_course_groups",
+        "core_group_get_group_members",
+    }
+)
+
+#: Writes that end in the same state when repeated: upserts, absolute updates, and
+#: membership changes that are no-ops when already done (moodle-ws.md §2, §3.1).
+IDEMPOTENT_WRITES = frozenset(
+    {
+        "core_user_update_users",
+        "core_course_update_categories",
+        "core_course_update_courses",
+        "core_cohort_update_cohorts",
+        "enrol_manual_enrol_users",
+        "enrol_manual_unenrol_users",
+        "core_role_assign_roles",
+        "core_role_unassign_roles",
+        "core_cohort_add_cohort_members",
+        "core_cohort_delete_cohort_members",
+        "core_group_add_group_members",
+        "core_group_delete_group_members",
+        "core_group_delete_groups",
+    }
+)
+
+#: HTTP statuses that mean "not processed, try later".
+_THROTTLED = frozenset({429, 503})
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _flatten(f"{prefix}[{k}]", v, out)
+    elif isinstance(value, list | tuple):
+        if not value:
+            raise ValueError(f"{prefix}: an empty list cannot be sent to Moodle; leave the parameter out instead")
+        for i, v in enumerate(value):
+            _flatten(f"{prefix}[{i}]", v, out)
+    elif isinstance(value, bool):
+        out.append((prefix, "1" if value else "0"))
+    elif isinstance(value, int | str):
+        out.append((prefix, str(value)))
+    else:
+        raise TypeError(f"{prefix}: cannot send a {type(value).__name__} to Moodle")
+
+
+def encode(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The form fields of ``params`` in Moodle's REST encoding.
+
+    Lists and structures come first and top-level scalars last, so that a request cut by
+    ``max_input_vars`` loses a required scalar and fails instead of silently answering
+    for fewer items. Moodle reads parameters by name, so this order changes nothing else.
+    """
+    out: list[tuple[str, str]] = []
+    nested = [(k, v) for k, v in params.items() if isinstance(v, Mapping | list | tuple)]
+    scalars = [(k, v) for k, v in params.items() if not isinstance(v, Mapping | list | tuple)]
+    for key, value in (*nested, *scalars):
+        _flatten(key, value, out)
+    return out
+
+
+def count_fields(value: Any) -> int:
+    """How many form fields a value takes once encoded (None takes none)."""
+    if value is None:
+        return 0
+    if isinstance(value, Mapping):
+        return sum(count_fields(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(count_fields(v) for v in value)
+    return 1
+
+
+class CallStats:
+    """How many HTTP requests went to each function, and the seconds they took.
+
+    Thread-safe; benchmarks compare these with the minimum number of calls possible.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.seconds = 0.0
+
+    def record(self, function: str, seconds: float) -> None:
+        """Count one request."""
+        with self._lock:
+            self.calls[function] += 1
+            self.seconds += seconds
+
+    @property
+    def total(self) -> int:
+        """Every request made so far."""
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        """Forget everything counted so far."""
+        with self._lock:
+            self.calls.clear()
+            self.seconds = 0.0
+
+
+class MoodleClient:
+    """Calls Moodle's REST web services with one token.
+
+    ``max_input_vars`` is the server's PHP limit on form fields; every request stays
+    within it. ``batch_size`` is the preferred number of items per write (about 100 was
+    fastest on a real site; see ``golden/moodle/timings.txt``). ``concurrency`` bounds
+    the requests in flight at once. Reads, and writes that are safe to repeat, are
+    retried ``retries`` times with exponential backoff; other writes only when the
+    request never left (connection refused). The token is never logged.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        max_input_vars: int = MOODLE_MIN_INPUT_VARS,
+        batch_size: int = 100,
+        concurrency: int = 4,
+        timeout_s: float = 120.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if max_input_vars <= RESERVED_FIELDS + 2:
+            raise ValueError(f"max_input_vars={max_input_vars} leaves no room for parameters")
+        if batch_size < 1 or concurrency < 1 or retries < 0:
+            raise ValueError("batch_size and concurrency must be at least 1, retries at least 0")
+        self.url = url.rstrip("/")
+        self._token = token
+        self.max_input_vars = max_input_vars
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.stats = CallStats()
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 15.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: MoodleSettings, *, transport: httpx.BaseTransport | None = None) -> MoodleClient:
+        """A client for the config's Moodle section; resolves the token secret now."""
+        return cls(
+            settings.url,
+            settings.token.resolve(),
+            max_input_vars=settings.max_input_vars,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout_s,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"MoodleClient({self.url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> MoodleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # One call -------------------------------------------------------------------
+
+    def call(self, function: str, params: Mapping[str, Any] | None = None, *, raw: bool = False) -> Any:
+        """Call one function and return its decoded answer (None for functions without one).
+
+        ``raw`` asks Moodle for text exactly as stored (no ``&amp;`` escaping or
+        filtering): use it on reads whose values are compared. Raises a
+        :class:`~reconciler.moodle.errors.MoodleResponseError` subclass for Moodle's error
+        envelope and :class:`MoodleTransportError` (or :class:`OutcomeUnknown` for an
+        unanswered write) when no usable answer came back.
+        """
+        fields = [("wstoken", self._token), ("wsfunction", function), ("moodlewsrestformat", "json")]
+        if raw:
+            fields.append(("moodlewssettingraw", "1"))
+        fields += encode(params or {})
+        if len(fields) > self.max_input_vars:
+            raise MoodleError(
+                f"{function}: {len(fields)} form fields exceed max_input_vars={self.max_input_vars}; split the call"
+            )
+        body = urlencode(fields)
+        repeatable = function in READ_FUNCTIONS or function in IDEMPOTENT_WRITES
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self._http.post(
+                    self.url + REST_PATH,
+                    content=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request never left: repeating it is safe for any function.
+                error: MoodleTransportError = MoodleTransportError(
+                    f"{function}: cannot reach Moodle at {self.url} ({type(exc).__name__}: {exc})"
+                )
+                retry = True
+            except httpx.TransportError as exc:
+                error = self._lost(function, f"{type(exc).__name__}: {exc}", repeatable)
+                retry = repeatable
+            else:
+                elapsed = time.monotonic() - started
+                self.stats.record(function, elapsed)
+                log.debug("%s: %d fields, HTTP %d, %.3fs", function, len(fields), response.status_code, elapsed)
+                if response.status_code == 200:
+                    return self._decode(function, response)
+                error, retry = self._bad_status(function, response.status_code, repeatable)
+            if not retry or attempt >= self.retries:
+                raise error
+            attempt += 1
+            delay = self.backoff_s * (2 ** (attempt - 1)) * (1 + random.random() / 2)
+            log.info("%s: %s; retry %d/%d in %.1fs", function, error, attempt, self.retries, delay)
+            time.sleep(delay)
+
+    def _lost(self, function: str, what: str, repeatable: bool) -> MoodleTransportError:
+        if repeatable:
+            return MoodleTransportError(f"{function}: no answer from Moodle ({what})")
+        return OutcomeUnknown(f"{function}: sent, but no answer came back ({what}); it may or may not have happened")
+
+    def _bad_status(self, function: str, status: int, repeatable: bool) -> tuple[MoodleTransportError, bool]:
+        if status == 403:
+            return MoodleTransportError(
+                f"{function}: HTTP 403 from {self.url}: web services or the REST protocol are disabled on the site "
+                "(Site administration > Server > Web services)"
+            ), False
+        if status in _THROTTLED:
+            return MoodleTransportError(f"{function}: HTTP {status} (server busy)"), True
+        if status >= 500:
+            return self._lost(function, f"HTTP {status}", repeatable), repeatable
+        return MoodleTransportError(f"{function}: HTTP {status} from {self.url}{REST_PATH}; check moodle.url"), False
+
+    def _decode(self, function: str, response: httpx.Response) -> Any:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            start = " ".join(response.text[:80].split())
+            raise MoodleTransportError(
+                f"{function}: Moodle's answer is not JSON (it starts {start!r}); check that moodle.url is the site root"
+            ) from None
+        if isinstance(body, dict) and "exception" in body:
+            raise error_from_envelope(function, body)
+        return body
+
+    # Many calls -----------------------------------------------------------------
+
+    def budget(self, *, raw: bool = False, fixed: int = 0) -> int:
+        """Form fields left for list items in one request, after the reserved fields, the
+        ``raw`` setting and ``fixed`` fields of other parameters."""
+        return self.max_input_vars - RESERVED_FIELDS - (1 if raw else 0) - fixed
+
+    def batches(
+        self,
+        items: Sequence[T],
+        fields: Callable[[T], int],
+        *,
+        limit: int | None = None,
+        raw: bool = False,
+        fixed: int = 0,
+    ) -> list[list[T]]:
+        """Split ``items`` into consecutive batches of at most ``limit`` items (default:
+        the preferred ``batch_size``) whose encoded size, ``fields(item)`` each, fits the
+        request budget."""
+        cap = limit or self.batch_size
+        budget = self.budget(raw=raw, fixed=fixed)
+        out: list[list[T]] = []
+        current: list[T] = []
+        used = 0
+        for item in items:
+            size = fields(item)
+            if size > budget:
+                raise MoodleError(
+                    f"one item needs {size} form fields but max_input_vars={self.max_input_vars} leaves {budget}"
+                )
+            if current and (len(current) >= cap or used + size > budget):
+                out.append(current)
+                current, used = [], 0
+            current.append(item)
+            used += size
+        if current:
+            out.append(current)
+        return out
+
+    def read_limit(self, count: int) -> int:
+        """Items per read call: spread ``count`` over the workers, never below the
+        preferred batch size (per-request overhead) and never past ``max_input_vars``
+        (applied by :meth:`batches`)."""
+        return max(self.batch_size, math.ceil(count / self.concurrency))
+
+    def read_many(
+        self,
+        function: str,
+        list_key: str,
+        values: Sequence[Any],
+        *,
+        fixed: Mapping[str, Any] | None = None,
+        raw: bool = True,
+    ) -> list[Any]:
+        """A read whose one list parameter is spread over as few concurrent calls as the
+        limits allow; the answers (each a list) are concatenated in order."""
+        if not values:
+            return []
+        extra = dict(fixed or {})
+        groups = self.batches(
+            values, count_fields, limit=self.read_limit(len(values)), raw=raw, fixed=count_fields(extra)
+        )
+        answers = self.map(lambda group: self.call(function, {list_key: group, **extra}, raw=raw), groups)
+        out: list[Any] = []
+        for answer in answers:
+            out.extend(self.expect_list(function, answer))
+        return out
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, concurrency: int | None = None) -> list[R]:
+        """``fn`` over ``items`` with at most ``concurrency`` (default: the client's) at
+        once; results in input order; the first failure is raised once all have ended."""
+        todo = list(items)
+        workers = min(concurrency or self.concurrency, len(todo))
+        if workers <= 1:
+            return [fn(item) for item in todo]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="moodle") as pool:
+            return list(pool.map(fn, todo))
+
+    @staticmethod
+    def expect_list(function: str, answer: Any, *, sent: int | None = None) -> list[Any]:
+        """``answer`` as a list; with ``sent``, exactly that many items (fewer means the
+        request was cut by ``max_input_vars``)."""
+        if not isinstance(answer, list):
+            raise MoodleTransportError(f"{function}: expected a list from Moodle, got {type(answer).__name__}")
+        if sent is not None and len(answer) != sent:
+            if len(answer) < sent:
+                raise TruncatedRequest(function, sent, len(answer))
+            raise MoodleTransportError(f"{function}: sent {sent} items, Moodle answered for {len(answer)}")
+        return answer
