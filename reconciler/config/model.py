@@ -51,7 +51,9 @@ class SecretRef:
 
 @dataclass(frozen=True, slots=True)
 class MoodleSettings:
-    """How to reach Moodle. ``max_input_vars`` is the site's PHP limit (batches stay under it)."""
+    """How to reach Moodle. ``max_input_vars`` is the site's PHP limit (batches stay under it).
+    ``role_ids`` maps role shortnames to ids on sites whose roles differ from Moodle's
+    standard numbering (no web service lists roles)."""
 
     url: str
     token: SecretRef
@@ -59,6 +61,7 @@ class MoodleSettings:
     batch_size: int = 100
     concurrency: int = 4
     timeout_s: float = 120.0
+    role_ids: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
