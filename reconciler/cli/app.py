@@ -17,3 +17,9 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 #: Standard error, for diagnostics.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def main() -> None:
+    """PowerSchool to Moodle as reviewed code: validate, plan, apply."""
+    # A callback keeps every command a subcommand (`ps2moodle validate`), even while only one exists.

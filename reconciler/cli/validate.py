@@ -1,0 +1,73 @@
+"""``ps2moodle validate``: check config files offline and report every problem, located."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from reconciler.cli.app import app, out
+from reconciler.config.issues import ConfigIssue
+from reconciler.config.loader import check_config
+
+
+class Format(str, Enum):
+    """How problems are printed."""
+
+    TEXT = "text"  # file:line:col: path: message, for people
+    JSON = "json"  # one list of issue objects, for scripts
+    GITHUB = "github"  # workflow commands that annotate the pull request's diff
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Config files to check.", show_default="ps2moodle.yaml", metavar="FILE..."),
+    ] = None,
+    output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
+) -> None:
+    """Check config files without contacting PowerSchool or Moodle. Exit 0 when all are valid, 1 otherwise."""
+    results = {str(path): check_config(path) for path in files or [Path("ps2moodle.yaml")]}
+    issues = [issue for found in results.values() for issue in found]
+    if output is Format.JSON:
+        out.print(Text(json.dumps([issue.to_dict() for issue in issues], indent=2, ensure_ascii=False)))
+    else:
+        for file, found in results.items():
+            if not found:
+                out.print(Text.assemble(file, ": ", ("ok", "green")))
+            for issue in found:
+                out.print(Text(_github(issue) if output is Format.GITHUB else str(issue)))
+        out.print(Text(_summary(results)))
+    raise typer.Exit(1 if issues else 0)
+
+
+def _summary(results: dict[str, list[ConfigIssue]]) -> str:
+    files = len(results)
+    bad = sum(1 for found in results.values() if found)
+    if not bad:
+        return f"{_count(files, 'config')} valid"
+    problems = sum(len(found) for found in results.values())
+    return f"{_count(problems, 'problem')} in {bad} of {_count(files, 'config')}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _github(issue: ConfigIssue) -> str:
+    """A GitHub Actions ``::error`` workflow command, escaped as the runner expects."""
+    props = f"file={_escape(issue.file, prop=True)}"
+    if issue.line:
+        props += f",line={issue.line},col={issue.col}"
+    text = f"{issue.path}: {issue.message}" if issue.path else issue.message
+    return f"::error {props},title=ps2moodle config::{_escape(text, prop=False)}"
+
+
+def _escape(value: str, *, prop: bool) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
