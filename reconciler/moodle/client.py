@@ -368,28 +368,17 @@ class MoodleClient:
         (applied by :meth:`batches`)."""
         return max(self.batch_size, math.ceil(count / self.concurrency))
 
-    def read_many(
-        self,
-        function: str,
-        list_key: str,
-        values: Sequence[Any],
-        *,
-        fixed: Mapping[str, Any] | None = None,
-        raw: bool = True,
-    ) -> list[Any]:
-        """A read whose one list parameter is spread over as few concurrent calls as the
-        limits allow; the answers (each a list) are concatenated in order."""
-        if not values:
-            return []
-        extra = dict(fixed or {})
-        groups = self.batches(
-            values, count_fields, limit=self.read_limit(len(values)), raw=raw, fixed=count_fields(extra)
-        )
-        answers = self.map(lambda group: self.call(function, {list_key: group, **extra}, raw=raw), groups)
-        out: list[Any] = []
-        for answer in answers:
-            out.extend(self.expect_list(function, answer))
-        return out
+    def read_batches(
+        self, values: Sequence[T], *, fixed: Mapping[str, Any] | None = None, raw: bool = True
+    ) -> list[list[T]]:
+        """The values of a read's one list parameter, split over as few calls as the
+        limits allow (spread over the workers); ``fixed`` are the call's other parameters."""
+        extra = count_fields(dict(fixed or {}))
+        return self.batches(values, count_fields, limit=self.read_limit(len(values)), raw=raw, fixed=extra)
+
+    def call_many(self, calls: Sequence[tuple[str, Mapping[str, Any]]], *, raw: bool = False) -> list[Any]:
+        """Independent calls ``(function, params)`` with bounded concurrency; answers in order."""
+        return self.map(lambda call: self.call(call[0], call[1], raw=raw), calls)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, concurrency: int | None = None) -> list[R]:
         """``fn`` over ``items`` with at most ``concurrency`` (default: the client's) at

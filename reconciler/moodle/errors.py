@@ -11,6 +11,7 @@ MoodleError
 │   ├── PasswordPolicy       a password broke the site's password policy
 │   └── InvalidResponse      Moodle failed to encode its own answer: writes may be committed (state unknown)
 ├── TruncatedRequest         Moodle answered for fewer items than were sent (PHP max_input_vars cut the request)
+├── AmbiguousOwnership       two Moodle objects carry the same owned idnumber
 └── UnknownRole              a role shortname has no known Moodle role id
 
 Messages name the function and Moodle's reason; they never contain the token or the
@@ -53,6 +54,19 @@ class TruncatedRequest(MoodleError):
         super().__init__(
             f"{function}: sent {sent} items but Moodle answered for {answered}; PHP's max_input_vars on the "
             "server is lower than moodle.max_input_vars in the config (run `ps2moodle doctor`)"
+        )
+
+
+class AmbiguousOwnership(MoodleError):
+    """Two Moodle objects carry one owned idnumber (a copied account, an edited cohort):
+    the tool cannot tell which is its own, so it changes neither."""
+
+    def __init__(self, clashes: Mapping[str, list[int]]) -> None:
+        self.clashes = dict(clashes)
+        lines = [f"- {ident}: Moodle ids {', '.join(map(str, ids))}" for ident, ids in sorted(self.clashes.items())]
+        super().__init__(
+            "these idnumbers are held by more than one Moodle object; clear the idnumber of the copies that are "
+            "not the tool's, then plan again:\n" + "\n".join(lines)
         )
 
 
