@@ -114,6 +114,7 @@ class _Builder:
         return MoodleSettings(
             url=data["url"].rstrip("/"),
             token=self.secret(("moodle",), data, "token"),
+            role_ids=tuple(sorted(data.get("role_ids", {}).items())),
             **_given(data, ("max_input_vars", "batch_size", "concurrency")),
             **_seconds(data),
         )

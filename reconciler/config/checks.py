@@ -18,11 +18,13 @@ from reconciler.config.issues import ConfigIssue, format_path
 Mapping_ = dict[str, object]
 
 _COURSE_TEMPLATES = {
-    "course_name_template": templates.COURSE,
-    "course_shortname_template": templates.COURSE,
-    "group_course_name_template": templates.GROUP_COURSE,
-    "group_course_shortname_template": templates.GROUP_COURSE,
+    "course_name_template": (templates.COURSE, "course"),
+    "course_shortname_template": (templates.COURSE, "course"),
+    "group_course_name_template": (templates.GROUP_COURSE, "group-mode course"),
+    "group_course_shortname_template": (templates.GROUP_COURSE, "group-mode course"),
 }
+#: Every placeholder of some template: naming one where it has no value is a different mistake from a typo.
+_KNOWN = {*templates.STUDENT, *templates.STAFF, *templates.COURSE, *templates.COHORT}
 
 
 def semantic_issues(doc: Document) -> list[ConfigIssue]:
@@ -83,8 +85,8 @@ def _distinct_prefixes(doc: Document, connections: list[tuple[int, Mapping_]]) -
 def _connection(doc: Document, path: Path, conn: Mapping_, *, several: bool) -> list[ConfigIssue]:
     schools = _school_numbers(conn)
     issues: list[ConfigIssue] = []
-    for key, catalogue in _COURSE_TEMPLATES.items():
-        issues += _template(doc, (*path, key), conn.get(key), catalogue, "course")
+    for key, (catalogue, subject) in _COURSE_TEMPLATES.items():
+        issues += _template(doc, (*path, key), conn.get(key), catalogue, subject)
     issues += _unique_shortnames(doc, path, conn, several=several, schools=schools)
     students = _mapping(conn.get("students"))
     issues += _people(doc, (*path, "students"), students, templates.STUDENT, "student")
@@ -114,11 +116,13 @@ def _template(
         return [doc.issue(path, f"template {exc}")]
     issues = []
     for name in sorted(used - catalogue.keys()):
-        message = f"unknown placeholder {{{name}}}"
-        close = difflib.get_close_matches(name, list(catalogue), n=1)
-        message += f"; did you mean {{{close[0]}}}?" if close else "."
+        if name in _KNOWN:  # a real placeholder in the wrong template: a look-alike would mislead
+            message = f"placeholder {{{name}}} has no value in {subject} templates."
+        else:
+            close = difflib.get_close_matches(name, list(catalogue), n=1)
+            message = f"unknown placeholder {{{name}}}" + (f"; did you mean {{{close[0]}}}?" if close else ".")
         allowed = " ".join(f"{{{n}}}" for n in catalogue)
-        issues.append(doc.issue(path, f"{message} {subject.capitalize()} templates may use: {allowed}"))
+        issues.append(doc.issue(path, f"{message} {subject[0].upper()}{subject[1:]} templates may use: {allowed}"))
     return issues
 
 

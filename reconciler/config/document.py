@@ -86,13 +86,20 @@ def _syntax_issue(exc: MarkedYAMLError, file: str) -> ConfigIssue:
     mark = exc.problem_mark or exc.context_mark
     line, col = _mark_position(mark) if mark is not None else (1, 1)
     message = f"invalid YAML: {exc.problem or exc.context}"
-    if exc.problem and exc.context:
+    if exc.problem and exc.context and exc.context.startswith("while"):
         at = exc.context_mark
         where = f" that starts at line {at.line + 1}, column {at.column + 1}" if at is not None else ""
         message += f" ({exc.context}{where})"
+    elif exc.problem and exc.context:  # "expected a single document in the stream", "but found another document"
+        message = f"invalid YAML: {exc.context}, {exc.problem}"
     if "'\\t'" in message:
         message += "; indent with spaces, YAML does not allow tabs"
     return ConfigIssue(file, line, col, "", message)
+
+
+def _short(tag: str) -> str:
+    """A tag as written: ``!!set`` for the standard ones."""
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
 
 
 def _mark_position(mark: StreamMark) -> Position:
@@ -132,7 +139,7 @@ class _Converter:
         if isinstance(node, ScalarNode):
             return self._scalar(node, tag, path)
         if tag not in _COLLECTIONS:
-            self._report(node, path, f"the YAML tag {tag} is not supported; remove it")
+            self._report(node, path, f"the YAML tag {_short(tag)} is not supported; remove it")
         self._active.add(id(node))
         try:
             if isinstance(node, MappingNode):
@@ -146,7 +153,7 @@ class _Converter:
         if tag in _AS_TEXT:
             return text
         if tag not in _CONSTRUCTED:
-            self._report(node, path, f"the YAML tag {tag} is not supported; remove it")
+            self._report(node, path, f"the YAML tag {_short(tag)} is not supported; remove it")
             return text
         try:
             value = self._constructor.construct_object(node, deep=True)

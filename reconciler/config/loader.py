@@ -53,7 +53,11 @@ def _load(path: str | os.PathLike[str]) -> tuple[Config | None, list[ConfigIssue
     doc, issues = parse_document(text, file)
     if doc is None:
         return None, issues
-    issues = sorted([*issues, *schema_issues(doc), *semantic_issues(doc)])
+    # A value the reader already objected to (an unsupported tag...) would only draw
+    # follow-on complaints at the same place; the reader's issue names the cause.
+    reading = {(issue.line, issue.col) for issue in issues}
+    checked = [i for i in [*schema_issues(doc), *semantic_issues(doc)] if (i.line, i.col) not in reading]
+    issues = sorted([*issues, *checked])
     if issues:
         return None, issues
     return build_config(doc, digest=_digest(doc.data)), []
