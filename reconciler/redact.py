@@ -1,0 +1,206 @@
+"""Pseudonyms for personal data in a plan document (``--redact``), for PR comments.
+
+:func:`redact_document` returns a *view* of a document in which every attribute of a
+person's account (username, names, email, profile and custom fields) is replaced by a
+pseudonym such as ``person-3f9a2c81d0`` or ``email-5be01c77a2``. Courses, categories,
+cohorts and groups keep their names; keys (built from PowerSchool ids) are kept. All
+renderers read the view, so every format shows the same pseudonyms.
+
+- A pseudonym is an HMAC of the person's key, the field and the value, so the same
+  person shows the same pseudonym everywhere in the document, and a value that changes
+  shows a different pseudonym before and after.
+- The HMAC key is derived from the personal data the plan holds: it is stable for a
+  plan (byte-identical renderings) but cannot be recomputed by someone who sees only
+  the redacted view, so pseudonyms cannot be confirmed by guessing names.
+- Free text (reasons, notices, violations) is scrubbed of every personal value the
+  document holds and of anything shaped like an email address. A notice about a
+  person's account is withheld, since it may name someone the plan holds no data on.
+
+The view keeps the original ``checksum`` (so a reviewer sees which plan it shows) and
+sets ``redacted``; :func:`reconciler.planfile.read_document` refuses to load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from reconciler.model import OWNED_PREFIX
+
+#: Account attributes that say nothing about the person.
+_KEEP = frozenset({"auth", "suspended"})
+#: Key ids of student and staff accounts (see reconciler.keys): notices about them are withheld.
+PERSON_KEY = re.compile(rf"^{re.escape(OWNED_PREFIX)}.*:(?:student|staff):")
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+_DIGITS = 10
+
+
+def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
+    people = [c for c in doc["changes"] if c["kind"] == "user"]
+    pseudonyms = _Pseudonyms(_salt(doc, people))
+    redacted_people = {id(c): pseudonyms.change(c) for c in people}
+    scrub = pseudonyms.scrubber()
+    changes = []
+    for change in doc["changes"]:
+        out = redacted_people.get(id(change), change)
+        if out["reason"]:
+            out = {**out, "reason": scrub(out["reason"])}
+        changes.append(out)
+    notices = [
+        {**n, "message": pseudonyms.withheld(n) if PERSON_KEY.match(n["key"]) else scrub(n["message"])}
+        for n in doc["notices"]
+    ]
+    verdict = doc["verdict"]
+    reason = verdict["override_reason"]
+    return {
+        **doc,
+        "redacted": True,
+        "changes": changes,
+        "notices": notices,
+        "verdict": {
+            **verdict,
+            "violations": [scrub(v) for v in verdict["violations"]],
+            "override_reason": None if reason is None else scrub(reason),
+        },
+    }
+
+
+def _personal(person: str, path: str, value: Any) -> Iterator[tuple[str, str, str]]:
+    """Every personal string in an account attribute, as ``(person, field path, value)``."""
+    if isinstance(value, str):
+        if not value.startswith(OWNED_PREFIX):
+            yield person, path, value
+    elif isinstance(value, Mapping):
+        for sub, item in value.items():
+            yield from _personal(person, f"{path}.{sub}", item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _personal(person, path, item)
+
+
+def _account_values(change: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    person = change["key"]
+    for obj in (change["before"], change["after"]):
+        for name, value in (obj or {}).items():
+            if name not in _KEEP:
+                yield from _personal(person, name, value)
+    for f in change["fields"]:
+        if f["field"].partition(".")[0] not in _KEEP:
+            yield from _personal(person, f["field"], f["before"])
+            yield from _personal(person, f["field"], f["after"])
+
+
+def _identifying(token: str) -> bool:
+    """Whether a word may point at a person; short numbers (grades, rooms, schools) do not."""
+    return len(token) > 1 and not (token.isdigit() and len(token) < 5)
+
+
+def _salt(doc: Mapping[str, Any], people: list[Mapping[str, Any]]) -> bytes:
+    """The HMAC key: a digest of the personal data and free text the document holds."""
+    digest = hashlib.sha256(b"ps2moodle redact v1")
+    for change in people:
+        for triple in _account_values(change):
+            digest.update("\x1f".join(triple).encode("utf-8") + b"\x1e")
+    for notice in doc["notices"]:
+        digest.update(notice["message"].encode("utf-8") + b"\x1e")
+    return digest.digest()
+
+
+class _Pseudonyms:
+    """Pseudonyms under one salt, and the table that scrubs free text."""
+
+    def __init__(self, salt: bytes) -> None:
+        self._salt = salt
+        self._usernames: dict[str, str] = {}
+        self._words: dict[str, str] = {}
+
+    def of(self, person: str, path: str, value: str) -> str:
+        """The pseudonym of one value; remembered for scrubbing free text."""
+        mac = hmac.new(self._salt, "\x1f".join((person, path, value)).encode("utf-8"), hashlib.sha256)
+        name = path.rpartition(".")[2]
+        tag = "person" if name == "username" else name
+        pseudonym = f"{tag}-{mac.hexdigest()[:_DIGITS]}"
+        if name == "username":
+            self._usernames[person] = pseudonym
+        for token in {value, *_WORD.findall(value), *([value.lower()] if "@" in value else [])}:
+            if _identifying(token):
+                # A word two people share (a first name) cannot point at either of them.
+                known = self._words.setdefault(token, pseudonym)
+                if known != pseudonym:
+                    self._words[token] = "[redacted]"
+        return pseudonym
+
+    def value(self, person: str, path: str, value: Any) -> Any:
+        """``value`` with every personal string in it replaced."""
+        if isinstance(value, str):
+            return value if value.startswith(OWNED_PREFIX) else self.of(person, path, value)
+        if isinstance(value, Mapping):
+            return {sub: self.value(person, f"{path}.{sub}", item) for sub, item in value.items()}
+        if isinstance(value, list):
+            return [self.value(person, path, item) for item in value]
+        return value
+
+    def account(self, person: str, obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if obj is None:
+            return None
+        return {name: v if name in _KEEP else self.value(person, name, v) for name, v in obj.items()}
+
+    def change(self, change: Mapping[str, Any]) -> dict[str, Any]:
+        """A user change with the account's attributes, label and field values replaced."""
+        person = change["key"]
+        fields = [f if f["field"].partition(".")[0] in _KEEP else self.field(person, f) for f in change["fields"]]
+        return {
+            **change,
+            "label": self.value(person, "username", change["label"]),
+            "before": self.account(person, change["before"]),
+            "after": self.account(person, change["after"]),
+            "fields": fields,
+        }
+
+    def field(self, person: str, field: Mapping[str, Any]) -> dict[str, Any]:
+        """A field change of a person's account with both values replaced."""
+        path = field["field"]
+        return {
+            **field,
+            "before": self.value(person, path, field["before"]),
+            "after": self.value(person, path, field["after"]),
+        }
+
+    def withheld(self, notice: Mapping[str, Any]) -> str:
+        """The replacement text of a notice about a person's account."""
+        person = notice["key"]
+        who = self._usernames.get(person) or self.of(person, "username", "")
+        return f"{who}: {notice['level']} about this account withheld (personal data); see plan.json"
+
+    def scrubber(self) -> _Scrubber:
+        """A function that scrubs free text with every pseudonym made so far."""
+        return _Scrubber(dict(self._words), self._salt)
+
+
+class _Scrubber:
+    """Replaces known personal values and email addresses in free text (memoized)."""
+
+    def __init__(self, words: dict[str, str], salt: bytes) -> None:
+        self._words = words
+        self._salt = salt
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        out = self._memo.get(text)
+        if out is None:
+            out = _EMAIL.sub(self._email, text)
+            out = _WORD.sub(lambda m: self._words.get(m[0], m[0]), out)
+            self._memo[text] = out
+        return out
+
+    def _email(self, match: re.Match[str]) -> str:
+        address = match[0]
+        known = self._words.get(address) or self._words.get(address.lower())
+        if known:
+            return known
+        return "email-" + hmac.new(self._salt, address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:_DIGITS]

@@ -1,0 +1,180 @@
+"""What the human renderers share: grouping, change lines, the summary sentence (pure).
+
+Everything here reads the plan *document* (see :mod:`reconciler.planfile`), never a Plan
+object or live state, so a rendering shows exactly what the file holds. Text that came
+from PowerSchool or Moodle passes through :func:`safe` so that control and bidi
+characters cannot repaint a terminal or disguise a line under review.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model import Kind
+from reconciler.plan.model import SYMBOLS, Action, verb
+
+Doc = Mapping[str, Any]
+ChangeDict = Mapping[str, Any]
+
+#: C0/C1 controls and the bidi overrides and isolates ("Trojan Source"), shown escaped.
+_UNSAFE_CHARS = (*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_UNSAFE = {c: f"\\u{c:04x}" for c in _UNSAFE_CHARS}
+_UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSAFE_CHARS) + "]")
+#: Actions and kinds by their values (plain dict lookups: renderers run once per change).
+ACTIONS = {a.value: a for a in Action}
+KINDS = {k.value: k for k in Kind}
+#: Display words for the summary sentence, by action.
+_SUMMARY_WORDS = {a: f"to {a.value}" for a in Action}
+#: Membership kinds name the person and the object they belong to.
+_PARENT = {Kind.ENROLMENT: "course", Kind.COHORT_MEMBER: "cohort", Kind.GROUP_MEMBER: "group"}
+
+
+def safe(text: str) -> str:
+    """``text`` with control and bidi-override characters escaped (``\\u001b``)."""
+    return text.translate(_UNSAFE) if _UNSAFE_RE.search(text) else text
+
+
+def value(v: Any) -> str:
+    """A field value as a reviewer reads it: JSON (strings quoted, ``null``, lists)."""
+    return safe(json.dumps(v, ensure_ascii=False, sort_keys=True))
+
+
+def noun(kind: Kind) -> str:
+    """``cohort_member`` -> ``cohort member``."""
+    return kind.value.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class CourseGroup:
+    """The changes of one course: ``course`` is the course key from the change context
+    ('' for changes that name no course), ``name`` its shortname when the plan holds it."""
+
+    course: str
+    name: str = ""
+    changes: list[ChangeDict] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return safe(f"course {self.name} ({self.course})" if self.name else f"course {self.course}")
+
+
+@dataclass(frozen=True)
+class SchoolGroup:
+    """The changes of one school (``school`` is '' for district-wide objects such as
+    accounts, categories and cohorts), course-less ones first."""
+
+    school: str
+    courses: list[CourseGroup] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"School {safe(self.school)}" if self.school else "District-wide"
+
+    @property
+    def count(self) -> int:
+        return sum(len(c.changes) for c in self.courses)
+
+    def action_counts(self) -> list[tuple[Action, int]]:
+        """How many changes of each action, in action order."""
+        tally = dict.fromkeys(Action, 0)
+        for course in self.courses:
+            for change in course.changes:
+                tally[ACTIONS[change["action"]]] += 1
+        return [(a, n) for a, n in tally.items() if n]
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts school 20 before school 100."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
+
+
+def group_changes(changes: Sequence[ChangeDict]) -> list[SchoolGroup]:
+    """Changes grouped by school, then course, from their context. District-wide first,
+    then schools in natural order; within a group the plan's own order is kept. A course
+    the plan itself changes is titled with its shortname."""
+    names = {c["key"]: c["label"] for c in changes if c["kind"] == Kind.COURSE.value}
+    schools: dict[str, dict[str, CourseGroup]] = {}
+    for change in changes:
+        context = change["context"]
+        courses = schools.setdefault(context.get("school", ""), {})
+        course = context.get("course", "")
+        courses.setdefault(course, CourseGroup(course, names.get(course, ""))).changes.append(change)
+    return [
+        SchoolGroup(school, sorted(courses.values(), key=lambda g: (g.course != "", _natural(g.name or g.course))))
+        for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", _natural(item[0])))
+    ]
+
+
+def change_head(change: ChangeDict, *, in_course: bool) -> str:
+    """The one-line description of a change, symbol first: ``+ create user jdoe  # reason``.
+
+    Memberships name the person's key and what they join (the course is left out when
+    the line already sits under that course's heading); enrolments show their roles.
+    """
+    action, kind = ACTIONS[change["action"]], KINDS[change["kind"]]
+    obj = change["after"] if change["after"] is not None else change["before"]
+    parent = _PARENT.get(kind)
+    if parent is None:
+        what = f"{noun(kind)} {change['label']}"
+    else:
+        user = obj["user"]
+        if action is Action.CREATE:
+            what, prep = user, "in" if kind is Kind.ENROLMENT else "to"
+        elif action is Action.DELETE:
+            what, prep = user, "from"
+        else:
+            what, prep = f"{noun(kind)} of {user}", "in"
+        if not (in_course and parent == "course"):
+            what += f" {prep} {parent} {obj[parent]}"
+        if obj.get("roles"):
+            what += " as " + ", ".join(obj["roles"])
+    line = f"{SYMBOLS[action]} {verb(action, kind)} {what}"
+    if change["reason"]:
+        line += f"  # {change['reason']}"
+    return safe(line)
+
+
+def field_lines(change: ChangeDict) -> list[str]:
+    """``field: before -> after`` for each changed field (unindented)."""
+    return [f"{safe(f['field'])}: {value(f['before'])} -> {value(f['after'])}" for f in change["fields"]]
+
+
+def action_totals(doc: Doc) -> list[tuple[Action, int]]:
+    """The summary's per-action totals, in action order."""
+    by_action: Mapping[str, int] = doc["summary"]["by_action"]
+    return [(a, by_action[a.value]) for a in Action if by_action.get(a.value)]
+
+
+def summary_sentence(doc: Doc) -> str:
+    """``Plan: 120 to create, 4 to update, 2 to suspend.`` or the no-change sentence."""
+    totals = action_totals(doc)
+    if not totals:
+        return "No changes. Moodle already matches PowerSchool and the config."
+    return "Plan: " + ", ".join(f"{n:,} {_SUMMARY_WORDS[a]}" for a, n in totals) + "."
+
+
+def kind_rows(doc: Doc) -> list[tuple[Kind, dict[Action, int]]]:
+    """The summary's ``kind x action`` counts as rows in kind order, actions in action order."""
+    by_kind: Mapping[str, Mapping[str, int]] = doc["summary"]["by_kind"]
+    return [(k, {Action(a): n for a, n in by_kind[k.value].items()}) for k in Kind if by_kind.get(k.value)]
+
+
+def verdict_headline(doc: Doc) -> str:
+    """One sentence on the safety gate's verdict (the override reason is shown apart)."""
+    verdict = doc["verdict"]
+    count = len(verdict["violations"])
+    found = f"{count} violation{'s' if count != 1 else ''}"
+    if verdict["ok"] and not count:
+        return "Safety check: passed."
+    if verdict["ok"]:
+        return f"Safety check: refused ({found}), overridden by a person."
+    return f"Safety check: REFUSED ({found}). apply will not run this plan without an override."
+
+
+def legend(doc: Doc) -> str:
+    """The symbols that occur in this plan, e.g. ``+ create  ~ update  ! suspend``."""
+    return "  ".join(f"{SYMBOLS[a]} {a.value}" for a, _ in action_totals(doc))

@@ -1,0 +1,213 @@
+"""The plan as Markdown for a pull-request comment.
+
+The safety verdict and the ``kind x action`` summary come first and always fit. Below
+them, one collapsible ``<details>`` per school (district-wide objects first) lists its
+changes in a ``diff`` block. GitHub refuses comments over 65,536 characters, so the
+detail is cut to fit: every school gets a fair share of the space left, a school that
+needs less gives the rest to the others, and a cut section ends with "N more changes,
+see plan.json". Text that came from PowerSchool or Moodle only appears inside code spans
+or code blocks, so it can neither format the comment nor mention anyone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+
+from reconciler.plan.model import SYMBOLS
+from reconciler.render.layout import (
+    Doc,
+    SchoolGroup,
+    action_totals,
+    change_head,
+    field_lines,
+    group_changes,
+    kind_rows,
+    noun,
+    safe,
+    summary_sentence,
+    verdict_headline,
+)
+
+#: GitHub's limit on a comment body, in characters.
+COMMENT_LIMIT = 65_536
+#: What a rendering may use by default: the limit less room for a CI bot's own wrapping.
+DEFAULT_BUDGET = 60_000
+#: Longest detail line; longer ones are cut with an ellipsis.
+MAX_LINE = 300
+#: Most space the violation list, and the notice list, may take.
+LIST_BUDGET = 8_000
+#: Space kept for one "N more changes" line.
+_MORE_RESERVE = 80
+_END = "\n</details>\n"
+
+
+def render_markdown(doc: Doc, *, budget: int = DEFAULT_BUDGET) -> str:
+    """The plan as a Markdown comment of at most ``budget`` characters (at least 30,000)."""
+    if budget < 30_000:
+        raise ValueError("a Markdown plan needs a budget of at least 30,000 characters")
+    head = _head(doc) + _notices(doc)
+    foot = (
+        "\n---\n"
+        f"The complete plan is `plan.json` (checksum `{doc['checksum']}`); "
+        "`ps2moodle show plan.json` prints every change.\n"
+    )
+    body = _schools(group_changes(doc["changes"]), budget - len(head) - len(foot))
+    return head + body + foot
+
+
+def code(text: str) -> str:
+    """``text`` as an inline code span: shown verbatim, never formatted or linked."""
+    text = safe(text)
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _fit(items: Sequence[str], budget: int, more: Callable[[int], str]) -> str:
+    """As many ``items`` as fit in ``budget`` characters, then ``more(left_out)`` if any."""
+    out: list[str] = []
+    used = 0
+    for n, item in enumerate(items):
+        if used + len(item) > budget - _MORE_RESERVE:
+            return "".join(out) + more(len(items) - n)
+        out.append(item)
+        used += len(item)
+    return "".join(out)
+
+
+def _head(doc: Doc) -> str:
+    verdict = doc["verdict"]
+    parts = [f"<!-- ps2moodle plan {doc['checksum']} -->\n", "### ps2moodle plan\n\n"]
+    headline = f"**{verdict_headline(doc)}**"
+    if not verdict["violations"]:
+        parts.append(f"✅ {headline}\n\n")
+    else:
+        parts.append("> [!CAUTION]\n" if not verdict["ok"] else "> [!WARNING]\n")
+        parts.append(f"> {headline}\n")
+        if verdict["override_reason"]:
+            parts.append(f"> Override reason: {code(verdict['override_reason'])}\n")
+        parts.append(
+            _fit(
+                [f"> - {code(v)}\n" for v in verdict["violations"]],
+                LIST_BUDGET,
+                lambda n: f"> - … {n:,} more violations, see plan.json\n",
+            )
+        )
+        parts.append("\n")
+    parts.append(f"**{summary_sentence(doc)}**\n\n")
+    if doc["changes"]:
+        parts.append(_table(doc))
+    meta = [
+        f"checksum {code(doc['checksum'])}",
+        f"config {code(doc['config_digest'])}",
+        f"scope {code(doc['scope'])}",
+        f"ps2moodle {code(doc['tool_version'])}",
+        f"made {code(doc['created_at'])}",
+    ]
+    parts.append("<sub>" + " · ".join(meta) + "</sub>\n\n")
+    if doc["redacted"]:
+        parts.append("_Personal data is replaced by pseudonyms in this comment._\n\n")
+    return "".join(parts)
+
+
+def _table(doc: Doc) -> str:
+    actions = [a for a, _ in action_totals(doc)]
+    rows = ["| | " + " | ".join(f"`{SYMBOLS[a]}` {a.value}" for a in actions) + " | total |\n"]
+    rows.append("|:--|" + "--:|" * (len(actions) + 1) + "\n")
+    for kind, counts in kind_rows(doc):
+        cells = [f"{counts[a]:,}" if counts.get(a) else "" for a in actions]
+        rows.append(f"| {noun(kind)} | " + " | ".join(cells) + f" | {sum(counts.values()):,} |\n")
+    totals = dict(action_totals(doc))
+    cells = [f"**{totals[a]:,}**" for a in actions]
+    rows.append("| **total** | " + " | ".join(cells) + f" | **{doc['summary']['total']:,}** |\n")
+    return "".join(rows) + "\n"
+
+
+def _notices(doc: Doc) -> str:
+    notices = doc["notices"]
+    if not notices:
+        return ""
+    warnings = sum(1 for n in notices if n["level"] == "warning")
+    title = f"Notices: {warnings:,} warnings, {len(notices) - warnings:,} info"
+    items = [
+        f"- **{html.escape(safe(n['level']))}** {code(n['message'])}"
+        + (f" ({code(n['key'])})" if n["key"] else "")
+        + "\n"
+        for n in notices
+    ]
+    listing = _fit(items, LIST_BUDGET, lambda n: f"- … {n:,} more notices, see plan.json\n")
+    return f"<details><summary>{title}</summary>\n\n{listing}\n</details>\n\n"
+
+
+def _blocks(school: SchoolGroup, cap: int) -> list[str]:
+    """A school's detail, one block of lines per change (the first change of a course
+    carries the course heading), until ``cap`` characters are exceeded."""
+    out: list[str] = []
+    size = 0
+    for course in school.courses:
+        heading = [f"@@ {course.title} @@"] if course.course else []
+        for change in course.changes:
+            lines = [*heading, change_head(change, in_course=bool(course.course))]
+            lines += ["    " + line for line in field_lines(change)]
+            heading = []
+            text = "".join((line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…") + "\n" for line in lines)
+            out.append(text)
+            size += len(text)
+            if size > cap:
+                return out
+    return out
+
+
+def _frame(school: SchoolGroup, blocks: Sequence[str]) -> tuple[str, str]:
+    """The ``<details>`` opening (with a diff fence longer than any backtick run in the
+    blocks) and the fence's closing line."""
+    longest = max((len(run) for text in blocks for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    counts = " · ".join(f"{SYMBOLS[a]} {n:,}" for a, n in school.action_counts())
+    total = school.count
+    summary = f"<b>{html.escape(school.title)}</b>: {total:,} change{'s' if total != 1 else ''} ({html.escape(counts)})"
+    return f"<details><summary>{summary}</summary>\n\n{fence}diff\n", f"{fence}\n"
+
+
+def _schools(schools: list[SchoolGroup], budget: int) -> str:
+    if not schools:
+        return ""
+    candidates = [_blocks(s, budget) for s in schools]
+    frames = [_frame(s, b) for s, b in zip(schools, candidates, strict=True)]
+    framing = sum(len(opening) + len(closing) + len(_END) + _MORE_RESERVE for opening, closing in frames)
+    if framing > budget:
+        return _school_table(schools, budget)
+    shares = _share([sum(map(len, b)) for b in candidates], budget - framing)
+    out: list[str] = []
+    for school, blocks, (opening, closing), share in zip(schools, candidates, frames, shares, strict=True):
+        shown: list[str] = []
+        used = 0
+        for text in blocks:
+            if used + len(text) > share:
+                break
+            shown.append(text)
+            used += len(text)
+        more = school.count - len(shown)
+        tail = f"\n_… {more:,} more changes, see plan.json_\n" if more else ""
+        out.append(opening + "".join(shown) + closing + tail + _END)
+    return "".join(out)
+
+
+def _share(sizes: list[int], space: int) -> list[int]:
+    """Split ``space`` fairly: each gets what it needs up to an equal share of what is left."""
+    shares = [0] * len(sizes)
+    left = space
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for done, i in enumerate(order):
+        shares[i] = min(sizes[i], left // (len(sizes) - done))
+        left -= shares[i]
+    return shares
+
+
+def _school_table(schools: list[SchoolGroup], budget: int) -> str:
+    """Too many schools for per-school detail: one row each."""
+    rows = [f"| {html.escape(s.title)} | {s.count:,} |\n" for s in schools]
+    table = _fit(rows, budget - 60, lambda n: f"| … {n:,} more schools | |\n")
+    return "| group | changes |\n|:--|--:|\n" + table + "\n"

@@ -1,0 +1,272 @@
+"""A small hand-built plan that uses every action, for plan file, redaction and renderer tests.
+
+Every person in it is invented; :data:`PERSONAL` lists each personal string the plan
+holds, so tests can scan any output for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler import keys
+from reconciler.model import (
+    Category,
+    Course,
+    Group,
+    Key,
+    Kind,
+    User,
+    cohort_member,
+    enrolment,
+    group_member,
+)
+from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan
+from reconciler.planfile import build_document
+from reconciler.safety import SafetyVerdict
+
+CREATED = datetime(2026, 9, 1, 6, 30, tzinfo=UTC)
+CONFIG_DIGEST = "sha256:" + "c0" * 32
+
+LINCOLN = keys.category_key(("High Schools", "Lincoln"))
+ENG = keys.section_course_key("north", 100, 5501)
+BIO = keys.section_course_key("north", 600, 7702)
+BIO_OLD = keys.section_course_key("north", 600, 7701)
+ALG = keys.group_course_key("north", 100, "ALG1", 2026)
+ALG_GROUP = keys.group_key("north", 100, 8801)
+GRADE9 = keys.cohort_key("north", "grade_level", "9")
+
+ZEB = keys.student_key("north", 1001)
+OTTO = keys.student_key("north", 1002)
+MARI = keys.student_key("north", 1003)
+HAL = keys.student_key("north", 1004)
+IGGY = keys.staff_key("north", 2001)
+TABBY = keys.student_key("north", 1005)  # skipped: only named in a notice
+
+#: Every personal string in the plan: usernames, names, emails, profile and custom values.
+PERSONAL = (
+    "zquimby",
+    "Zebulon",
+    "Quimby",
+    "zebulon.quimby@students.example.org",
+    "Quimbyville",
+    "ovashti",
+    "Ottoline",
+    "Vashti",
+    "Vashti-Okafor",
+    "ottoline.vashti@students.example.org",
+    "o.vashti.okafor@students.example.org",
+    "Marrowdale",
+    "Thistlewick",
+    "mokonkwo",
+    "Marisol",
+    "Okonkwo-Brandt",
+    "marisol.okb@students.example.org",
+    "hpemberton",
+    "Hollis",
+    "Pemberton",
+    "hollis.pemberton@students.example.org",
+    "ifairweather",
+    "Ignatius",
+    "Fairweather",
+    "ignatius.fairweather@staff.example.org",
+    "T-4471",
+    "tsilvermoon",
+)
+
+
+def _user(key: Key, username: str, first: str, last: str, email: str, **kw: Any) -> User:
+    return User(key, username=username, firstname=first, lastname=last, email=email, **kw)
+
+
+def _ctx(course: Key) -> tuple[tuple[str, str], ...]:
+    return (("course", course.id), ("school", keys.school_of(course)))
+
+
+def sample_plan() -> Plan:
+    """One plan, every action, two schools plus district-wide objects, in apply order."""
+    zeb = _user(
+        ZEB,
+        "zquimby",
+        "Zebulon",
+        "Quimby",
+        "zebulon.quimby@students.example.org",
+        profile=(("city", "Quimbyville"),),
+        customfields=(("homeroom", "B12"),),
+    )
+    otto_live = _user(
+        OTTO,
+        "ovashti",
+        "Ottoline",
+        "Vashti",
+        "ottoline.vashti@students.example.org",
+        profile=(("city", "Marrowdale"),),
+        moodle_id=31,
+    )
+    otto = replace(
+        otto_live,
+        lastname="Vashti-Okafor",
+        email="o.vashti.okafor@students.example.org",
+        profile=(("city", "Thistlewick"),),
+    )
+    mari_live = _user(MARI, "mokonkwo", "Marisol", "Okonkwo-Brandt", "marisol.okb@students.example.org", moodle_id=32)
+    hal_live = _user(
+        HAL, "hpemberton", "Hollis", "Pemberton", "hollis.pemberton@students.example.org", suspended=True, moodle_id=33
+    )
+    iggy_foreign = _user(
+        Key(Kind.USER, "T-4471"),
+        "ifairweather",
+        "Ignatius",
+        "Fairweather",
+        "ignatius.fairweather@staff.example.org",
+        moodle_id=40,
+    )
+    iggy = replace(iggy_foreign, key=IGGY, moodle_id=None)
+    lincoln = Category(LINCOLN, name="Lincoln")
+    eng = Course(ENG, shortname="ENG1-1-S1-2026", fullname="English 9 1 (S1)", category=LINCOLN)
+    bio_old = Course(BIO_OLD, shortname="BIO-1-S1-2026", fullname="Biology 1 (S1)", category=LINCOLN, moodle_id=51)
+    bio = replace(bio_old, key=BIO, fullname="Biology I 1 (S1)", moodle_id=None)
+    alg_group = Group(ALG_GROUP, course=ALG, name="ALG1 section 2")
+    otto_bio = enrolment(BIO, OTTO, ["student"])
+    member = cohort_member(GRADE9, MARI)
+    changes = (
+        Change(Action.CREATE, LINCOLN, None, lincoln, (), "in PowerSchool, not in Moodle"),
+        Change(Action.CREATE, ENG, None, eng, (), "in PowerSchool, not in Moodle", _ctx(ENG)),
+        Change(
+            Action.MOVE,
+            BIO,
+            bio_old,
+            bio,
+            (FieldChange("idnumber", BIO_OLD.id, BIO.id), FieldChange("fullname", bio_old.fullname, bio.fullname)),
+            f"reviewed section migration: {BIO_OLD.id} continues as {BIO.id}",
+            _ctx(BIO),
+        ),
+        Change(Action.CREATE, ZEB, None, zeb, (), "in PowerSchool, not in Moodle"),
+        Change(
+            Action.ADOPT,
+            IGGY,
+            iggy_foreign,
+            iggy,
+            (FieldChange("idnumber", "T-4471", IGGY.id),),
+            "adopt rule user:i* takes over the existing 'ifairweather'",
+        ),
+        Change(
+            Action.UPDATE,
+            OTTO,
+            otto_live,
+            otto,
+            (
+                FieldChange("email", otto_live.email, otto.email),
+                FieldChange("lastname", "Vashti", "Vashti-Okafor"),
+                FieldChange("profile.city", "Marrowdale", "Thistlewick"),
+            ),
+            "differs from PowerSchool",
+        ),
+        Change(
+            Action.UNSUSPEND,
+            HAL,
+            hal_live,
+            replace(hal_live, suspended=False),
+            (FieldChange("suspended", True, False),),
+            "back in PowerSchool",
+        ),
+        Change(Action.CREATE, ALG_GROUP, None, alg_group, (), "in PowerSchool, not in Moodle", _ctx(ALG)),
+        Change(
+            Action.CREATE,
+            enrolment(ENG, ZEB, ["student"]).key,
+            None,
+            enrolment(ENG, ZEB, ["student"]),
+            (),
+            "in PowerSchool, not in Moodle",
+            _ctx(ENG),
+        ),
+        Change(
+            Action.CREATE,
+            enrolment(ENG, IGGY, ["editingteacher"]).key,
+            None,
+            enrolment(ENG, IGGY, ["editingteacher"]),
+            (),
+            "in PowerSchool, not in Moodle",
+            _ctx(ENG),
+        ),
+        Change(
+            Action.CREATE,
+            group_member(ALG_GROUP, ZEB).key,
+            None,
+            group_member(ALG_GROUP, ZEB),
+            (),
+            "in PowerSchool, not in Moodle",
+            _ctx(ALG),
+        ),
+        Change(
+            Action.SUSPEND,
+            MARI,
+            mari_live,
+            replace(mari_live, suspended=True),
+            (FieldChange("suspended", False, True),),
+            "no longer active in PowerSchool",
+        ),
+        Change(
+            Action.SUSPEND,
+            otto_bio.key,
+            replace(otto_bio, moodle_id=71),
+            replace(otto_bio, suspended=True),
+            (FieldChange("suspended", False, True),),
+            "dropped in PowerSchool",
+            _ctx(BIO),
+        ),
+        Change(Action.DELETE, member.key, replace(member, moodle_id=81), None, (), "no longer implied by PowerSchool"),
+    )
+    notices = (
+        Notice("warning", "tsilvermoon has no email and no email_fallback is configured; account skipped", TABBY.id),
+        Notice(
+            "warning",
+            "2 accounts share one email (mokonkwo, zquimby); Moodle refuses duplicate emails unless "
+            "allowaccountssameemail is on, so all but one will fail to be created",
+        ),
+        Notice("info", "course 'ALG1-3-S1-2026' is no longer selected by the config; left as it is", ALG.id),
+    )
+    owned = {k.value: 40 for k in Kind}
+    return Plan(changes=tuple(sorted(changes, key=Change.sort_key)), notices=notices, owned_counts=owned)
+
+
+OVERRIDDEN = SafetyVerdict(
+    ok=True, violations=("1 user suspend: more than the limit of 0 (suspend:user)",), override_reason="rollover week"
+)
+
+
+def sample_doc(plan: Plan | None = None, verdict: SafetyVerdict = OVERRIDDEN) -> dict[str, Any]:
+    """The plan document of :func:`sample_plan` (or ``plan``), made at a fixed time."""
+    return build_document(
+        plan or sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=verdict, created_at=CREATED
+    )
+
+
+def district_plan(
+    *, schools: int = 20, students: int = 50_000, staff: int = 3_000, sections: int = 12_000, enrolments: int = 300_000
+) -> Plan:
+    """A first sync of a large district: every account, course and enrolment is created.
+
+    Sections are spread over the schools and students over the sections, so every
+    school carries about the same share of the detail.
+    """
+    category = keys.category_key(("District",))
+    changes: list[Change] = [Change(Action.CREATE, category, None, Category(category, name="District"))]
+    people = [keys.student_key("d", n) for n in range(students)] + [keys.staff_key("d", n) for n in range(staff)]
+    for n, key in enumerate(people):
+        user = User(
+            key, username=f"u{n:06d}", firstname=f"First{n}", lastname=f"Last{n}", email=f"u{n:06d}@example.org"
+        )
+        changes.append(Change(Action.CREATE, key, None, user, (), "in PowerSchool, not in Moodle"))
+    courses = [keys.section_course_key("d", 100 + n % schools, n) for n in range(sections)]
+    for n, key in enumerate(courses):
+        course = Course(key, shortname=f"SEC{n:05d}-S1-2026", fullname=f"Section {n} (S1)", category=category)
+        changes.append(Change(Action.CREATE, key, None, course, (), "in PowerSchool, not in Moodle", _ctx(key)))
+    for n in range(enrolments):
+        course, person = courses[n % sections], people[n % students]
+        member = enrolment(course, person, ["student"])
+        changes.append(
+            Change(Action.CREATE, member.key, None, member, (), "in PowerSchool, not in Moodle", _ctx(course))
+        )
+    return Plan(changes=tuple(sorted(changes, key=Change.sort_key)), owned_counts={k.value: 0 for k in Kind})
