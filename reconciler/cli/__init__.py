@@ -4,7 +4,10 @@
 registers itself on import.
 """
 
+from reconciler.cli import (
+    doctor,  # noqa: F401
+    validate,  # noqa: F401  (registers commands)
+)
 from reconciler.cli.app import app
-from reconciler.cli import validate  # noqa: F401  (registers commands)
 
 __all__ = ["app"]
