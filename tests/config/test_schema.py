@@ -1,0 +1,170 @@
+"""The JSON Schema: shipped in the package, well-formed, documented, and in step with the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from enum import Enum
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from reconciler.config import templates
+from reconciler.config.model import (
+    AdoptRule,
+    CohortRule,
+    Connection,
+    CourseMode,
+    CourseRule,
+    EnrolmentRemoval,
+    MembershipRemoval,
+    MoodleSettings,
+    PasswordMode,
+    PeopleSettings,
+    PowerSchoolSettings,
+    RemovalPolicy,
+    SafetyPolicy,
+    UserRemoval,
+)
+from reconciler.config.schema import config_schema
+from reconciler.model import Kind
+from reconciler.plan.model import Action, verb
+from reconciler.powerschool.roster import ENROLL_STATUSES
+
+SCHEMA = config_schema()
+DEFS = SCHEMA["$defs"]
+REPO_SCHEMA = Path(__file__).parents[2] / "schema" / "config.schema.json"
+
+
+def _objects(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object schema (one with properties) in the schema, with where it is."""
+    if isinstance(node, dict):
+        if "properties" in node:
+            yield where, node
+        for key, value in node.items():
+            yield from _objects(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _objects(value, f"{where}/{i}")
+
+
+def test_the_installed_package_ships_the_schema_the_repo_holds() -> None:
+    shipped = files("reconciler") / "schema" / "config.schema.json"
+
+    assert shipped.is_file()
+    assert json.loads(shipped.read_text("utf-8")) == json.loads(REPO_SCHEMA.read_text("utf-8")) == SCHEMA
+
+
+def test_the_schema_is_valid_draft_2020_12() -> None:
+    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(SCHEMA)
+
+
+def test_every_fixed_set_of_keys_refuses_unknown_keys() -> None:
+    objects = list(_objects(SCHEMA))
+
+    assert len(objects) > 15
+    for where, node in objects:
+        if "propertyNames" in node:  # a map keyed by data (roles): names checked, values typed
+            assert isinstance(node["additionalProperties"], dict), where
+        else:
+            assert node["additionalProperties"] is False, where
+
+
+def test_every_property_is_described_for_editors() -> None:
+    for where, node in _objects(SCHEMA):
+        for name, prop in node["properties"].items():
+            assert prop.get("description"), f"{where}/properties/{name}"
+
+
+def _enum(name: str) -> list[str]:
+    return list(DEFS[name]["enum"])
+
+
+def _values(enum: type[Enum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def test_enumerations_match_the_model() -> None:
+    removal = DEFS["removal"]["properties"]
+
+    assert _enum("courseMode") == _values(CourseMode)
+    assert _enum("passwordMode") == _values(PasswordMode)
+    assert removal["users"]["enum"] == _values(UserRemoval)
+    assert removal["enrolments"]["enum"] == _values(EnrolmentRemoval)
+    assert removal["cohort_members"]["enum"] == removal["group_members"]["enum"] == _values(MembershipRemoval)
+    assert DEFS["students"]["properties"]["enroll_statuses"]["items"]["enum"] == list(ENROLL_STATUSES)
+    assert set(_enum("objectKind")) <= set(_values(Kind))
+    assert set(DEFS["adoptRule"]["properties"]["kind"]["enum"]) <= set(_values(Kind))
+
+
+def test_threshold_keys_are_the_plan_actions_and_kinds() -> None:
+    pattern = re.compile(DEFS["safety"]["properties"]["thresholds"]["propertyNames"]["pattern"])
+    words = {action.value for action in Action} | {verb(action, kind) for action in Action for kind in Kind}
+
+    for word in words:
+        assert pattern.search(word), word
+        for kind in Kind:
+            assert pattern.search(f"{word}:{kind.value}"), f"{word}:{kind.value}"
+    for wrong in ("nuke", "suspend:", "suspend:users", "Suspend", "delete:user:x"):
+        assert not pattern.search(wrong), wrong
+
+
+#: (where in the schema, the dataclass whose field defaults the schema's "default" must match)
+DEFAULTED: list[tuple[str, type[Any]]] = [
+    ("moodle", MoodleSettings),
+    ("powerschool", PowerSchoolSettings),
+    ("connection", Connection),
+    ("students", PeopleSettings),
+    ("staff", PeopleSettings),
+    ("cohortRule", CohortRule),
+    ("courseRule", CourseRule),
+    ("removal", RemovalPolicy),
+    ("safety", SafetyPolicy),
+    ("adoptRule", AdoptRule),
+]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(("definition", "cls"), DEFAULTED, ids=[d for d, _ in DEFAULTED])
+def test_schema_defaults_are_the_model_defaults(definition: str, cls: type[Any]) -> None:
+    model = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    checked = 0
+    for name, prop in DEFS[definition]["properties"].items():
+        schema_default = prop.get("default", DEFS.get(prop.get("$ref", "").removeprefix("#/$defs/"), {}).get("default"))
+        if schema_default is not None:
+            assert schema_default == _plain(model[name]), f"{definition}.{name}"
+            checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize(
+    ("definition", "key", "catalogue"),
+    [
+        ("connection", "course_name_template", templates.COURSE),
+        ("connection", "course_shortname_template", templates.COURSE),
+        ("connection", "group_course_name_template", templates.GROUP_COURSE),
+        ("connection", "group_course_shortname_template", templates.GROUP_COURSE),
+        ("students", "username", templates.STUDENT),
+        ("staff", "username", templates.STAFF),
+        ("cohortRule", "name", templates.COHORT),
+    ],
+)
+def test_template_descriptions_list_exactly_their_placeholders(
+    definition: str, key: str, catalogue: templates.Catalogue
+) -> None:
+    description = DEFS[definition]["properties"][key]["description"]
+
+    assert set(re.findall(r"\{([a-z_]+)\}", description)) == set(catalogue)
