@@ -15,7 +15,8 @@ from reconciler.config import templates
 from reconciler.config.document import Document, Path
 from reconciler.config.issues import ConfigIssue, format_path
 
-Mapping_ = dict[str, object]
+Settings = dict[str, object]
+"""A mapping of the document, as the checks see it."""
 
 _COURSE_TEMPLATES = {
     "course_name_template": (templates.COURSE, "course"),
@@ -37,16 +38,16 @@ def semantic_issues(doc: Document) -> list[ConfigIssue]:
     return issues
 
 
-def _mapping(value: object) -> Mapping_:
+def _mapping(value: object) -> Settings:
     return value if isinstance(value, dict) else {}
 
 
-def _entries(value: object) -> list[tuple[int, Mapping_]]:
+def _entries(value: object) -> list[tuple[int, Settings]]:
     """The mapping items of a list, with their indexes."""
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _distinct_names(doc: Document, connections: list[tuple[int, Mapping_]]) -> Iterator[ConfigIssue]:
+def _distinct_names(doc: Document, connections: list[tuple[int, Settings]]) -> Iterator[ConfigIssue]:
     first: dict[str, int] = {}
     for i, conn in connections:
         name = conn.get("name")
@@ -60,7 +61,7 @@ def _distinct_names(doc: Document, connections: list[tuple[int, Mapping_]]) -> I
             first[name] = i
 
 
-def _distinct_prefixes(doc: Document, connections: list[tuple[int, Mapping_]]) -> Iterator[ConfigIssue]:
+def _distinct_prefixes(doc: Document, connections: list[tuple[int, Settings]]) -> Iterator[ConfigIssue]:
     """With several connections, usernames and course numbers stay apart only by prefix."""
     if len(connections) < 2:
         return
@@ -82,7 +83,7 @@ def _distinct_prefixes(doc: Document, connections: list[tuple[int, Mapping_]]) -
             )
 
 
-def _connection(doc: Document, path: Path, conn: Mapping_, *, several: bool) -> list[ConfigIssue]:
+def _connection(doc: Document, path: Path, conn: Settings, *, several: bool) -> list[ConfigIssue]:
     schools = _school_numbers(conn)
     issues: list[ConfigIssue] = []
     for key, (catalogue, subject) in _COURSE_TEMPLATES.items():
@@ -97,7 +98,7 @@ def _connection(doc: Document, path: Path, conn: Mapping_, *, several: bool) -> 
     return issues
 
 
-def _school_numbers(conn: Mapping_) -> set[int] | None:
+def _school_numbers(conn: Settings) -> set[int] | None:
     """The connection's schools, or None when they are not a list of numbers (already reported)."""
     schools = conn.get("schools")
     if isinstance(schools, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in schools):
@@ -136,7 +137,7 @@ _NEEDS_PREFIX = (("course_number_prefix",), "connections may have the same cours
 
 
 def _unique_shortnames(
-    doc: Document, path: Path, conn: Mapping_, *, several: bool, schools: set[int] | None
+    doc: Document, path: Path, conn: Settings, *, several: bool, schools: set[int] | None
 ) -> list[ConfigIssue]:
     """A given short name template must tell apart every course it can produce (the
     defaults do); a clash would otherwise surface only at plan time, course by course."""
@@ -167,7 +168,7 @@ def _unique_shortnames(
 
 
 def _people(
-    doc: Document, path: Path, people: Mapping_, catalogue: templates.Catalogue, subject: str
+    doc: Document, path: Path, people: Settings, catalogue: templates.Catalogue, subject: str
 ) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     for key in ("username", "email_fallback"):
@@ -185,7 +186,7 @@ def _people(
     return issues
 
 
-def _password(doc: Document, path: Path, people: Mapping_) -> list[ConfigIssue]:
+def _password(doc: Document, path: Path, people: Settings) -> list[ConfigIssue]:
     given = [k for k in ("initial_password", "initial_password_file") if k in people]
     mode = people.get("password", "generate")
     if mode == "initial" and not given:
@@ -197,7 +198,7 @@ def _password(doc: Document, path: Path, people: Mapping_) -> list[ConfigIssue]:
     return []
 
 
-def _cohorts(doc: Document, path: Path, students: Mapping_) -> list[ConfigIssue]:
+def _cohorts(doc: Document, path: Path, students: Settings) -> list[ConfigIssue]:
     custom = [c.get("moodle") for _, c in _entries(students.get("custom_fields"))]
     allowed = [*templates.STUDENT, *(c for c in custom if isinstance(c, str))]
     issues: list[ConfigIssue] = []
@@ -220,7 +221,7 @@ def _cohorts(doc: Document, path: Path, students: Mapping_) -> list[ConfigIssue]
     return issues
 
 
-def _school_settings(doc: Document, path: Path, conn: Mapping_, schools: set[int] | None) -> list[ConfigIssue]:
+def _school_settings(doc: Document, path: Path, conn: Settings, schools: set[int] | None) -> list[ConfigIssue]:
     issues = []
     for key, settings in _mapping(conn.get("school_settings")).items():
         here = (*path, "school_settings", key)
@@ -239,7 +240,7 @@ def _unlisted(school: object, schools: set[int]) -> str:
     return f"school {school} is not one of this connection's schools ({', '.join(str(s) for s in sorted(schools))})"
 
 
-def _moves(doc: Document, path: Path, migration: Mapping_, schools: set[int] | None) -> list[ConfigIssue]:
+def _moves(doc: Document, path: Path, migration: Settings, schools: set[int] | None) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     first: dict[tuple[object, object, object], int] = {}
     for j, move in _entries(migration.get("moves")):

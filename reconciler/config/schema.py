@@ -16,7 +16,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from reconciler.config.document import Document, Path
 from reconciler.config.issues import ConfigIssue, format_path
@@ -39,9 +39,15 @@ def config_schema() -> Mapping[str, Any]:
     return schema
 
 
+def _is_whole_number(checker: object, instance: object) -> bool:
+    # JSON Schema counts 100.0 as an integer; a school number or a count must be written as one.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(config_schema())
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_whole_number)
+    return validators.extend(Draft202012Validator, type_checker=checker)(config_schema())
 
 
 def schema_issues(doc: Document) -> list[ConfigIssue]:
@@ -76,7 +82,7 @@ def _type_name(value: object) -> str:
     if isinstance(value, int):
         return "a whole number"
     if isinstance(value, float):
-        return "a number"
+        return "a decimal number"
     if isinstance(value, str):
         return "text"
     if isinstance(value, dict):
@@ -208,7 +214,6 @@ _HANDLERS: dict[str, Callable[[Document, ValidationError, Path], list[ConfigIssu
     "minimum": _limit("at least"),
     "maximum": _limit("at most"),
     "exclusiveMinimum": _limit("greater than"),
-    "exclusiveMaximum": _limit("less than"),
     "minLength": _on_min_length,
     "minItems": _on_min_items,
     "minProperties": _on_min_properties,

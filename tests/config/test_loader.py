@@ -329,7 +329,7 @@ def test_three_independent_mistakes_are_three_issues(write_config: WriteConfig, 
 
 
 def test_several_mistakes_in_one_list_are_all_reported(write_config: WriteConfig, valid_text: str) -> None:
-    text = valid_text.replace("[100]", "[100, -1, x, 100]")
+    text = valid_text.replace("[100]", "[100, -1, x, 100, 2.0]")
 
     issues = check_config(write_config(text))
 
@@ -337,6 +337,7 @@ def test_several_mistakes_in_one_list_are_all_reported(write_config: WriteConfig
         ("connections[0].schools[1]", "must be at least 0"),
         ("connections[0].schools[2]", "must be a whole number, not text"),
         ("connections[0].schools[3]", "is already listed as connections[0].schools[0]"),
+        ("connections[0].schools[4]", "must be a whole number, not a decimal number"),
     ]
 
 

@@ -31,7 +31,7 @@ from reconciler.config.model import (
     SafetyPolicy,
     UserRemoval,
 )
-from reconciler.config.schema import config_schema
+from reconciler.config.schema import _HANDLERS, config_schema
 from reconciler.model import Kind
 from reconciler.plan.model import Action, verb
 from reconciler.powerschool.roster import ENROLL_STATUSES
@@ -74,6 +74,28 @@ def test_every_fixed_set_of_keys_refuses_unknown_keys() -> None:
             assert isinstance(node["additionalProperties"], dict), where
         else:
             assert node["additionalProperties"] is False, where
+
+
+#: Keywords that only annotate, or apply other schemas (whose own keywords say what fails).
+_NOT_FAILING = {"$schema", "$id", "$ref", "$defs", "title", "description", "default", "patternErrorMessage",
+                "properties", "patternProperties", "items", "allOf"}  # fmt: skip
+
+
+def _keywords(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            named = key in ("properties", "patternProperties", "$defs")  # maps of names to schemas
+            yield from _keywords(list(value.values()) if named else value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _keywords(value)
+
+
+def test_every_rule_of_the_schema_has_a_plain_english_message() -> None:
+    used = set(_keywords(SCHEMA)) - _NOT_FAILING
+
+    assert used <= set(_HANDLERS) | {"propertyNames"}
 
 
 def test_every_property_is_described_for_editors() -> None:
