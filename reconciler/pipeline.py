@@ -1,0 +1,131 @@
+"""The flow end to end: PowerSchool + config -> desired -> live -> plan -> verdict -> apply.
+
+This module wires the boxes together and holds no logic of its own beyond ordering. The
+I/O handles (a Moodle client, a function that reads one connection's roster) are passed
+in, so the same code runs against real servers, loopback emulators and in-process ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from reconciler.apply import ApplyReport, IdMap, Progress, apply_plan
+from reconciler.audit import AuditLog
+from reconciler.config.model import Config, Connection
+from reconciler.desired import Desired, build_desired
+from reconciler.model import Kind, State
+from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.live import live_ids, read_live
+from reconciler.moodle.passwords import Passwords
+from reconciler.moodle.roles import RoleMap
+from reconciler.moodle.writer import MoodleWriter
+from reconciler.plan.diff import compute_plan
+from reconciler.plan.model import Plan
+from reconciler.powerschool.roster import Roster
+from reconciler.safety import SafetyVerdict, check_safety
+
+log = logging.getLogger(__name__)
+
+#: Reads one connection's roster from PowerSchool (I/O).
+RosterReader = Callable[[Connection], Roster]
+
+
+class Scope(str, Enum):
+    """What a run touches: the seed's "sync all", "sync users" and "sync courses"."""
+
+    ALL = "all"
+    USERS = "users"
+    COURSES = "courses"
+
+    @property
+    def kinds(self) -> frozenset[Kind]:
+        if self is Scope.USERS:
+            return frozenset({Kind.USER, Kind.COHORT, Kind.COHORT_MEMBER})
+        if self is Scope.COURSES:
+            return frozenset({Kind.CATEGORY, Kind.COURSE, Kind.ENROLMENT, Kind.GROUP, Kind.GROUP_MEMBER})
+        return frozenset(Kind)
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """Everything one planning run produced; ``live`` is what the plan was computed against."""
+
+    desired: Desired
+    live: State
+    plan: Plan
+    verdict: SafetyVerdict
+    scope: Scope
+
+
+def read_rosters(config: Config, reader: RosterReader) -> dict[str, Roster]:
+    """Every connection's roster, by connection name."""
+    rosters: dict[str, Roster] = {}
+    for connection in config.connections:
+        log.info("plan: reading PowerSchool for connection %s", connection.name)
+        rosters[connection.name] = reader(connection)
+    return rosters
+
+
+def read_moodle(client: MoodleClient, desired: Desired, scope: Scope, roles: RoleMap) -> State:
+    """What the tool owns in Moodle now, for the kinds of ``scope``."""
+    log.info("plan: reading Moodle")
+    # A user scope still needs memberships read to find leavers; a course scope needs users
+    # to know which enrolments are of accounts we own.
+    kinds = set(scope.kinds) | {Kind.USER}
+    return read_live(client, desired.state, kinds=kinds, roles=roles, also_users=desired.known_users)
+
+
+def decide(
+    config: Config, desired: Desired, live: State, *, scope: Scope, override_reason: str | None = None
+) -> PlanRun:
+    """The plan and the safety verdict for ``desired`` against ``live`` (pure)."""
+    plan = compute_plan(
+        desired.state,
+        live,
+        kinds=scope.kinds,
+        removal=config.removal,
+        adopt=config.adopt,
+        protected=config.safety.protected,
+        moves=desired.moves,
+        notices=desired.notices,
+    )
+    verdict = check_safety(
+        plan, live, config.safety, school_students=desired.school_students, override_reason=override_reason
+    )
+    return PlanRun(desired=desired, live=live, plan=plan, verdict=verdict, scope=scope)
+
+
+def run_plan(
+    config: Config,
+    moodle: MoodleClient,
+    reader: RosterReader,
+    *,
+    scope: Scope = Scope.ALL,
+    override_reason: str | None = None,
+    roles: RoleMap | None = None,
+) -> PlanRun:
+    """Read both systems and plan."""
+    desired = build_desired(config, read_rosters(config, reader))
+    live = read_moodle(moodle, desired, scope, roles or RoleMap.from_settings(config.moodle))
+    return decide(config, desired, live, scope=scope, override_reason=override_reason)
+
+
+def run_apply(
+    config: Config,
+    moodle: MoodleClient,
+    plan: Plan,
+    live: State,
+    *,
+    roles: RoleMap | None = None,
+    audit: AuditLog | None = None,
+    plan_checksum: str = "",
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Apply ``plan``; ``live`` (read just before) supplies the Moodle ids of what exists."""
+    roles = roles or RoleMap.from_settings(config.moodle)
+    writer = MoodleWriter(moodle, roles=roles, passwords=Passwords.from_config(config))
+    ids: IdMap = live_ids(live)
+    return apply_plan(plan, writer, ids, audit=audit, plan_checksum=plan_checksum, progress=progress)
