@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, StreamMark, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
@@ -31,6 +32,10 @@ _CONSTRUCTED = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"}
 _AS_TEXT = {_TAG + "str", _TAG + "timestamp"}
 _COLLECTIONS = {_TAG + "map", _TAG + "seq"}
 _MERGE = _TAG + "merge"
+#: A config nests about eight levels; far deeper text is a mistake, refused before Python's recursion limit.
+_MAX_DEPTH = 50
+#: Aliases can multiply a small text into billions of values ("billion laughs"); a real config has thousands.
+_MAX_VALUES = 200_000
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,15 @@ def parse_document(text: str, file: str) -> tuple[Document | None, list[ConfigIs
     """Parse YAML text. Returns the document (None when it cannot be parsed) and the
     problems found while reading it: syntax errors, duplicate keys, unsupported tags."""
     yaml = YAML(typ="rt")
+    yaml.max_depth = _MAX_DEPTH
     try:
         with warnings.catch_warnings():
             # Redefining an anchor is valid YAML (later aliases use the new one); the library never prints.
             warnings.simplefilter("ignore", ReusedAnchorWarning)
             root = yaml.compose(text)
+    except MaxDepthExceededError as exc:
+        line, col = _mark_position(exc.problem_mark)
+        return None, [ConfigIssue(file, line, col, "", f"invalid YAML: nested deeper than {_MAX_DEPTH} levels")]
     except MarkedYAMLError as exc:
         return None, [_syntax_issue(exc, file)]
     except ReaderError as exc:
@@ -119,6 +128,7 @@ class _Converter:
         self._file = file
         self._active: set[int] = set()  # nodes being converted: an alias back to one is a cycle
         self._seen: set[tuple[int, int, str]] = set()
+        self._count = 0
         self.values: dict[Path, Position] = {}
         self.keys: dict[Path, Position] = {}
         self.issues: list[ConfigIssue] = []
@@ -131,6 +141,11 @@ class _Converter:
             self.issues.append(ConfigIssue(self._file, line, col, format_path(path), message))
 
     def convert(self, node: Node, path: Path) -> object:
+        self._count += 1
+        if self._count > _MAX_VALUES:
+            if self._count == _MAX_VALUES + 1:
+                self._report(node, (), f"aliases expand this file to over {_MAX_VALUES} values; write it out plainly")
+            return None
         self.values.setdefault(path, _mark_position(node.start_mark))
         if id(node) in self._active:
             self._report(node, path, "this alias refers to a value that contains it (a loop)")

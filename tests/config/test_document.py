@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
+from reconciler.config import document
 from reconciler.config.document import Document, parse_document
 
 
@@ -115,3 +118,19 @@ def test_syntax_errors_are_located_without_quoting_the_line() -> None:
 
     assert doc is None
     assert [(i.line, i.col, i.message) for i in issues] == [(2, 7, "invalid YAML: mapping values are not allowed here")]
+
+
+def test_absurdly_deep_nesting_is_refused_not_a_crash() -> None:
+    assert _messages("a: " + "[" * 60 + "]" * 60 + "\n") == [
+        (1, 53, "", "invalid YAML: nested deeper than 50 levels")
+    ]
+
+
+def test_aliases_that_multiply_without_end_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(document, "_MAX_VALUES", 5000)  # the real limit, far above any config, takes seconds
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 8)]
+
+    messages = _messages("\n".join(lines) + "\n")
+
+    assert [m[3] for m in messages] == ["aliases expand this file to over 5000 values; write it out plainly"]

@@ -41,16 +41,20 @@ DEFS = SCHEMA["$defs"]
 REPO_SCHEMA = Path(__file__).parents[2] / "schema" / "config.schema.json"
 
 
-def _objects(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every object schema (one with properties) in the schema, with where it is."""
+def _nodes(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every mapping in the schema, with where it is."""
     if isinstance(node, dict):
-        if "properties" in node:
-            yield where, node
+        yield where, node
         for key, value in node.items():
-            yield from _objects(value, f"{where}/{key}")
+            yield from _nodes(value, f"{where}/{key}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _objects(value, f"{where}/{i}")
+            yield from _nodes(value, f"{where}/{i}")
+
+
+def _objects(schema: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object schema (one with properties), with where it is."""
+    return ((where, node) for where, node in _nodes(schema) if "properties" in node)
 
 
 def test_the_installed_package_ships_the_schema_the_repo_holds() -> None:
@@ -96,6 +100,13 @@ def test_every_rule_of_the_schema_has_a_plain_english_message() -> None:
     used = set(_keywords(SCHEMA)) - _NOT_FAILING
 
     assert used <= set(_HANDLERS) | {"propertyNames"}
+
+
+def test_every_pattern_says_in_words_what_it_wants() -> None:
+    patterns = [node for _, node in _nodes(SCHEMA) if "pattern" in node]
+
+    assert len(patterns) > 10
+    assert all(node.get("patternErrorMessage") for node in patterns)
 
 
 def test_every_property_is_described_for_editors() -> None:
