@@ -20,6 +20,8 @@ from reconciler.config.model import Config
 from reconciler.config.schema import schema_issues
 from reconciler.errors import ConfigError
 
+__all__ = ["ConfigIssue", "check_config", "load_config"]
+
 
 def check_config(path: str | os.PathLike[str]) -> list[ConfigIssue]:
     """Every problem of the config file at ``path``, sorted by position; empty when valid."""
