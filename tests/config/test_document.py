@@ -121,9 +121,7 @@ def test_syntax_errors_are_located_without_quoting_the_line() -> None:
 
 
 def test_absurdly_deep_nesting_is_refused_not_a_crash() -> None:
-    assert _messages("a: " + "[" * 60 + "]" * 60 + "\n") == [
-        (1, 53, "", "invalid YAML: nested deeper than 50 levels")
-    ]
+    assert _messages("a: " + "[" * 60 + "]" * 60 + "\n") == [(1, 53, "", "invalid YAML: nested deeper than 50 levels")]
 
 
 def test_aliases_that_multiply_without_end_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,9 +32,10 @@ from reconciler.config.model import (
     UserRemoval,
 )
 from reconciler.config.schema import _HANDLERS, config_schema
-from reconciler.model import Kind
-from reconciler.plan.model import Action, verb
+from reconciler.model import Key, Kind
+from reconciler.plan.model import Action, Change, verb
 from reconciler.powerschool.roster import ENROLL_STATUSES
+from reconciler.safety import brake_action
 
 SCHEMA = config_schema()
 DEFS = SCHEMA["$defs"]
@@ -136,15 +137,17 @@ def test_enumerations_match_the_model() -> None:
     assert set(DEFS["adoptRule"]["properties"]["kind"]["enum"]) <= set(_values(Kind))
 
 
-def test_threshold_keys_are_the_plan_actions_and_kinds() -> None:
+def test_threshold_keys_are_exactly_the_brakes_the_safety_gate_applies() -> None:
     pattern = re.compile(DEFS["safety"]["properties"]["thresholds"]["propertyNames"]["pattern"])
-    words = {action.value for action in Action} | {verb(action, kind) for action in Action for kind in Kind}
+    brakes = {brake_action(Change(a, Key(k, "ps2m:x"), None, None)) for a in Action for k in Kind} - {None}
+    words = {a.value for a in Action} | {verb(a, k) for a in Action for k in Kind}
 
-    for word in words:
-        assert pattern.search(word), word
+    assert brakes == {"suspend", "unenrol", "delete"}
+    for word in words:  # a key the gate never reads would be a brake that silently does nothing
+        assert bool(pattern.search(word)) == (word in brakes), word
         for kind in Kind:
-            assert pattern.search(f"{word}:{kind.value}"), f"{word}:{kind.value}"
-    for wrong in ("nuke", "suspend:", "suspend:users", "Suspend", "delete:user:x"):
+            assert bool(pattern.search(f"{word}:{kind.value}")) == (word in brakes), f"{word}:{kind.value}"
+    for wrong in ("suspend:", "suspend:users", "Suspend", "delete:user:x"):
         assert not pattern.search(wrong), wrong
 
 
