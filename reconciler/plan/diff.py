@@ -235,8 +235,10 @@ class _Planner:
 
     def plan_foreign(self, res: Resource, foreign: Resource) -> None:
         name = _unique_name(foreign)
+        # A category's adopt rule matches its whole path (the foreign one sits at the same place).
+        matched = res.label if isinstance(res, Category) else name
         rule = next(
-            (r for r in self.adopt if r.kind == res.key.kind.value and fnmatchcase(name, r.match)),
+            (r for r in self.adopt if r.kind == res.key.kind.value and fnmatchcase(matched, r.match)),
             None,
         )
         if rule is not None:
