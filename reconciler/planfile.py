@@ -252,7 +252,7 @@ def _stale(change: Mapping[str, Any], key: Key, entry: Mapping[str, str], live: 
     action = change["action"]
     if entry["expect"] == "absent":
         if key in live:
-            return f"the plan would {action} {key.id}, but it now exists in Moodle"
+            return f"the plan would {action} it, but it now exists in Moodle"
         if key in live.foreign:
             return f"the plan would {action} it, but an object the tool does not own now holds its name"
         return ""

@@ -6,10 +6,10 @@ pseudonym such as ``person-3f9a2c81d0`` or ``email-5be01c77a2``. Courses, catego
 cohorts and groups keep their names; keys (built from PowerSchool ids) are kept. All
 renderers read the view, so every format shows the same pseudonyms.
 
-- A pseudonym is an HMAC of the person's key, the field and the value, so the same
+- A pseudonym is a MAC (keyed BLAKE2b) of the person's key, the field and the value, so the same
   person shows the same pseudonym everywhere in the document, and a value that changes
   shows a different pseudonym before and after.
-- The HMAC key is derived from the personal data the plan holds: it is stable for a
+- The MAC key is derived from the personal data the plan holds: it is stable for a
   plan (byte-identical renderings) but cannot be recomputed by someone who sees only
   the redacted view, so pseudonyms cannot be confirmed by guessing names.
 - Free text (reasons, notices, violations) is scrubbed of every personal value the
@@ -23,7 +23,6 @@ sets ``redacted``; :func:`reconciler.planfile.read_document` refuses to load it.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -76,7 +75,7 @@ def _personal(person: str, path: str, value: Any) -> Iterator[tuple[str, str, st
         if not value.startswith(OWNED_PREFIX):
             yield person, path, value
     elif isinstance(value, Mapping):
-        for sub, item in value.items():
+        for sub, item in sorted(value.items()):
             yield from _personal(person, f"{path}.{sub}", item)
     elif isinstance(value, list):
         for item in value:
@@ -86,13 +85,18 @@ def _personal(person: str, path: str, value: Any) -> Iterator[tuple[str, str, st
 def _account_values(change: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
     person = change["key"]
     for obj in (change["before"], change["after"]):
-        for name, value in (obj or {}).items():
+        for name, value in sorted((obj or {}).items()):  # key order differs once loaded from a file
             if name not in _KEEP:
                 yield from _personal(person, name, value)
     for f in change["fields"]:
         if f["field"].partition(".")[0] not in _KEEP:
             yield from _personal(person, f["field"], f["before"])
             yield from _personal(person, f["field"], f["after"])
+
+
+def _mac(salt: bytes, *parts: str) -> str:
+    """A keyed BLAKE2b MAC of ``parts``, as ``_DIGITS`` hex digits."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), key=salt, digest_size=_DIGITS // 2).hexdigest()
 
 
 def _identifying(token: str) -> bool:
@@ -102,7 +106,7 @@ def _identifying(token: str) -> bool:
 
 def _salt(doc: Mapping[str, Any], people: list[Mapping[str, Any]]) -> bytes:
     """The HMAC key: a digest of the personal data and free text the document holds."""
-    digest = hashlib.sha256(b"ps2moodle redact v1")
+    digest = hashlib.blake2b(b"ps2moodle redact v1", digest_size=32)
     for change in people:
         for triple in _account_values(change):
             digest.update("\x1f".join(triple).encode("utf-8") + b"\x1e")
@@ -121,10 +125,9 @@ class _Pseudonyms:
 
     def of(self, person: str, path: str, value: str) -> str:
         """The pseudonym of one value; remembered for scrubbing free text."""
-        mac = hmac.new(self._salt, "\x1f".join((person, path, value)).encode("utf-8"), hashlib.sha256)
         name = path.rpartition(".")[2]
         tag = "person" if name == "username" else name
-        pseudonym = f"{tag}-{mac.hexdigest()[:_DIGITS]}"
+        pseudonym = f"{tag}-{_mac(self._salt, person, path, value)}"
         if name == "username":
             self._usernames[person] = pseudonym
         for token in {value, *_WORD.findall(value), *([value.lower()] if "@" in value else [])}:
@@ -203,4 +206,4 @@ class _Scrubber:
         known = self._words.get(address) or self._words.get(address.lower())
         if known:
             return known
-        return "email-" + hmac.new(self._salt, address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:_DIGITS]
+        return "email-" + _mac(self._salt, address.lower())

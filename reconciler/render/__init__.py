@@ -1,0 +1,34 @@
+"""Views of a plan document: text for terminals, Markdown for pull requests, JSON for tools.
+
+Every renderer takes the plan *document* (see :mod:`reconciler.planfile`) and nothing
+else, so what a person reviews is exactly what the saved plan holds.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from reconciler.render.json import render_json
+from reconciler.render.layout import Doc
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_text
+
+
+class PlanFormat(str, Enum):
+    """The ways a plan can be shown."""
+
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def render(doc: Doc, fmt: PlanFormat, *, color: bool = False) -> str:
+    """``doc`` in format ``fmt``; ``color`` (ANSI) applies to text only."""
+    if fmt is PlanFormat.TEXT:
+        return render_text(doc, color=color)
+    if fmt is PlanFormat.MARKDOWN:
+        return render_markdown(doc)
+    return render_json(doc)
+
+
+__all__ = ["PlanFormat", "render", "render_json", "render_markdown", "render_text"]

@@ -51,6 +51,7 @@ PERSONAL = (
     "Quimby",
     "zebulon.quimby@students.example.org",
     "Quimbyville",
+    "B12",
     "ovashti",
     "Ottoline",
     "Vashti",
@@ -243,10 +244,8 @@ def sample_doc(plan: Plan | None = None, verdict: SafetyVerdict = OVERRIDDEN) ->
     )
 
 
-def district_plan(
-    *, schools: int = 20, students: int = 50_000, staff: int = 3_000, sections: int = 12_000, enrolments: int = 300_000
-) -> Plan:
-    """A first sync of a large district: every account, course and enrolment is created.
+def district_plan(*, schools: int, students: int, staff: int, sections: int, enrolments: int) -> Plan:
+    """A first sync of a district: every account, course and enrolment is created.
 
     Sections are spread over the schools and students over the sections, so every
     school carries about the same share of the detail.
@@ -264,9 +263,9 @@ def district_plan(
         course = Course(key, shortname=f"SEC{n:05d}-S1-2026", fullname=f"Section {n} (S1)", category=category)
         changes.append(Change(Action.CREATE, key, None, course, (), "in PowerSchool, not in Moodle", _ctx(key)))
     for n in range(enrolments):
-        course, person = courses[n % sections], people[n % students]
-        member = enrolment(course, person, ["student"])
+        section = courses[n % sections]
+        member = enrolment(section, people[n % students], ["student"])
         changes.append(
-            Change(Action.CREATE, member.key, None, member, (), "in PowerSchool, not in Moodle", _ctx(course))
+            Change(Action.CREATE, member.key, None, member, (), "in PowerSchool, not in Moodle", _ctx(section))
         )
     return Plan(changes=tuple(sorted(changes, key=Change.sort_key)), owned_counts={k.value: 0 for k in Kind})

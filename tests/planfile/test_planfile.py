@@ -1,0 +1,355 @@
+"""The saved plan: what it records, that it refuses alteration, and that it can tell stale."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import __version__
+from reconciler.errors import PlanFileError
+from reconciler.model import Key, Kind, Resource, State, User
+from reconciler.plan.model import Plan
+from reconciler.planfile import (
+    FORMAT_VERSION,
+    build_document,
+    canonical_json,
+    document_checksum,
+    find_stale,
+    fingerprint,
+    load_plan,
+    read_document,
+    save_plan,
+)
+from reconciler.redact import redact_document
+from reconciler.render.json import render_json
+from reconciler.safety import SafetyVerdict
+
+from .sample import BIO, BIO_OLD, CONFIG_DIGEST, CREATED, HAL, IGGY, MARI, OTTO, ZEB, sample_doc, sample_plan
+
+
+def _live(plan: Plan) -> State:
+    """Moodle exactly as the plan saw it: every owned ``before``; the adopted account as foreign."""
+    owned: list[Resource] = []
+    foreign: dict[Key, Resource] = {}
+    for change in plan.changes:
+        if change.before is None:
+            continue
+        if change.action.value == "adopt":
+            foreign[change.key] = change.before
+        else:
+            owned.append(change.before)
+    return State.of(owned, foreign=foreign)
+
+
+def _replace_owned(live: State, key: Key, new: Resource | None) -> State:
+    items = [r for r in live if r.key != key]
+    return State.of([*items, new] if new is not None else items, foreign=live.foreign)
+
+
+# --- what the document records ---------------------------------------------------------
+
+
+def test_document_records_plan_inputs_and_verdict() -> None:
+    plan = sample_plan()
+    doc = sample_doc(plan)
+    assert doc["format_version"] == FORMAT_VERSION
+    assert (doc["tool"], doc["tool_version"]) == ("ps2moodle", __version__)
+    assert doc["created_at"] == "2026-09-01T06:30:00Z"
+    assert (doc["scope"], doc["config_digest"], doc["redacted"]) == ("all", CONFIG_DIGEST, False)
+    assert doc["verdict"] == {
+        "ok": True,
+        "violations": ["1 user suspend: more than the limit of 0 (suspend:user)"],
+        "override_reason": "rollover week",
+    }
+    assert doc["changes"] == [c.to_dict() for c in plan.changes]
+    assert doc["notices"] == [n.to_dict() for n in plan.notices]
+    assert doc["summary"]["total"] == len(plan.changes)
+    assert doc["summary"]["by_action"] == plan.action_totals()
+    assert doc["summary"]["by_kind"] == plan.counts()
+    assert doc["checksum"] == document_checksum(doc)
+
+
+def test_fingerprints_say_what_apply_must_still_find() -> None:
+    plan = sample_plan()
+    fps = sample_doc(plan)["fingerprints"]
+    by_key = {c.key: c for c in plan.changes}
+
+    def fp(key: Key) -> str:
+        before = by_key[key].before
+        assert before is not None
+        return fingerprint(before.to_dict(), before.moodle_id)
+
+    assert fps[f"user:{ZEB.id}"] == {"expect": "absent"}  # create
+    assert fps[f"user:{OTTO.id}"] == {"expect": "owned", "sha256": fp(OTTO)}  # update
+    assert fps[f"user:{IGGY.id}"] == {"expect": "unowned", "sha256": fp(IGGY)}  # adopt
+    assert fps[f"course:{BIO_OLD.id}"] == {"expect": "owned", "sha256": fp(BIO)}  # move: from
+    assert fps[f"course:{BIO.id}"] == {"expect": "absent"}  # move: to
+    assert len(fps) == len(plan.changes) + 1  # one per change, and the move's target
+
+
+def test_fingerprint_covers_the_moodle_id() -> None:
+    obj = {"key": "k", "name": "n"}
+    assert fingerprint(obj, 1) != fingerprint(obj, 2)
+    assert fingerprint(obj, 1) == fingerprint(dict(reversed(obj.items())), 1)
+
+
+def test_documents_are_deterministic_but_for_the_time() -> None:
+    first, second = sample_doc(), sample_doc()
+    assert canonical_json(first) == canonical_json(second)
+    later = build_document(
+        sample_plan(),
+        config_digest=CONFIG_DIGEST,
+        scope="all",
+        verdict=SafetyVerdict(ok=True),
+        created_at=CREATED + timedelta(hours=1),
+    )
+    same_time = build_document(
+        sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=SafetyVerdict(ok=True), created_at=CREATED
+    )
+    differing = {k for k in later if later[k] != same_time[k]}
+    assert differing == {"created_at", "checksum"}
+
+
+def test_created_at_is_stored_in_utc_and_must_be_aware() -> None:
+    eastern = CREATED.astimezone(timezone(timedelta(hours=-4)))
+    doc = build_document(
+        sample_plan(), config_digest="", scope="all", verdict=SafetyVerdict(ok=True), created_at=eastern
+    )
+    assert doc["created_at"] == "2026-09-01T06:30:00Z"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        build_document(
+            sample_plan(),
+            config_digest="",
+            scope="all",
+            verdict=SafetyVerdict(ok=True),
+            created_at=datetime(2026, 1, 1),
+        )
+
+
+# --- save and load ---------------------------------------------------------------------
+
+
+def test_save_writes_the_document_and_its_renderings(tmp_path: Path) -> None:
+    doc = sample_doc()
+    paths = save_plan(doc, tmp_path / "out")
+    assert paths.json.read_text(encoding="utf-8") == render_json(doc)
+    assert paths.text.read_text(encoding="utf-8").endswith("1 to delete.\n")
+    assert paths.markdown.read_text(encoding="utf-8").startswith("<!-- ps2moodle plan ")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plan.json", "plan.md", "plan.txt"]
+
+
+def test_redacted_save_keeps_plan_json_complete(tmp_path: Path) -> None:
+    doc = sample_doc()
+    paths = save_plan(doc, tmp_path, redact=True)
+    assert "zquimby" in paths.json.read_text(encoding="utf-8")  # apply needs the real data
+    for rendering in (paths.text, paths.markdown):
+        assert "zquimby" not in rendering.read_text(encoding="utf-8")
+    read_document(paths.json)
+
+
+def test_load_gives_back_the_document_and_the_plan(tmp_path: Path) -> None:
+    plan = sample_plan()
+    doc = sample_doc(plan)
+    loaded_doc, loaded = load_plan(save_plan(doc, tmp_path).json)
+    assert loaded_doc == doc
+    assert loaded.changes == plan.changes
+    assert [c.before.moodle_id for c in loaded.changes if c.before] == [
+        c.before.moodle_id for c in plan.changes if c.before
+    ]
+    assert loaded.notices == plan.notices
+    assert loaded.owned_counts == plan.owned_counts
+
+
+def test_an_unwritable_directory_is_a_plan_file_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(PlanFileError, match="cannot write the plan"):
+        save_plan(sample_doc(), tmp_path / "taken" / "plan-output")
+
+
+# --- refusing what was not written by plan ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    path = save_plan(sample_doc(), tmp_path_factory.mktemp("plan")).json
+    return path, path.read_bytes()
+
+
+def test_every_byte_of_a_change_is_covered_by_the_checksum(saved: tuple[Path, bytes], tmp_path: Path) -> None:
+    _, data = saved
+    # The adopted account's change: one line of plan.json.
+    start = data.index(b'{"action": "adopt"')
+    end = data.index(b"\n", start)
+    altered = tmp_path / "plan.json"
+    for pos in range(start, end):
+        tampered = bytearray(data)
+        tampered[pos] ^= 0x01
+        altered.write_bytes(bytes(tampered))
+        with pytest.raises(PlanFileError):
+            read_document(altered)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        pytest.param(b'"action": "suspend"', b'"action": "delete" ', id="action"),
+        pytest.param(b'"before_id": 31', b'"before_id": 32', id="moodle-id"),
+        pytest.param(b'"ok": true', b'"ok": false', id="verdict"),
+        pytest.param(b'"expect": "absent"', b'"expect": "owned" ', id="fingerprint"),
+    ],
+)
+def test_a_hand_edit_is_refused_with_a_clear_message(
+    saved: tuple[Path, bytes], tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    _, data = saved
+    assert old in data
+    altered = tmp_path / "plan.json"
+    altered.write_bytes(data.replace(old, new, 1))
+    with pytest.raises(PlanFileError, match="has been altered since it was written"):
+        load_plan(altered)
+
+
+def _rewrite(tmp_path: Path, doc: dict[str, Any]) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        pytest.param(lambda d: d.pop("checksum"), "has been altered", id="no-checksum"),
+        pytest.param(lambda d: d.update(format_version=2), "has format version 2; this ps2moodle", id="version"),
+        pytest.param(lambda d: d.pop("format_version"), "not a ps2moodle plan file", id="not-a-plan"),
+    ],
+)
+def test_documents_of_the_wrong_shape_are_refused(tmp_path: Path, mutate: Any, message: str) -> None:
+    doc = sample_doc()
+    mutate(doc)
+    with pytest.raises(PlanFileError, match=message):
+        load_plan(_rewrite(tmp_path, doc))
+
+
+def test_a_re_checksummed_but_malformed_document_is_refused(tmp_path: Path) -> None:
+    doc = sample_doc()
+    doc["changes"][0]["action"] = "teleport"
+    doc["checksum"] = document_checksum(doc)
+    with pytest.raises(PlanFileError, match="is malformed"):
+        load_plan(_rewrite(tmp_path, doc))
+
+
+def test_a_redacted_view_cannot_be_loaded(tmp_path: Path) -> None:
+    with pytest.raises(PlanFileError, match="redacted view of plan sha256:"):
+        load_plan(_rewrite(tmp_path, redact_document(sample_doc())))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(None, "cannot read plan file .*: No such file", id="missing"),
+        pytest.param(b"\xff\xfe not utf-8", "not UTF-8", id="binary"),
+        pytest.param(b'{"format_version": 1,', "is not valid JSON", id="truncated"),
+        pytest.param(b'{"format_version": NaN}', "is not valid JSON", id="nan"),
+        pytest.param(b"[1, 2]", "not a ps2moodle plan file", id="array"),
+    ],
+)
+def test_unreadable_files_are_refused_with_a_clear_message(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "plan.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(PlanFileError, match=message):
+        load_plan(path)
+
+
+# --- stale plans -------------------------------------------------------------------------
+
+
+def test_a_plan_is_fresh_against_the_moodle_it_was_made_from() -> None:
+    plan = sample_plan()
+    assert find_stale(sample_doc(plan), _live(plan)) == []
+
+
+def test_a_changed_live_object_is_reported_by_field() -> None:
+    plan = sample_plan()
+    live = _live(plan)
+    otto = live.get(OTTO)
+    assert isinstance(otto, User)
+    live = _replace_owned(live, OTTO, replace(otto, email="changed.by.hand@example.org", firstname="Otto"))
+    assert find_stale(sample_doc(plan), live) == [
+        f"user:{OTTO.id} (ovashti): changed in Moodle since the plan was made (email, firstname)"
+    ]
+
+
+def test_a_re_created_live_object_is_reported() -> None:
+    plan = sample_plan()
+    live = _live(plan)
+    hal = live.get(HAL)
+    assert hal is not None
+    live = _replace_owned(live, HAL, replace(hal, moodle_id=999))
+    assert find_stale(sample_doc(plan), live) == [
+        f"user:{HAL.id} (hpemberton): changed in Moodle since the plan was made (Moodle id (it was re-created))"
+    ]
+
+
+def test_a_deleted_live_object_is_reported() -> None:
+    plan = sample_plan()
+    live = _replace_owned(_live(plan), MARI, None)
+    assert find_stale(sample_doc(plan), live) == [
+        f"user:{MARI.id} (mokonkwo): the plan would suspend it, but it is no longer in Moodle"
+    ]
+
+
+def test_a_key_a_create_needs_that_now_exists_is_reported() -> None:
+    plan = sample_plan()
+    now_there = User(ZEB, username="zquimby", firstname="Zebulon", lastname="Quimby", moodle_id=77)
+    live = _replace_owned(_live(plan), ZEB, now_there)
+    assert find_stale(sample_doc(plan), live) == [
+        f"user:{ZEB.id} (zquimby): the plan would create it, but it now exists in Moodle"
+    ]
+
+
+def test_a_name_a_create_needs_that_an_unowned_object_took_is_reported() -> None:
+    plan = sample_plan()
+    live = _live(plan)
+    squatter = User(Key(Kind.USER, ""), username="zquimby", firstname="Z", lastname="Q", moodle_id=78)
+    live = State.of(live, foreign={**live.foreign, ZEB: squatter})
+    assert find_stale(sample_doc(plan), live) == [
+        f"user:{ZEB.id} (zquimby): the plan would create it, but an object the tool does not own now holds its name"
+    ]
+
+
+def test_adopt_and_move_targets_are_checked() -> None:
+    plan = sample_plan()
+    live = _live(plan)
+    taken = State.of([*live, User(IGGY, username="ifairweather", firstname="I", lastname="F", moodle_id=40)])
+    assert find_stale(sample_doc(plan), taken) == [
+        f"user:{IGGY.id} (ifairweather): the plan would adopt it, but the tool already owns it now"
+    ]
+    gone = State.of(live, foreign={})
+    assert find_stale(sample_doc(plan), gone) == [
+        f"user:{IGGY.id} (ifairweather): the plan would adopt it, but it is no longer in Moodle"
+    ]
+    bio_old = live.get(BIO_OLD)
+    assert bio_old is not None
+    moved_already = State.of([*live, replace(bio_old, key=BIO)], foreign=live.foreign)
+    assert find_stale(sample_doc(plan), moved_already) == [
+        f"course:{BIO.id} (BIO-1-S1-2026): the plan would move it, but it now exists in Moodle"
+    ]
+
+
+def test_stale_sentences_name_fields_never_values() -> None:
+    plan = sample_plan()
+    live = _live(plan)
+    otto = live.get(OTTO)
+    assert isinstance(otto, User)
+    live = _replace_owned(live, OTTO, replace(otto, email="secret.new.address@example.org"))
+    assert "secret.new.address" not in " ".join(find_stale(sample_doc(plan), live))
+
+
+def test_creation_time_is_utc() -> None:
+    assert sample_doc()["created_at"] == CREATED.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

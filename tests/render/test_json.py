@@ -1,0 +1,30 @@
+"""The JSON rendering is the document itself: complete, stable, one change per line."""
+
+from __future__ import annotations
+
+import json
+
+from reconciler.plan.model import Plan
+from reconciler.render.json import render_json
+from reconciler.safety import SafetyVerdict
+
+from ..planfile.sample import sample_doc
+from .golden import check_golden
+
+
+def test_json_matches_the_golden_file() -> None:
+    check_golden("plan.json", render_json(sample_doc()))
+
+
+def test_json_is_the_document() -> None:
+    for doc in (sample_doc(), sample_doc(Plan(), SafetyVerdict(ok=True))):
+        assert json.loads(render_json(doc)) == doc
+
+
+def test_one_change_per_line() -> None:
+    doc = sample_doc()
+    lines = render_json(doc).splitlines()
+    start = lines.index('  "changes": [')
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[start + 1 : start + 1 + len(doc["changes"])]] == (
+        doc["changes"]
+    )
