@@ -7,7 +7,7 @@ from dataclasses import replace
 from reconciler import keys
 from reconciler.config.model import AdoptRule, EnrolmentRemoval, ProtectedRule, RemovalPolicy, UserRemoval
 from reconciler.desired import build_desired
-from reconciler.model import Course, Enrolment, Key, Kind, Resource, State, User, enrolment
+from reconciler.model import Category, Course, Enrolment, Key, Kind, Resource, State, User, enrolment
 from reconciler.plan.diff import compute_plan
 from reconciler.plan.model import Action
 
@@ -212,3 +212,18 @@ def test_changes_carry_school_and_course_context() -> None:
     assert dict(enrol.context)["school"] == "100"
     member = next(c for c in plan.changes if c.key.kind is Kind.GROUP_MEMBER)
     assert dict(member.context)["course"] == keys.group_course_key("north", 100, "ALG1", 2024).id
+
+
+def test_category_adopt_rule_matches_the_whole_path() -> None:
+    desired = desired_state()
+    lincoln = keys.category_key(("High Schools", "Lincoln"))
+    live = only(as_live(desired), lincoln, None)
+    foreign = Category(
+        Key(Kind.CATEGORY, ""), name="Lincoln", parent=keys.category_key(("High Schools",)), moodle_id=42
+    )
+    live = State.of(list(live), foreign={lincoln: foreign})
+    adopted = compute_plan(desired, live, adopt=[AdoptRule("category", "High Schools/*")])
+    assert [(c.action, c.key) for c in adopted.changes] == [(Action.ADOPT, lincoln)]
+    # Without a rule a same-named category is no blocker: a new one is created beside it.
+    created = compute_plan(desired, live)
+    assert [(c.action, c.key) for c in created.changes] == [(Action.CREATE, lincoln)]
