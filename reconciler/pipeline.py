@@ -113,6 +113,17 @@ def run_plan(
     return decide(config, desired, live, scope=scope, override_reason=override_reason)
 
 
+def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
+    """Moodle as it is now, for the objects a saved plan touches and the ones they reference:
+    enough to check the plan's fingerprints and to give the writer Moodle ids, without
+    reading PowerSchool again."""
+    touched = State.of(c.resource for c in plan.changes)
+    users = {ref for c in plan.changes for ref in c.resource.references() if ref.kind is Kind.USER}
+    users |= {c.key for c in plan.changes if c.key.kind is Kind.USER}
+    kinds = {c.key.kind for c in plan.changes} | {Kind.USER}
+    return read_live(client, touched, kinds=kinds, roles=roles, also_users=users)
+
+
 def run_apply(
     config: Config,
     moodle: MoodleClient,

@@ -6,6 +6,7 @@ registers itself on import.
 
 from reconciler.cli import (
     doctor,  # noqa: F401
+    plan,  # noqa: F401
     show,  # noqa: F401
     validate,  # noqa: F401  (registers commands)
 )

@@ -1,0 +1,55 @@
+"""What the commands that talk to PowerSchool and Moodle share: loading the config, turning
+errors into one clear line and an exit code, and logging setup."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.text import Text
+
+from reconciler.cli.app import err
+from reconciler.config.loader import load_config
+from reconciler.config.model import Config
+from reconciler.errors import ConfigError, ReconcilerError
+
+#: Exit codes (documented in the README).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_PARTIAL = 3
+
+
+def load_or_exit(path: Path) -> Config:
+    """The config at ``path``; every problem printed, located, and exit 1 when invalid."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            err.print(Text(str(issue)))
+        err.print(Text(f"{path}: invalid config, nothing was read or changed", style="bold red"))
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+@contextmanager
+def reported_errors(what: str) -> Iterator[None]:
+    """Turn any of the tool's own errors into one readable message and exit 1 (no traceback)."""
+    try:
+        yield
+    except ReconcilerError as exc:
+        err.print(Text(f"{what} failed: {exc}", style="red"))
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def setup_logging(verbose: bool) -> None:
+    """Progress notes on stderr with --verbose; warnings only otherwise. Never payloads."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request line with its URL at INFO; the URLs carry no secret
+    # (tokens travel in bodies and headers), but they drown the tool's own notes.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
