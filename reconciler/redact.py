@@ -23,11 +23,12 @@ sets ``redacted``; :func:`reconciler.planfile.read_document` refuses to load it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import OWNED_PREFIX
+from reconciler.model import OWNED_PREFIX, Kind
 
 #: Account attributes that say nothing about the person.
 _KEEP = frozenset({"auth", "suspended"})
@@ -40,16 +41,11 @@ _DIGITS = 10
 
 def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
-    people = [c for c in doc["changes"] if c["kind"] == "user"]
-    pseudonyms = _Pseudonyms(_salt(doc, people))
-    redacted_people = {id(c): pseudonyms.change(c) for c in people}
+    pseudonyms = _Pseudonyms(_salt(doc))
+    changes = [pseudonyms.change(c) if c["kind"] == Kind.USER.value else c for c in doc["changes"]]
+    # Free text may name anyone the plan holds, so it is scrubbed once every account is known.
     scrub = pseudonyms.scrubber()
-    changes = []
-    for change in doc["changes"]:
-        out = redacted_people.get(id(change), change)
-        if out["reason"]:
-            out = {**out, "reason": scrub(out["reason"])}
-        changes.append(out)
+    changes = [{**c, "reason": scrub(c["reason"])} if c["reason"] else c for c in changes]
     notices = [
         {**n, "message": pseudonyms.withheld(n) if PERSON_KEY.match(n["key"]) else scrub(n["message"])}
         for n in doc["notices"]
@@ -69,29 +65,12 @@ def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _personal(person: str, path: str, value: Any) -> Iterator[tuple[str, str, str]]:
-    """Every personal string in an account attribute, as ``(person, field path, value)``."""
-    if isinstance(value, str):
-        if not value.startswith(OWNED_PREFIX):
-            yield person, path, value
-    elif isinstance(value, Mapping):
-        for sub, item in sorted(value.items()):
-            yield from _personal(person, f"{path}.{sub}", item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _personal(person, path, item)
-
-
-def _account_values(change: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
-    person = change["key"]
-    for obj in (change["before"], change["after"]):
-        for name, value in sorted((obj or {}).items()):  # key order differs once loaded from a file
-            if name not in _KEEP:
-                yield from _personal(person, name, value)
-    for f in change["fields"]:
-        if f["field"].partition(".")[0] not in _KEEP:
-            yield from _personal(person, f["field"], f["before"])
-            yield from _personal(person, f["field"], f["after"])
+def _salt(doc: Mapping[str, Any]) -> bytes:
+    """The MAC key: a digest of the accounts and notices the document holds, which the
+    redacted view no longer shows."""
+    secret = [[c for c in doc["changes"] if c["kind"] == Kind.USER.value], [n["message"] for n in doc["notices"]]]
+    data = json.dumps(secret, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.blake2b(data, person=b"ps2moodle-redact", digest_size=32).digest()
 
 
 def _mac(salt: bytes, *parts: str) -> str:
@@ -102,17 +81,6 @@ def _mac(salt: bytes, *parts: str) -> str:
 def _identifying(token: str) -> bool:
     """Whether a word may point at a person; short numbers (grades, rooms, schools) do not."""
     return len(token) > 1 and not (token.isdigit() and len(token) < 5)
-
-
-def _salt(doc: Mapping[str, Any], people: list[Mapping[str, Any]]) -> bytes:
-    """The HMAC key: a digest of the personal data and free text the document holds."""
-    digest = hashlib.blake2b(b"ps2moodle redact v1", digest_size=32)
-    for change in people:
-        for triple in _account_values(change):
-            digest.update("\x1f".join(triple).encode("utf-8") + b"\x1e")
-    for notice in doc["notices"]:
-        digest.update(notice["message"].encode("utf-8") + b"\x1e")
-    return digest.digest()
 
 
 class _Pseudonyms:

@@ -20,15 +20,21 @@ from reconciler.plan.model import SYMBOLS, Action, verb
 Doc = Mapping[str, Any]
 ChangeDict = Mapping[str, Any]
 
-#: C0/C1 controls and the bidi overrides and isolates ("Trojan Source"), shown escaped.
-_UNSAFE_CHARS = (*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+#: C0/C1 controls and the bidi marks, overrides and isolates ("Trojan Source"), shown escaped.
+_UNSAFE_CHARS = (
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)
 _UNSAFE = {c: f"\\u{c:04x}" for c in _UNSAFE_CHARS}
 _UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSAFE_CHARS) + "]")
 #: Actions and kinds by their values (plain dict lookups: renderers run once per change).
 ACTIONS = {a.value: a for a in Action}
 KINDS = {k.value: k for k in Kind}
-#: Display words for the summary sentence, by action.
-_SUMMARY_WORDS = {a: f"to {a.value}" for a in Action}
 #: Membership kinds name the person and the object they belong to.
 _PARENT = {Kind.ENROLMENT: "course", Kind.COHORT_MEMBER: "cohort", Kind.GROUP_MEMBER: "group"}
 
@@ -154,7 +160,7 @@ def summary_sentence(doc: Doc) -> str:
     totals = action_totals(doc)
     if not totals:
         return "No changes. Moodle already matches PowerSchool and the config."
-    return "Plan: " + ", ".join(f"{n:,} {_SUMMARY_WORDS[a]}" for a, n in totals) + "."
+    return "Plan: " + ", ".join(f"{n:,} to {a.value}" for a, n in totals) + "."
 
 
 def kind_rows(doc: Doc) -> list[tuple[Kind, dict[Action, int]]]:
