@@ -33,6 +33,10 @@ Reply = tuple[int, Mapping[str, str], bytes]
 """What a handler answers: status, response headers, body."""
 
 
+class DropConnection(Exception):
+    """Raised by a handler to close the connection without any reply (a dropped connection)."""
+
+
 class Handler(Protocol):
     """An emulator core: one request in, one reply out. Must be thread-safe."""
 
@@ -44,9 +48,12 @@ def mock_transport(handler: Handler) -> httpx.MockTransport:
 
     def send(request: httpx.Request) -> httpx.Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        status, reply_headers, body = handler(
-            request.method, request.url.path, request.url.query.decode("ascii"), headers, request.read()
-        )
+        try:
+            status, reply_headers, body = handler(
+                request.method, request.url.path, request.url.query.decode("ascii"), headers, request.read()
+            )
+        except DropConnection:
+            raise httpx.RemoteProtocolError("Server disconnected without a response.", request=request) from None
         return httpx.Response(status, headers=dict(reply_headers), content=body)
 
     return httpx.MockTransport(send)
@@ -124,7 +131,11 @@ def _request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, reply_headers, reply = handler(self.command, unquote(raw_path), query, headers, body)
+            try:
+                status, reply_headers, reply = handler(self.command, unquote(raw_path), query, headers, body)
+            except DropConnection:
+                self.close_connection = True
+                return
             self.send_response(status)
             for name, value in reply_headers.items():
                 if name.lower() != "content-length":

@@ -1,0 +1,105 @@
+"""Fault switches and the per-call cost model of the emulated site.
+
+:class:`Faults` makes the next calls misbehave the way networks and proxies do: a
+fixed latency on every call, a few slow calls, a few 5xx answers (the call never
+reaches Moodle), a few dropped connections (before Moodle runs the call, or after, so
+the client cannot know whether it happened). A revoked token is
+:meth:`~.site.MoodleSite.revoke_token`.
+
+:class:`CostModel` makes calls take the time a real site needs: a fixed cost per call
+plus a cost per item handled, by function, with a cap on how many calls are served at
+once. The defaults are the timings measured on the recording site (2 cores).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+#: Measured on the recording site: ms per item, by function (``timings.txt``).
+MEASURED_ITEM_MS: Mapping[str, float] = MappingProxyType(
+    {
+        "core_user_create_users": 12.0,
+        "enrol_manual_enrol_users": 4.0,
+        "core_user_get_users_by_field": 3.0,
+        "core_enrol_get_enrolled_users": 0.4,
+    }
+)
+
+
+@dataclass
+class CostModel:
+    """Latency = ``per_call_ms`` + ``per_item_ms[function]`` x items, at most ``max_concurrent`` at once.
+
+    Items are the length of the batch for writes and of the result for reads.
+    """
+
+    per_call_ms: float = 20.0
+    per_item_ms: Mapping[str, float] = field(default_factory=lambda: dict(MEASURED_ITEM_MS))
+    max_concurrent: int = 4
+
+    def seconds(self, function: str | None, items: int) -> float:
+        """How long a call of ``function`` handling ``items`` items takes."""
+        per_item = self.per_item_ms.get(function or "", 0.0)
+        return (self.per_call_ms + per_item * items) / 1000.0
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What happens to one call: extra delay, a replacement status, a dropped connection."""
+
+    delay_s: float = 0.0
+    status: int | None = None
+    drop_before: bool = False
+    drop_after: bool = False
+
+
+class Faults:
+    """Switches a test flips to make the next calls fail; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: Seconds added to every call.
+        self.latency_s = 0.0
+        self._slow: list[float] = []
+        self._errors: list[int] = []
+        self._drops: list[bool] = []
+
+    def slow_next(self, count: int = 1, seconds: float = 30.0) -> None:
+        """The next ``count`` calls each take ``seconds`` longer (long enough to hit client timeouts)."""
+        with self._lock:
+            self._slow.extend([seconds] * count)
+
+    def fail_next(self, count: int = 1, status: int = 503) -> None:
+        """The next ``count`` calls answer ``status`` with a proxy's HTML page; Moodle never sees them."""
+        with self._lock:
+            self._errors.extend([status] * count)
+
+    def drop_next(self, count: int = 1, *, after_processing: bool = False) -> None:
+        """Close the next ``count`` connections without a reply.
+
+        With ``after_processing`` the call runs first, so its writes happen but the
+        client never learns it.
+        """
+        with self._lock:
+            self._drops.extend([after_processing] * count)
+
+    def clear(self) -> None:
+        """Switch every fault off."""
+        with self._lock:
+            self.latency_s = 0.0
+            self._slow.clear()
+            self._errors.clear()
+            self._drops.clear()
+
+    def take(self) -> FaultPlan:
+        """Consume the faults that apply to the call starting now."""
+        with self._lock:
+            delay = self.latency_s + (self._slow.pop(0) if self._slow else 0.0)
+            if self._drops:
+                after = self._drops.pop(0)
+                return FaultPlan(delay, None, drop_before=not after, drop_after=after)
+            status = self._errors.pop(0) if self._errors else None
+            return FaultPlan(delay, status)

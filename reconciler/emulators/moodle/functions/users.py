@@ -1,0 +1,599 @@
+"""``core_user_*``: create, update, delete and read user accounts.
+
+Mirrors ``user/externallib.php`` and ``user/lib.php`` of Moodle 4.5: create and delete
+are all-or-nothing; update runs one transaction per user and reports failures as
+warnings; reads return ``user_get_user_details`` records, leaving out empty fields.
+:func:`user_details` is shared with ``core_enrol_get_enrolled_users``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import fields, replace
+from typing import Any
+
+from reconciler.emulators.moodle import php
+from reconciler.emulators.moodle.db import sql_like
+from reconciler.emulators.moodle.errors import (
+    MoodleError,
+    coding_exception,
+    dml_write_error,
+    invalid_parameter,
+    missing_record,
+    moodle_exception,
+)
+from reconciler.emulators.moodle.formatting import format_string, user_picture_url
+from reconciler.emulators.moodle.model import CONTEXT_USER, Preference, ProfileData, User
+from reconciler.emulators.moodle.params import (
+    Multiple,
+    Need,
+    Param,
+    Single,
+    Value,
+    clean_param,
+    is_valid_email,
+    optional,
+    warnings_description,
+)
+from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
+from reconciler.emulators.moodle.site import MoodleSite
+
+_CUSTOM_FIELDS_IN = optional(Multiple(Single({"type": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)})))
+_PREFERENCES_IN = optional(Multiple(Single({"type": Value(Param.RAW), "value": Value(Param.RAW)})))
+
+
+def _opt(kind: Param) -> Value:
+    return Value(kind, Need.OPTIONAL)
+
+
+def _opt_not_null(kind: Param) -> Value:
+    return Value(kind, Need.OPTIONAL, "", allownull=False)
+
+
+_CREATE_USER = Single(
+    {
+        "createpassword": _opt(Param.BOOL),
+        "username": Value(Param.USERNAME),
+        "auth": Value(Param.AUTH, Need.DEFAULT, "manual", allownull=False),
+        "password": _opt(Param.RAW),
+        "firstname": Value(Param.NOTAGS),
+        "lastname": Value(Param.NOTAGS),
+        "email": Value(Param.RAW_TRIMMED),
+        "maildisplay": _opt(Param.INT),
+        "city": _opt(Param.TEXT),
+        "country": _opt(Param.ALPHA),
+        "timezone": _opt(Param.TIMEZONE),
+        "description": _opt(Param.RAW),
+        "firstnamephonetic": _opt(Param.NOTAGS),
+        "lastnamephonetic": _opt(Param.NOTAGS),
+        "middlename": _opt(Param.NOTAGS),
+        "alternatename": _opt(Param.NOTAGS),
+        "interests": _opt(Param.TEXT),
+        "idnumber": Value(Param.RAW, Need.DEFAULT, ""),
+        "institution": _opt(Param.TEXT),
+        "department": _opt(Param.TEXT),
+        "phone1": _opt(Param.NOTAGS),
+        "phone2": _opt(Param.NOTAGS),
+        "address": _opt(Param.TEXT),
+        "lang": Value(Param.LANG, Need.DEFAULT, "en", allownull=False),
+        "calendartype": Value(Param.PLUGIN, Need.DEFAULT, "gregorian"),
+        "theme": _opt(Param.THEME),
+        "mailformat": _opt(Param.INT),
+        "customfields": _CUSTOM_FIELDS_IN,
+        "preferences": _PREFERENCES_IN,
+    }
+)
+
+_UPDATE_USER = Single(
+    {
+        "id": Value(Param.INT),
+        "username": _opt_not_null(Param.USERNAME),
+        "auth": _opt_not_null(Param.AUTH),
+        "suspended": _opt(Param.BOOL),
+        "password": _opt_not_null(Param.RAW),
+        "firstname": _opt_not_null(Param.NOTAGS),
+        "lastname": _opt(Param.NOTAGS),
+        "email": _opt_not_null(Param.RAW_TRIMMED),
+        "maildisplay": _opt(Param.INT),
+        "city": _opt(Param.TEXT),
+        "country": _opt(Param.ALPHA),
+        "timezone": _opt(Param.TIMEZONE),
+        "description": _opt(Param.RAW),
+        "userpicture": _opt(Param.INT),
+        "firstnamephonetic": _opt(Param.NOTAGS),
+        "lastnamephonetic": _opt(Param.NOTAGS),
+        "middlename": _opt(Param.NOTAGS),
+        "alternatename": _opt(Param.NOTAGS),
+        "interests": _opt(Param.TEXT),
+        "idnumber": _opt(Param.RAW),
+        "institution": _opt(Param.TEXT),
+        "department": _opt(Param.TEXT),
+        "phone1": _opt(Param.NOTAGS),
+        "phone2": _opt(Param.NOTAGS),
+        "address": _opt(Param.TEXT),
+        "lang": _opt_not_null(Param.LANG),
+        "calendartype": _opt_not_null(Param.PLUGIN),
+        "theme": _opt(Param.THEME),
+        "mailformat": _opt(Param.INT),
+        "customfields": _CUSTOM_FIELDS_IN,
+        "preferences": _PREFERENCES_IN,
+    }
+)
+
+
+def user_description(extra: dict[str, Any] | None = None, *, in_course: bool = False) -> Single:
+    """``core_user_external::user_description``: the user record reads return.
+
+    ``in_course`` gives the record of ``core_enrol_get_enrolled_users`` instead: it adds
+    ``lastcourseaccess``, drops the account settings (auth, suspended, lang...) and the
+    custom fields' ``displayvalue``; ``extra`` keys go before ``preferences``.
+    """
+    custom: dict[str, Any] = {"type": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)}
+    if not in_course:
+        custom["displayvalue"] = _opt(Param.RAW)
+    custom |= {"name": Value(Param.RAW), "shortname": Value(Param.RAW)}
+    keys: dict[str, Any] = {
+        "id": Value(Param.INT),
+        "username": _opt(Param.RAW),
+        "firstname": _opt(Param.NOTAGS),
+        "lastname": _opt(Param.NOTAGS),
+        "fullname": Value(Param.NOTAGS),
+        "email": _opt(Param.TEXT),
+        "address": _opt(Param.TEXT),
+        "phone1": _opt(Param.NOTAGS),
+        "phone2": _opt(Param.NOTAGS),
+        "department": _opt(Param.TEXT),
+        "institution": _opt(Param.TEXT),
+        "idnumber": _opt(Param.RAW),
+        "interests": _opt(Param.TEXT),
+        "firstaccess": _opt(Param.INT),
+        "lastaccess": _opt(Param.INT),
+    }
+    if in_course:
+        keys["lastcourseaccess"] = _opt(Param.INT)
+    else:
+        keys |= {
+            "auth": _opt(Param.PLUGIN),
+            "suspended": _opt(Param.BOOL),
+            "confirmed": _opt(Param.BOOL),
+            "lang": _opt(Param.SAFEDIR),
+            "calendartype": _opt(Param.PLUGIN),
+            "theme": _opt(Param.PLUGIN),
+            "timezone": _opt(Param.TIMEZONE),
+            "mailformat": _opt(Param.INT),
+            "trackforums": _opt(Param.INT),
+        }
+    keys |= {
+        "description": _opt(Param.RAW),
+        "descriptionformat": _opt(Param.INT),
+        "city": _opt(Param.NOTAGS),
+        "country": _opt(Param.ALPHA),
+        "profileimageurlsmall": Value(Param.RAW, Need.OPTIONAL if in_course else Need.REQUIRED),
+        "profileimageurl": Value(Param.RAW, Need.OPTIONAL if in_course else Need.REQUIRED),
+        "customfields": optional(Multiple(Single(custom))),
+    }
+    keys |= extra or {}
+    keys["preferences"] = optional(Multiple(Single({"name": Value(Param.RAW), "value": Value(Param.RAW)})))
+    if in_course:
+        keys["enrolledcourses"] = keys.pop("enrolledcourses")
+    return Single(keys)
+
+
+# -- reading users ---------------------------------------------------------------------
+
+#: ``user_get_default_fields``: the names a ``userfields`` option may list.
+USER_FIELDS = frozenset(
+    {
+        "id", "username", "fullname", "firstname", "lastname", "email", "address", "phone1", "phone2",
+        "department", "institution", "interests", "firstaccess", "lastaccess", "auth", "confirmed", "idnumber",
+        "lang", "theme", "timezone", "mailformat", "trackforums", "description", "descriptionformat", "city",
+        "country", "profileimageurlsmall", "profileimageurl", "customfields", "groups", "roles", "preferences",
+        "enrolledcourses", "suspended", "lastcourseaccess", "calendartype",
+    }
+)  # fmt: skip
+# Fields ``user_get_user_details`` returns only when they are not empty.
+_IF_NOT_EMPTY = ("address", "phone1", "phone2", "institution", "idnumber", "city", "country")
+# Preferences a web service may set (core_user's definitions the caller may edit).
+_EDITABLE_PREFERENCES = frozenset(
+    {"auth_forcepasswordchange", "htmleditor", "maildigest", "autosubscribe", "trackforums", "emailstop"}
+)
+
+
+def user_details(call: Call, user: User, userfields: Iterable[str] | None = None) -> dict[str, Any]:
+    """``user_get_user_details`` for a site admin caller, in the system context.
+
+    ``userfields`` limits the record to those fields (``id`` and ``fullname`` always
+    come back), as ``get_enrolled_users``' ``userfields`` option does.
+    """
+    wanted = set(userfields) if userfields else None
+    for name in wanted or ():
+        if name not in USER_FIELDS:
+            raise moodle_exception("invaliduserfield", f"Invalid user field: {name}")
+
+    def want(name: str) -> bool:
+        return wanted is None or name in wanted
+
+    details: dict[str, Any] = {"id": user.id}
+    for name in ("username", "firstname", "lastname"):
+        if want(name):
+            details[name] = getattr(user, name)
+    details["fullname"] = user.fullname
+    if want("email"):
+        details["email"] = user.email
+    for name in _IF_NOT_EMPTY:
+        if want(name) and getattr(user, name):
+            details[name] = getattr(user, name)
+    if want("department"):
+        details["department"] = user.department
+    if want("interests") and user.interests:
+        details["interests"] = user.interests
+    for name in ("firstaccess", "lastaccess", "auth", "suspended", "confirmed", "lang", "theme", "timezone"):
+        if want(name):
+            details[name] = getattr(user, name)
+    for name in ("mailformat", "trackforums"):
+        if want(name):
+            details[name] = getattr(user, name)
+    if want("description") and user.description:
+        details["description"] = user.description
+        details["descriptionformat"] = user.descriptionformat
+    if want("profileimageurlsmall"):
+        details["profileimageurlsmall"] = user_picture_url(call, "f2")
+    if want("profileimageurl"):
+        details["profileimageurl"] = user_picture_url(call, "f1")
+    if want("customfields"):
+        custom = profile_values(call.site, user.id)
+        if custom:
+            details["customfields"] = custom
+    if want("preferences") and user.id == call.user.id:
+        details["preferences"] = [
+            {"name": p.name, "value": p.value} for p in call.site.preferences.find("user", user.id)
+        ]
+        details["preferences"].append({"name": "_lastloaded", "value": call.site.now()})
+    return details
+
+
+def profile_values(site: MoodleSite, userid: int) -> list[dict[str, Any]]:
+    """A user's non-empty custom profile field values, in field order."""
+    values = []
+    for profile_field in site.profile_fields.by_id():
+        data = site.profile_data.first("user_field", (userid, profile_field.id))
+        if data is None or data.data == "":
+            continue
+        values.append(
+            {
+                "type": profile_field.datatype,
+                "value": data.data,
+                "displayvalue": format_string(data.data),
+                "name": profile_field.name,
+                "shortname": profile_field.shortname,
+            }
+        )
+    return values
+
+
+_BY_FIELD_PARAMS = Single({"field": Value(Param.ALPHA), "values": Multiple(Value(Param.RAW))})
+_FIELD_TYPES = {"id": Param.INT, "idnumber": Param.RAW, "username": Param.USERNAME, "email": Param.RAW_TRIMMED}
+
+
+@external("core_user_get_users_by_field", _BY_FIELD_PARAMS, Multiple(user_description()), items=output_items)
+def get_users_by_field(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Users whose ``field`` equals one of ``values``, by id, deleted tombstones included."""
+    field = params["field"]
+    kind = _FIELD_TYPES.get(field)
+    if kind is None:
+        raise coding_exception(
+            "invalid field parameter",
+            f"The search field '{field}' is not supported, look at the web service documentation",
+        )
+    cleaned: list[php.Scalar] = []
+    for value in params["values"]:
+        clean = clean_param(value, kind, call.site)
+        if not php.loose_equal(value, clean):
+            raise invalid_parameter(
+                f"The field '{field}' value is invalid: {value}(cleaned value: {php.to_string(clean)})"
+            )
+        cleaned.append(clean)
+    found = {user.id: user for value in cleaned for user in _users_where(call.site, field, value)}
+    return [user_details(call, found[userid]) for userid in sorted(found)]
+
+
+def _users_where(site: MoodleSite, field: str, value: php.Scalar) -> list[User]:
+    if field == "id":
+        user = site.users.get(int(value or 0))
+        return [user] if user else []
+    if field == "username":
+        return site.users.find("username", (1, value))
+    if field == "email":
+        return [u for u in site.users.find("email", (1, php.to_string(value).lower())) if u.email == value]
+    return [u for u in site.users.find("idnumber", value) if u.idnumber]
+
+
+_GET_USERS_PARAMS = Single({"criteria": Multiple(Single({"key": Value(Param.ALPHA), "value": Value(Param.RAW)}))})
+_GET_USERS_RETURNS = Single({"users": Multiple(user_description()), "warnings": warnings_description()})
+_CRITERIA_TYPES = {
+    "id": Param.INT,
+    "idnumber": Param.RAW,
+    "username": Param.USERNAME,
+    "email": Param.RAW_TRIMMED,
+    "auth": Param.AUTH,
+    "lastname": Param.NOTAGS,
+    "firstname": Param.NOTAGS,
+}
+
+
+@external("core_user_get_users", _GET_USERS_PARAMS, _GET_USERS_RETURNS, items=lambda p, r: len(r["users"]))
+def get_users(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Non-deleted users matching every criterion; unknown keys are skipped with a warning."""
+    warnings: list[dict[str, Any]] = []
+    used: set[str] = set()
+    tests: list[tuple[str, php.Scalar]] = []
+    for criterion in params["criteria"]:
+        key = criterion["key"]
+        if key in used:
+            raise moodle_exception("keyalreadyset", "error/keyalreadyset", f"The key {key} can only be sent once")
+        used.add(key)
+        kind = _CRITERIA_TYPES.get(key)
+        if kind is None:
+            warnings.append(
+                {
+                    "item": key,
+                    "warningcode": "invalidfieldparameter",
+                    "message": f"The search key '{key}' is not supported, look at the web service documentation",
+                }
+            )
+            continue
+        tests.append((key, clean_param(criterion["value"], kind, call.site)))
+    users = []
+    for user in call.site.users.by_id():
+        if user.deleted or not all(_matches(user, key, value) for key, value in tests):
+            continue
+        details = user_details(call, user)
+        # A user is dropped when a searched field is not in the record (empty or hidden).
+        if all(details.get(key) for key, _ in tests):
+            users.append(details)
+    return {"users": users, "warnings": warnings}
+
+
+def _matches(user: User, key: str, value: php.Scalar) -> bool:
+    if key in ("email", "firstname", "lastname"):
+        return sql_like(php.to_string(value), getattr(user, key))
+    if key == "id":
+        return user.id == value
+    return bool(getattr(user, key) == value)
+
+
+# -- writing users ---------------------------------------------------------------------
+
+_CREATE_PARAMS = Single({"users": Multiple(_CREATE_USER)})
+_CREATE_RETURNS = Multiple(Single({"id": Value(Param.INT), "username": Value(Param.USERNAME)}))
+_USER_COLUMNS = frozenset(f.name for f in fields(User))
+
+
+@external("core_user_create_users", _CREATE_PARAMS, _CREATE_RETURNS, items=input_items("users"))
+def create_users(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Create users, all or nothing; returns their ids and usernames in input order."""
+    site = call.site
+    created = []
+    with site.db.transaction():
+        for data in params["users"]:
+            created.append(_create_one(site, data))
+    return created
+
+
+def _create_one(site: MoodleSite, data: dict[str, Any]) -> dict[str, Any]:
+    for name in ("username", "firstname", "lastname"):
+        if php.trim(data[name]) == "":
+            raise invalid_parameter(f"The field {name} cannot be blank")
+    if site.users.find("username", (1, data["username"])):
+        raise invalid_parameter(f"Username already exists: {data['username']}")
+    auth = data["auth"]
+    if auth not in site.config.installed_auths or auth in ("mnet", "webservice"):
+        raise invalid_parameter(f"Invalid authentication type: {auth}")
+    if data["lang"] not in site.config.installed_langs:
+        raise invalid_parameter(f"Invalid language code: {data['lang']}")
+    if data.get("theme") and data["theme"] not in site.config.installed_themes:
+        raise invalid_parameter(f"Invalid theme: {data['theme']}")
+    internal = site.auth_is_internal(auth)
+    if internal and not data.get("password") and not data.get("createpassword"):
+        raise invalid_parameter("Invalid password: you must provide a password, or set createpassword.")
+    email = data["email"]
+    if not is_valid_email(email):
+        raise invalid_parameter(f"Email address is invalid: {email}")
+    if not site.config.allowaccountssameemail and site.users.find("email", (1, email.lower())):
+        raise invalid_parameter(f"Email address already exists: {email}")
+    createpassword = bool(data.get("createpassword"))
+    if internal and not createpassword and "password" in data:
+        _check_password_policy(site, data["password"])
+    password = "" if createpassword else data.get("password", "") if internal else "not cached"
+    now = site.now()
+    columns = {key: value for key, value in data.items() if key in _USER_COLUMNS and key != "password"}
+    columns["country"] = _clean_country(columns.get("country", ""))
+    columns["interests"] = _interests(columns.get("interests", ""))
+    user = User(id=site.users.next_id(), password=password, timecreated=now, timemodified=now, **columns)
+    site.users.put(user)
+    site.create_context(CONTEXT_USER, user.id, site.system_context().id)
+    _save_profile_fields(site, user.id, data.get("customfields") or [])
+    if createpassword:
+        _set_preference(site, user.id, "auth_forcepasswordchange", "1")
+    _save_preferences(site, user.id, data.get("preferences") or [])
+    return {"id": user.id, "username": user.username}
+
+
+def _check_password_policy(site: MoodleSite, password: str) -> None:
+    """``check_password_policy``: every failure as a ``<div>``, thrown as the error code itself."""
+    policy = site.config.password_policy
+    if not policy.enabled:
+        return
+    failures = []
+    if len(password) < policy.minlength:
+        failures.append(f"Passwords must be at least {policy.minlength} characters long.")
+    if sum(c.isdigit() for c in password) < policy.digits:
+        failures.append(f"Passwords must have at least {policy.digits} digit(s).")
+    if sum(c.islower() for c in password) < policy.lower:
+        failures.append(f"Passwords must have at least {policy.lower} lower case letter(s).")
+    if sum(c.isupper() for c in password) < policy.upper:
+        failures.append(f"Passwords must have at least {policy.upper} upper case letter(s).")
+    if sum(not c.isalnum() for c in password) < policy.nonalphanum:
+        failures.append(
+            f"The password must have at least {policy.nonalphanum} special character(s) such as *, -, or #."
+        )
+    if failures:
+        errmsg = "".join(f"<div>{failure}</div>" for failure in failures)
+        raise moodle_exception(errmsg, f"error/{errmsg}")
+
+
+def _clean_country(country: str) -> str:
+    # core_user::clean_field replaces a code not in the country list with the (empty) site default.
+    return country if re.fullmatch(r"[A-Z]{2}", country) else ""
+
+
+def _interests(text: str) -> str:
+    return ", ".join(part for part in (p.strip() for p in text.split(",")) if part)
+
+
+def _save_profile_fields(site: MoodleSite, userid: int, values: list[dict[str, Any]]) -> None:
+    """``profile_save_data``: unknown shortnames are ignored; a menu value must be an option."""
+    for item in values:
+        profile_field = site.profile_fields.first("shortname", item["type"])
+        if profile_field is None:
+            continue
+        value = item["value"]
+        if profile_field.datatype == "menu" and value not in profile_field.options:
+            value = profile_field.defaultdata
+        elif profile_field.datatype == "checkbox":
+            value = "1" if value not in ("", "0") else "0"
+        existing = site.profile_data.first("user_field", (userid, profile_field.id))
+        row_id = existing.id if existing else site.profile_data.next_id()
+        site.profile_data.put(ProfileData(row_id, userid, profile_field.id, value))
+
+
+def _set_preference(site: MoodleSite, userid: int, name: str, value: str) -> None:
+    existing = site.preferences.first("user_name", (userid, name))
+    row_id = existing.id if existing else site.preferences.next_id()
+    site.preferences.put(Preference(row_id, userid, name, value))
+
+
+def _save_preferences(site: MoodleSite, userid: int, values: list[dict[str, Any]]) -> None:
+    # Only preferences the caller may edit are saved; the rest are ignored silently.
+    for item in values:
+        if item["type"] in _EDITABLE_PREFERENCES:
+            _set_preference(site, userid, item["type"], php.to_string(item["value"]))
+
+
+_UPDATE_PARAMS = Single({"users": Multiple(_UPDATE_USER)})
+
+
+@external(
+    "core_user_update_users",
+    _UPDATE_PARAMS,
+    Single({"warnings": warnings_description()}),
+    items=input_items("users"),
+)
+def update_users(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Update users one transaction each; a failing user becomes a warning, the others commit."""
+    warnings = []
+    for data in params["users"]:
+        try:
+            with call.site.db.transaction():
+                _update_one(call, data)
+        except MoodleError as error:
+            warnings.append(
+                {"item": "user", "itemid": data["id"], "warningcode": error.errorcode, "message": error.message}
+            )
+    return {"warnings": warnings}
+
+
+def _update_one(call: Call, data: dict[str, Any]) -> None:
+    site = call.site
+    existing = site.users.get(data["id"])
+    if existing is None:
+        raise moodle_exception("invaliduserid", "Invalid user ID", "Invalid user ID")
+    if existing.id != call.user.id and site.is_siteadmin(existing.id) and not site.is_siteadmin(call.user.id):
+        raise moodle_exception("usernotupdatedadmin", "Cannot update admin accounts", "Cannot update admin accounts")
+    if existing.deleted:
+        raise moodle_exception("usernotupdateddeleted", "error/usernotupdateddeleted", "User is a deleted user")
+    if existing.mnethostid != 1:
+        raise moodle_exception("usernotupdatedremote", "error/usernotupdatedremote", "User is a remote user")
+    if existing.id == 1:
+        raise moodle_exception("usernotupdatedguest", "error/usernotupdatedguest", "Cannot update guest account")
+    email = data.get("email")
+    if email is not None and email != existing.email:
+        if not is_valid_email(email):
+            raise moodle_exception("useremailinvalid", "error/useremailinvalid", "Invalid email address")
+        if not site.config.allowaccountssameemail and any(
+            other.id != existing.id for other in site.users.find("email", (1, email.lower()))
+        ):
+            raise moodle_exception("useremailduplicate", "Duplicate address", "Duplicate email address")
+    if "password" in data:
+        _check_password_policy(site, data["password"])
+    changes = {key: value for key, value in data.items() if key in _USER_COLUMNS and key not in ("id", "password")}
+    if "country" in changes:
+        changes["country"] = _clean_country(changes["country"])
+    if "interests" in changes:
+        changes["interests"] = _interests(changes["interests"])
+    if "password" in data and site.auth_is_internal(changes.get("auth", existing.auth)):
+        changes["password"] = data["password"]
+    changed = {key: value for key, value in changes.items() if getattr(existing, key) != value}
+    if changed:
+        username = changed.get("username")
+        if username is not None and any(u.id != existing.id for u in site.users.find("username", (1, username))):
+            # No pre-check: the unique index (mnethostid, username) refuses the write.
+            raise dml_write_error()
+        site.users.put(replace(existing, timemodified=site.now(), **changed))
+    _save_profile_fields(site, existing.id, data.get("customfields") or [])
+    _save_preferences(site, existing.id, data.get("preferences") or [])
+
+
+_DELETE_PARAMS = Single({"userids": Multiple(Value(Param.INT))})
+
+
+@external("core_user_delete_users", _DELETE_PARAMS, None, items=input_items("userids"))
+def delete_users(call: Call, params: dict[str, Any]) -> None:
+    """Soft-delete users, all or nothing."""
+    site = call.site
+    with site.db.transaction():
+        for userid in params["userids"]:
+            user = site.users.get(userid)
+            if user is None or user.deleted:
+                raise missing_record("user", "SELECT * FROM {user} WHERE id = ? AND deleted = ?", [userid, 0])
+            if site.is_siteadmin(user.id):
+                raise moodle_exception("useradminodelete", "Administrator accounts cannot be deleted.")
+            if user.id == call.user.id:
+                raise moodle_exception("usernotdeletederror", "error/usernotdeletederror")
+            delete_user(site, user)
+
+
+def delete_user(site: MoodleSite, user: User) -> None:
+    """``delete_user``: the row stays, renamed; memberships, roles and profile data go."""
+    from reconciler.emulators.moodle.functions.enrol import remove_user_from_course_tables
+
+    now = site.now()
+    delname = clean_param(user.email or f"{user.username}.{user.id}@unknownemail.invalid", Param.USERNAME, site)
+    delname = f"{php.to_string(delname)[: 100 - len(str(now)) - 1]}.{now}"
+    while site.users.find("username", (user.mnethostid, delname)):
+        delname = _php_increment(delname)
+    remove_user_from_course_tables(site, user.id)
+    for table in (site.cohort_members, site.preferences, site.profile_data):
+        for row in table.find("user", user.id):
+            table.delete(row.id)
+    site.users.put(
+        replace(
+            user,
+            deleted=True,
+            username=delname,
+            email=hashlib.md5(user.username.encode()).hexdigest(),
+            idnumber="",
+            timemodified=now,
+        )
+    )
+
+
+def _php_increment(text: str) -> str:
+    """PHP's ``$string++`` on a name ending in digits."""
+    match = re.search(r"(\d+)$", text)
+    if match is None:
+        return text + "1"
+    digits = match.group(1)
+    return text[: match.start()] + str(int(digits) + 1).zfill(len(digits))
