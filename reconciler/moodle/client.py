@@ -142,6 +142,21 @@ def count_fields(value: Any) -> int:
     return 1
 
 
+def _cuts(sizes: Sequence[int], cap: int, budget: int) -> list[int]:
+    """End indexes of greedy batches of at most ``cap`` items and ``budget`` fields."""
+    cuts: list[int] = []
+    count = used = 0
+    for index, size in enumerate(sizes):
+        if count and (count >= cap or used + size > budget):
+            cuts.append(index)
+            count = used = 0
+        count += 1
+        used += size
+    if count:
+        cuts.append(len(sizes))
+    return cuts
+
+
 class CallStats:
     """How many HTTP requests went to each function, and the seconds they took.
 
@@ -341,26 +356,19 @@ class MoodleClient:
     ) -> list[list[T]]:
         """Split ``items`` into consecutive batches of at most ``limit`` items (default:
         the preferred ``batch_size``) whose encoded size, ``fields(item)`` each, fits the
-        request budget."""
-        cap = limit or self.batch_size
+        request budget; as few batches as that allows, evened out."""
+        sizes = [fields(item) for item in items]
         budget = self.budget(raw=raw, fixed=fixed)
-        out: list[list[T]] = []
-        current: list[T] = []
-        used = 0
-        for item in items:
-            size = fields(item)
-            if size > budget:
-                raise MoodleError(
-                    f"one item needs {size} form fields but max_input_vars={self.max_input_vars} leaves {budget}"
-                )
-            if current and (len(current) >= cap or used + size > budget):
-                out.append(current)
-                current, used = [], 0
-            current.append(item)
-            used += size
-        if current:
-            out.append(current)
-        return out
+        if sizes and max(sizes) > budget:
+            raise MoodleError(
+                f"one item needs {max(sizes)} form fields but max_input_vars={self.max_input_vars} leaves {budget}"
+            )
+        cuts = _cuts(sizes, limit or self.batch_size, budget)
+        if len(cuts) > 1:
+            # Same number of batches, sizes evened out (the last one is not a straggler).
+            even = _cuts(sizes, math.ceil(len(sizes) / len(cuts)), budget)
+            cuts = even if len(even) == len(cuts) else cuts
+        return [list(items[start:end]) for start, end in zip([0, *cuts], cuts, strict=False)]
 
     def read_limit(self, count: int) -> int:
         """Items per read call: spread ``count`` over the workers, never below the

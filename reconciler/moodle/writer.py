@@ -379,8 +379,10 @@ class MoodleWriter:
 
     # Categories ---------------------------------------------------------------------
 
-    def _create_categories(self, changes: Sequence[Change], ids: IdMap) -> list[ChangeOutcome]:
-        """Parents first: each wave creates the categories whose parent has an id."""
+    @staticmethod
+    def _parents_first(run: _Handler, changes: Sequence[Change], ids: IdMap) -> list[ChangeOutcome]:
+        """Categories in waves: each runs the ones whose parent has an id by then (a
+        sub-category waits for its parent, created or adopted in the same call)."""
         outcomes: list[ChangeOutcome] = []
         pending = list(changes)
         while pending:
@@ -388,12 +390,18 @@ class MoodleWriter:
             if not ready:
                 break
             pending = [c for c in pending if c not in ready]
-            build = partial(self._new_category, ids)
-            outcomes += self._create("core_course_create_categories", "categories", ready, ids, build)
+            outcomes += run(ready, ids)
         for change in pending:
             parent = _resource(change, Category).parent
             outcomes.append(ChangeOutcome(change, False, f"{parent} has no Moodle id"))
         return outcomes
+
+    def _create_categories(self, changes: Sequence[Change], ids: IdMap) -> list[ChangeOutcome]:
+        def run(ready: Sequence[Change], ids: IdMap) -> list[ChangeOutcome]:
+            build = partial(self._new_category, ids)
+            return self._create("core_course_create_categories", "categories", ready, ids, build)
+
+        return self._parents_first(run, changes, ids)
 
     @staticmethod
     def _new_category(ids: IdMap, change: Change) -> _Entry:
@@ -410,7 +418,10 @@ class MoodleWriter:
                 params["parent"] = 0 if after.parent is None else _ref(ids, after.parent)
             return _Entry(change, {**params, "id": oid}, oid)
 
-        return self._simple("core_course_update_categories", "categories", changes, ids, build)
+        def run(ready: Sequence[Change], ids: IdMap) -> list[ChangeOutcome]:
+            return self._simple("core_course_update_categories", "categories", ready, ids, build)
+
+        return self._parents_first(run, changes, ids)
 
     # Courses ------------------------------------------------------------------------
 
