@@ -72,11 +72,6 @@ SCALES = {
 }
 
 
-def school_year_of(day: date) -> int:
-    """The calendar year the school year containing ``day`` starts in (July starts a year)."""
-    return day.year if day.month >= 7 else day.year - 1
-
-
 # --- the tables ----------------------------------------------------------------------
 
 

@@ -1,0 +1,324 @@
+"""An HTTP client for PowerSchool's read API that survives the real server.
+
+- OAuth client credentials (reference §1): Basic-authenticated ``POST /oauth/access_token``;
+  the token is reused until shortly before it expires, and a 401 triggers exactly one
+  re-authentication of the request that got it.
+- Bounded retries with exponential backoff on connection errors, timeouts, 429 (honouring
+  ``Retry-After``), 500/502/503/504, and any "too many requests" answer. Every request the
+  client makes is a read, so retrying is safe.
+- TLS verification stays on; a plain-http URL is refused unless it points at loopback (an
+  emulator); the URL is normalized (no trailing slash).
+- ``q=`` filters are sent with their structure unencoded (:func:`fiql`), as PowerSchool
+  parses them before decoding.
+
+Nothing here logs or raises the client secret or the token: errors name the host, the
+path and PowerSchool's own message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from reconciler import __version__
+from reconciler.config.model import PowerSchoolSettings
+from reconciler.errors import SourceError
+from reconciler.powerschool import quirks
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[tuple[str, str]]
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def normalize_url(url: str) -> str:
+    """``https://host[:port][/path]`` without a trailing slash, or :class:`SourceError`.
+
+    Plain http is allowed only for a loopback host: anywhere else the client secret and
+    student data would cross the network unencrypted.
+    """
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        raise SourceError("PowerSchool URL is not a valid URL") from None
+    scheme = parsed.scheme.lower()
+    if scheme not in ("http", "https") or not parsed.host:
+        raise SourceError("PowerSchool URL must look like https://district.powerschool.com")
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    where = f"{scheme}://{host}"
+    if parsed.userinfo:
+        raise SourceError(f"PowerSchool URL {where} must not carry credentials; use client_id and client_secret")
+    if parsed.query or parsed.fragment:
+        raise SourceError(f"PowerSchool URL {where} must not have a query or fragment")
+    if scheme == "http" and not _is_loopback(parsed.host):
+        raise SourceError(
+            f"refusing plain-http PowerSchool URL {where}: the client secret and student data would travel "
+            "unencrypted; use https:// (plain http is accepted only for a loopback emulator)"
+        )
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{where}{port}{parsed.path.rstrip('/')}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def fiql(*clauses: tuple[str, str, object]) -> str:
+    """A ``q=`` filter, AND-ed, ready for the query string: ``(field, op, value)`` with op
+    ``==``, ``!=``, ``=gt=``, ``=ge=``, ``=lt=`` or ``=le=``; a tuple value is a list (IN).
+    Only the values are percent-encoded: PowerSchool reads ``;`` ``=`` ``(`` ``,``
+    before decoding, so encoding them breaks the filter (reference §7.1)."""
+    parts = []
+    for name, op, value in clauses:
+        if isinstance(value, tuple):
+            encoded = "(" + ",".join(quote(str(v), safe="") for v in value) + ")"
+        else:
+            encoded = quote(str(value), safe="")
+        parts.append(f"{name}{op}{encoded}")
+    return ";".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try: ``attempts`` per request, backoff doubling from ``base_delay_s``,
+    no single wait (including a server's Retry-After) longer than ``max_delay_s``."""
+
+    attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (1-based)."""
+        return float(min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class PowerSchoolClient:
+    """Authenticated, retried GETs against one PowerSchool server.
+
+    ``transport`` replaces the network (tests pass an emulator's ``httpx.MockTransport``);
+    ``sleep`` and ``clock`` can be replaced to make waits observable. ``stats`` counts
+    HTTP exchanges by kind: ``token``, ``metadata``, ``count``, ``page``, plus ``retry``
+    and ``reauth`` for the extra ones.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout_s: float = 60.0,
+        concurrency: int = 4,
+        page_size: int = 100,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = normalize_url(url)
+        if not client_id or not client_secret:
+            raise SourceError("PowerSchool client id and client secret must not be empty")
+        self.concurrency = max(1, concurrency)
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        self.stats: Counter[str] = Counter()
+        self._basic = httpx.BasicAuth(client_id, client_secret)
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
+        self._metadata_lock = threading.Lock()
+        self._token: _Token | None = None
+        self._metadata: dict[str, Any] | None = None
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s),
+            verify=True,
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"ps2moodle/{__version__}"},
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: PowerSchoolSettings, **kwargs: Any) -> PowerSchoolClient:
+        """A client for a configured server; the secrets are resolved here, and only here."""
+        return cls(
+            settings.url,
+            settings.client_id.resolve(),
+            settings.client_secret.resolve(),
+            timeout_s=settings.timeout_s,
+            concurrency=settings.concurrency,
+            page_size=settings.page_size,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"PowerSchoolClient({self.base_url!r})"
+
+    def close(self) -> None:
+        """Release the connections."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, path: str, params: Params = (), *, kind: str = "page") -> Any:
+        """GET ``path`` (``/ws/v1/...``) and return the decoded JSON. ``q`` in ``params``
+        must already be built with :func:`fiql`; other values are encoded here."""
+        query = "&".join(f"{quote(k, safe='')}={v if k == 'q' else quote(v, safe=',*')}" for k, v in params)
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        reauthenticated = False
+        while True:
+            token = self._current_token()
+            headers = {"Authorization": f"Bearer {token}"}
+            response = self._exchange(kind, path, partial(self._http.get, url, headers=headers))
+            if response.status_code == 401 and not reauthenticated:
+                # The token expired or was revoked: one fresh token, one more try.
+                self._forget_token(token)
+                reauthenticated = True
+                self._count("reauth")
+                continue
+            return self._json(response, path)
+
+    def max_page_size(self, resource: str) -> int:
+        """The plugin's maximum page size for ``resource`` (``student``, ``staff``,
+        ``schema_table_query``...) from ``/ws/v1/metadata``; the configured page size when
+        the server does not say."""
+        with self._metadata_lock:  # one metadata request, however many threads ask
+            if self._metadata is None:
+                body = self.get("/ws/v1/metadata", kind="metadata")
+                self._metadata = dict(quirks.block(body.get("metadata") if isinstance(body, dict) else None))
+            metadata = self._metadata
+        value = metadata.get(f"{resource}_max_page_size")
+        return quirks.integer(value) if value not in (None, "") else self.page_size
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.stats[kind] += 1
+
+    def _exchange(self, kind: str, path: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """One request with bounded retries on transient failures; other answers return."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self._count(kind if attempt == 1 else "retry")
+            try:
+                response = send()
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}"
+                wait = self.retry.backoff(attempt)
+            else:
+                if not _transient(response):
+                    return response
+                failure = f"HTTP {response.status_code}"
+                wait = _retry_after(response) or self.retry.backoff(attempt)
+            if attempt >= self.retry.attempts:
+                raise SourceError(f"PowerSchool {self.base_url}{path} failed {attempt} times (last: {failure})")
+            log.warning("PowerSchool %s: %s, retrying in %.1fs", path, failure, wait)
+            self._sleep(min(wait, self.retry.max_delay_s))
+
+    def _json(self, response: httpx.Response, path: str) -> Any:
+        if response.status_code >= 400:
+            try:
+                detail = quirks.error_detail(response.json())
+            except ValueError:
+                detail = ""
+            raise SourceError(
+                f"PowerSchool refused {path} (HTTP {response.status_code})" + (f": {detail}" if detail else "")
+            )
+        content_type = response.headers.get("content-type", "")
+        if "json" not in content_type.lower():
+            raise SourceError(f"PowerSchool answered {path} with {content_type or 'no content type'}, not JSON")
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(f"PowerSchool sent invalid JSON for {path}") from None
+
+    def _current_token(self) -> str:
+        with self._token_lock:
+            token = self._token
+            if token is None or self._clock() >= token.expires_at:
+                token = self._token = self._request_token()
+            return token.value
+
+    def _forget_token(self, stale: str) -> None:
+        with self._token_lock:
+            if self._token is not None and self._token.value == stale:
+                self._token = None
+
+    def _request_token(self) -> _Token:
+        url = f"{self.base_url}/oauth/access_token"
+        response = self._exchange(
+            "token",
+            "/oauth/access_token",
+            lambda: self._http.post(url, auth=self._basic, data={"grant_type": "client_credentials"}),
+        )
+        if response.status_code in (400, 401, 403):
+            raise SourceError(
+                f"PowerSchool {self.base_url} refused the client id and secret (HTTP {response.status_code}); "
+                "check that the plugin is enabled and the credentials are current"
+            )
+        body = self._json(response, "/oauth/access_token")
+        try:
+            value = quirks.text(body["access_token"])
+            lifetime = quirks.seconds(body.get("expires_in", 3600))
+        except (KeyError, TypeError, ValueError):
+            raise SourceError(f"PowerSchool {self.base_url} sent a token response without a usable token") from None
+        # Renew a little early so a token never expires between check and use.
+        margin = min(60.0, lifetime / 10)
+        return _Token(value, self._clock() + lifetime - margin)
+
+
+def _transient(response: httpx.Response) -> bool:
+    if response.status_code in _RETRY_STATUSES:
+        return True
+    if response.status_code >= 400:
+        return "too many requests" in response.text[:500].lower()
+    return False
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The server's Retry-After, in seconds (delta or HTTP date), when it sent one."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
