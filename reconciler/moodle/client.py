@@ -158,7 +158,8 @@ def _cuts(sizes: Sequence[int], cap: int, budget: int) -> list[int]:
 
 
 class CallStats:
-    """How many HTTP requests went to each function, and the seconds they took.
+    """How many HTTP requests went to each function (retries included; not those that
+    never reached the server), and the seconds they took.
 
     Thread-safe; benchmarks compare these with the minimum number of calls possible.
     """
@@ -293,6 +294,7 @@ class MoodleClient:
                 )
                 retry = True
             except httpx.TransportError as exc:
+                self.stats.record(function, time.monotonic() - started)
                 error = self._lost(function, f"{type(exc).__name__}: {exc}", repeatable)
                 retry = repeatable
             else:

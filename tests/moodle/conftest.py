@@ -75,19 +75,23 @@ def golden_records(golden_dir: Path) -> list[dict[str, Any]]:
 
 # The emulated site -------------------------------------------------------------------
 
-TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+@pytest.fixture
+def token() -> str:
+    """The emulated admin's web-service token."""
+    return "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
 @pytest.fixture
-def site() -> MoodleSite:
+def site(token: str) -> MoodleSite:
     """A fresh emulated Moodle 4.5, as the golden recordings started from."""
-    return MoodleSite.fresh(TOKEN)
+    return MoodleSite.fresh(token)
 
 
 @pytest.fixture
-def client(site: MoodleSite) -> Iterator[MoodleClient]:
+def client(site: MoodleSite, token: str) -> Iterator[MoodleClient]:
     """A client talking to ``site`` in process."""
-    with MoodleClient("http://moodle.test", TOKEN, transport=site.transport(), backoff_s=0.0) as moodle:
+    with MoodleClient("http://moodle.test", token, transport=site.transport(), backoff_s=0.0) as moodle:
         yield moodle
 
 
@@ -170,11 +174,8 @@ def district() -> State:
     )
 
 
-Creator = Callable[[State], dict[Key, int]]
-
-
 @pytest.fixture
-def create_all(writer: MoodleWriter) -> Creator:
+def create_all(writer: MoodleWriter) -> Callable[[State], dict[Key, int]]:
     """Creates every object of a state through the writer, kind by kind; returns the ids."""
 
     def create(state: State) -> dict[Key, int]:

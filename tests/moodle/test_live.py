@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
@@ -18,7 +19,8 @@ from reconciler.moodle.roles import SEEN, RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.model import Action, Change
 
-from .conftest import TOKEN, Creator
+#: The create_all fixture: makes every object of a state, returns the Moodle ids.
+Create = Callable[[State], dict[Key, int]]
 
 
 def _students(n: int) -> State:
@@ -35,7 +37,7 @@ def _students(n: int) -> State:
     )
 
 
-def test_reads_back_exactly_what_was_written(district: State, create_all: Creator, client: MoodleClient) -> None:
+def test_reads_back_exactly_what_was_written(district: State, create_all: Create, client: MoodleClient) -> None:
     ids = create_all(district)
     roles = RoleMap()
     live = read_live(client, district, roles=roles)
@@ -63,7 +65,7 @@ def test_5000_users_read_in_a_handful_of_calls(client: MoodleClient, writer: Moo
     assert all(live.get(u.key) == u for u in desired)
 
 
-def test_calls_per_kind_and_what_they_ask(site: MoodleSite, district: State, create_all: Creator) -> None:
+def test_calls_per_kind_and_what_they_ask(site: MoodleSite, token: str, district: State, create_all: Create) -> None:
     create_all(district)
     sent: list[dict[str, str]] = []
     inner = site.transport()
@@ -72,7 +74,7 @@ def test_calls_per_kind_and_what_they_ask(site: MoodleSite, district: State, cre
         sent.append(dict(parse_qsl(request.content.decode(), keep_blank_values=True)))
         return inner.handle_request(request)
 
-    with MoodleClient("http://moodle.test", TOKEN, transport=httpx.MockTransport(record)) as client:
+    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(record)) as client:
         read_live(client, district)
         assert client.stats.calls == Counter(
             {
@@ -91,9 +93,7 @@ def test_calls_per_kind_and_what_they_ask(site: MoodleSite, district: State, cre
     assert sum(1 for f in enrolled if f.get("options[0][name]") == "onlysuspended") == 2
 
 
-def test_leavers_are_found_through_their_memberships(
-    district: State, create_all: Creator, client: MoodleClient
-) -> None:
+def test_leavers_are_found_through_their_memberships(district: State, create_all: Create, client: MoodleClient) -> None:
     ids = create_all(district)
     leaver = Key(Kind.USER, f"{OWNED_PREFIX}d:student:2")
     still = State.of(r for r in district if leaver.id not in r.key.id)
@@ -103,7 +103,7 @@ def test_leavers_are_found_through_their_memberships(
     assert {r.key.kind for r in live if leaver.id in r.key.id} == {Kind.USER, Kind.ENROLMENT, Kind.COHORT_MEMBER}
 
 
-def test_only_owned_objects_come_back(district: State, create_all: Creator, client: MoodleClient) -> None:
+def test_only_owned_objects_come_back(district: State, create_all: Create, client: MoodleClient) -> None:
     ids = create_all(district)
     algebra = ids[Key(Kind.COURSE, f"{OWNED_PREFIX}d:300:section:1")]
     cohort = ids[Key(Kind.COHORT, f"{OWNED_PREFIX}d:cohort:grade_level:09")]
@@ -206,7 +206,8 @@ def test_foreign_holders_of_desired_names_then_adoption(client: MoodleClient, wr
 
 
 def test_two_objects_with_one_owned_idnumber_are_refused(client: MoodleClient) -> None:
-    twin = {"idnumber": f"{OWNED_PREFIX}d:student:1", "createpassword": 1, "firstname": "A", "lastname": "B"}
+    owned = f"{OWNED_PREFIX}d:student:1"
+    twin = {"idnumber": owned, "createpassword": 1, "firstname": "A", "lastname": "B"}
     client.call(
         "core_user_create_users",
         {
@@ -216,15 +217,13 @@ def test_two_objects_with_one_owned_idnumber_are_refused(client: MoodleClient) -
             ]
         },
     )
-    desired = State.of(
-        [User(Key(Kind.USER, twin["idnumber"]), username="a1", firstname="A", lastname="B", email="a@example.org")]
-    )
+    desired = State.of([User(Key(Kind.USER, owned), username="a1", firstname="A", lastname="B", email="a@example.org")])
     with pytest.raises(AmbiguousOwnership, match="Moodle ids 3, 4"):
         read_live(client, desired)
 
 
 def test_a_parent_the_tool_does_not_own_is_named_by_id(
-    district: State, create_all: Creator, client: MoodleClient
+    district: State, create_all: Create, client: MoodleClient
 ) -> None:
     ids = create_all(district)
     algebra = Key(Kind.COURSE, f"{OWNED_PREFIX}d:300:section:1")
