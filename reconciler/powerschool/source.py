@@ -4,9 +4,9 @@
 API allows. Every list is counted and then paged at the plugin's largest page size, all
 lists of a phase through one bounded pool (:mod:`paging`):
 
-1. the district's schools (``/ws/v1/district/school``), the terms of recent years and
-   the co-teaching roles (table queries ``terms`` and ``roledef``);
-2. per configured school: students with e-mail and custom fields (v1, every enroll
+1. the district's schools (``/ws/v1/district/school``), every year's full-year terms (to
+   pick the school year) and the co-teaching roles (table queries ``terms``, ``roledef``);
+2. the school year's terms, and per configured school: students with e-mail and custom fields (v1, every enroll
    status), their internal IDs (table ``students``), courses (v1), staff (v1) and their
    SCHOOLSTAFF IDs (table ``schoolstaff``), the year's sections (table ``sections``); and
    the section extension field (its ``u_*`` table) when section migration is configured;
@@ -39,7 +39,7 @@ from reconciler.powerschool import records as rec
 from reconciler.powerschool.client import PowerSchoolClient, fiql
 from reconciler.powerschool.paging import Batch, Pending, Read
 from reconciler.powerschool.records import extension_refs
-from reconciler.powerschool.roster import Course, Roster, School, Student, school_year_of
+from reconciler.powerschool.roster import Course, Roster, School, Student
 
 T = TypeVar("T")
 
@@ -129,11 +129,10 @@ def read_roster(
     student_tables = list(extension_refs(student_fields, "students.custom_fields"))
     staff_tables = list(extension_refs(staff_fields, "staff.custom_fields"))
 
-    # Phase 1: schools, terms, roles.
+    # Phase 1: schools, every year's full-year terms (one per school and year), roles.
     batch = Batch(client)
     district = batch.add(_schools_read())
-    year_filter = ("yearid", "==", year_id) if year_id is not None else ("yearid", "=ge=", school_year_of(today) - 1991)
-    all_terms = batch.add(_table("terms of recent years", "terms", rec.term, lambda t: t.dcid, fiql(year_filter)))
+    years = batch.add(_table("school years", "terms", rec.term, lambda t: t.dcid, fiql(("isyearrec", "==", 1))))
     roles = batch.add(_table("co-teaching roles", "roledef", rec.role, lambda r: r[0]))
     batch.run()
     by_number = {s.number: s for s in district.items}
@@ -142,13 +141,13 @@ def read_roster(
         known = ", ".join(f"{s.number} {s.name}" for s in sorted(by_number.values(), key=lambda s: s.number))
         raise SourceError(f"school number(s) {', '.join(map(str, missing))} not in PowerSchool (it has: {known})")
     try:
-        year = year_id if year_id is not None else rec.choose_year(all_terms.items, today)
+        year = year_id if year_id is not None else rec.choose_year(years.items, today)
     except ValueError as exc:
         raise SourceError(f"PowerSchool terms: {exc}") from None
-    terms = [t for t in all_terms.items if t.year_id == year and t.school_number in schools]
 
-    # Phase 2: per school, people, courses and the year's sections.
+    # Phase 2: the year's terms; per school, people, courses and the year's sections.
     batch = Batch(client)
+    year_terms = batch.add(_table("terms", "terms", rec.term, lambda t: t.dcid, fiql(("yearid", "==", year))))
     per_school = {
         n: _SchoolReads(batch, by_number[n], year, student_fields, staff_fields, student_tables, staff_tables)
         for n in schools
@@ -156,6 +155,7 @@ def read_roster(
     extension = batch.add(_extension_read(section_field)) if section_field else None
     batch.run()
 
+    terms = [t for t in year_terms.items if t.school_number in schools]
     sections = [row for reads in per_school.values() for row in reads.sections.items]
     term_at = {(t.school_number, t.term_id): t for t in terms}
     sections = [s for s in sections if (s.school_number, s.term_id) in term_at]
