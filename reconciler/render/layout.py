@@ -35,6 +35,7 @@ _UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSAFE_CHARS) 
 #: Actions and kinds by their values (plain dict lookups: renderers run once per change).
 ACTIONS = {a.value: a for a in Action}
 KINDS = {k.value: k for k in Kind}
+_VALUE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 #: Membership kinds name the person and the object they belong to.
 _PARENT = {Kind.ENROLMENT: "course", Kind.COHORT_MEMBER: "cohort", Kind.GROUP_MEMBER: "group"}
 
@@ -46,7 +47,7 @@ def safe(text: str) -> str:
 
 def value(v: Any) -> str:
     """A field value as a reviewer reads it: JSON (strings quoted, ``null``, lists)."""
-    return safe(json.dumps(v, ensure_ascii=False, sort_keys=True))
+    return safe(_VALUE.encode(v))
 
 
 def noun(kind: Kind) -> str:
