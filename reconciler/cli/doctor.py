@@ -10,10 +10,12 @@ from rich.text import Text
 
 from reconciler.cli.app import app, err, out
 from reconciler.config.loader import load_config
-from reconciler.config.model import Config
+from reconciler.config.model import Config, Connection
 from reconciler.errors import ReconcilerError
 from reconciler.moodle.checks import Finding, Level, check_moodle
 from reconciler.moodle.client import MoodleClient
+from reconciler.powerschool.client import PowerSchoolClient
+from reconciler.powerschool.source import read_schools
 
 _MARK = {Level.OK: ("ok", "green"), Level.WARNING: ("warning", "yellow"), Level.PROBLEM: ("PROBLEM", "red")}
 
@@ -24,17 +26,22 @@ def doctor(
         "ps2moodle.yaml"
     ),
 ) -> None:
-    """Check the Moodle token, site, service functions, auth methods, roles and profile
-    fields the config needs. Exit 0 when ready, 1 on any problem."""
+    """Check the Moodle token, site, service functions, max_input_vars, auth methods,
+    roles and profile fields the config needs, and each PowerSchool connection's
+    credentials and school numbers. Exit 0 when ready, 1 on any problem."""
     try:
         config = load_config(config_file)
     except ReconcilerError as exc:
         err.print(Text(str(exc)))
         raise typer.Exit(1) from None
-    findings = moodle_findings(config)
-    out.print(Text(f"Moodle {config.moodle.url}", style="bold"))
-    for finding in findings:
-        _show(finding)
+    findings: list[Finding] = []
+    sections = [(f"Moodle {config.moodle.url}", moodle_findings(config))]
+    sections += [(f"PowerSchool {c.name} ({c.powerschool.url})", powerschool_findings(c)) for c in config.connections]
+    for title, found in sections:
+        out.print(Text(title, style="bold"))
+        for finding in found:
+            _show(finding)
+        findings += found
     problems = sum(1 for f in findings if f.level is Level.PROBLEM)
     warnings = sum(1 for f in findings if f.level is Level.WARNING)
     out.print(Text(f"{problems} problem{'s' * (problems != 1)}, {warnings} warning{'s' * (warnings != 1)}"))
@@ -49,6 +56,33 @@ def moodle_findings(config: Config) -> list[Finding]:
         return [Finding(Level.PROBLEM, "Moodle token", str(exc))]
     with client:
         return check_moodle(client, config)
+
+
+def powerschool_findings(connection: Connection) -> list[Finding]:
+    """Whether the connection's credentials work and its school numbers exist."""
+    try:
+        with PowerSchoolClient.from_settings(connection.powerschool) as client:
+            schools = read_schools(client)
+    except ReconcilerError as exc:
+        fix = "check powerschool.url, client_id and client_secret (System > System Settings > Plugin Management)"
+        return [Finding(Level.PROBLEM, "Credentials", str(exc), fix)]
+    names = {s.number: s.name for s in schools}
+    found = [Finding(Level.OK, "Credentials", f"accepted; the district has {len(schools)} schools")]
+    missing = [n for n in connection.schools if n not in names]
+    if missing:
+        known = ", ".join(f"{n} {name}" for n, name in sorted(names.items()))
+        found.append(
+            Finding(
+                Level.PROBLEM,
+                "Schools",
+                f"no school numbered {', '.join(map(str, missing))} in PowerSchool",
+                f"use school numbers PowerSchool has: {known}",
+            )
+        )
+    else:
+        listed = ", ".join(f"{n} {names[n]}" for n in connection.schools)
+        found.append(Finding(Level.OK, "Schools", listed))
+    return found
 
 
 def _show(finding: Finding) -> None:

@@ -1,0 +1,112 @@
+"""``ps2moodle doctor`` against both emulators served on loopback, as an operator runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+from reconciler.emulators.district import generate_district
+from reconciler.emulators.moodle.site import MoodleSite
+from reconciler.emulators.powerschool.core import PowerSchoolEmulator
+from reconciler.model import Key, State
+
+runner = CliRunner()
+
+#: Reads the config it is given and returns doctor's exit code and output.
+Doctor = Callable[..., tuple[int, str]]
+
+_CONFIG = """\
+version: 1
+moodle:
+  url: {moodle}
+  token: ${{PS2M_DOCTOR_MOODLE_TOKEN}}
+connections:
+  - name: d
+    powerschool:
+      url: {powerschool}
+      client_id: ${{PS2M_DOCTOR_PS_ID}}
+      client_secret: ${{PS2M_DOCTOR_PS_SECRET}}
+    schools: [{schools}]
+    students:
+      custom_fields:
+        - source: u_students_extension.gradelevel
+          moodle: gradelevel
+"""
+
+
+@pytest.fixture
+def doctor(
+    site: MoodleSite,
+    token: str,
+    district: State,
+    create_all: Callable[[State], dict[Key, int]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Doctor]:
+    """A synced site (so owned accounts carry the profile field) and a PowerSchool."""
+    create_all(district)
+    schools = generate_district("tiny")
+    powerschool = PowerSchoolEmulator(schools, client_id="doctor-id", client_secret="doctor-secret")
+    monkeypatch.setenv("PS2M_DOCTOR_MOODLE_TOKEN", token)
+    monkeypatch.setenv("PS2M_DOCTOR_PS_ID", "doctor-id")
+    monkeypatch.setenv("PS2M_DOCTOR_PS_SECRET", "doctor-secret")
+    moodle_server = site.serve()
+    ps_server = powerschool.serve().start()
+    numbers = ", ".join(map(str, schools.school_numbers))
+
+    def run(schools: str = numbers) -> tuple[int, str]:
+        path = tmp_path / "ps2moodle.yaml"
+        path.write_text(_CONFIG.format(moodle=moodle_server.url, powerschool=ps_server.url, schools=schools))
+        result = runner.invoke(app, ["doctor", str(path)])
+        return result.exit_code, result.output
+
+    try:
+        yield run
+    finally:
+        moodle_server.close()
+        ps_server.close()
+
+
+def test_a_ready_site_passes(doctor: Doctor) -> None:
+    code, output = doctor()
+    assert code == 0, output
+    assert "0 problems" in output
+    assert "all 28 the tool calls are available" in output
+    assert "Role teacher: id 4 (seen on an enrolment), assignable in courses" in output
+    assert "Profile field gradelevel: seen on" in output
+    assert "Auth plugin manual: installed" in output
+
+
+def test_missing_function_role_and_profile_field_are_reported(site: MoodleSite, doctor: Doctor) -> None:
+    site.remove_function("core_group_delete_groups")
+    site.remove_role("teacher")
+    site.remove_profile_field("gradelevel")
+    code, output = doctor()
+    assert code == 1
+    text = " ".join(output.split())
+    assert "1 function(s) the tool calls are not in the token's service: core_group_delete_groups" in text
+    assert "Role teacher: id 4 (Moodle's standard id) cannot be assigned in courses" in text
+    assert "Profile field gradelevel: none of the" in text
+    assert "3 problems" in text
+
+
+def test_a_site_with_a_lower_max_input_vars_is_reported(site: MoodleSite, doctor: Doctor) -> None:
+    site.config.max_input_vars = 2000
+    code, output = doctor()
+    assert code == 1
+    assert "max_input_vars: a request of 5000 form fields lost its last field" in " ".join(output.split())
+
+
+def test_wrong_school_number_and_wrong_token(site: MoodleSite, token: str, doctor: Doctor) -> None:
+    code, output = doctor(schools="999")
+    assert code == 1
+    assert "no school numbered 999 in PowerSchool" in " ".join(output.split())
+    site.revoke_token(token)
+    code, output = doctor()
+    assert code == 1
+    assert "Moodle rejected the web-service token" in " ".join(output.split())
+    assert token not in output
