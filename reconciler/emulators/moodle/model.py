@@ -203,6 +203,14 @@ class Course:
 
 
 @dataclass(frozen=True, slots=True)
+class CourseOrder:
+    """A category's courses in sortorder (keyed by category id); ``None`` is a departed course's gap."""
+
+    id: int
+    courses: tuple[int | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EnrolInstance:
     """``mdl_enrol``: one enrolment method of one course."""
 

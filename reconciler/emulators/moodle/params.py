@@ -230,22 +230,30 @@ _CLEAN_TEXT: dict[Param, Callable[[str, Installed], str]] = {
 }
 
 
-def validate_param(value: Any, kind: Param, allownull: bool, debuginfo: str, site: Installed) -> php.Scalar:
-    """``validate_param()``: the cleaned value, or ``invalid_parameter_exception`` if cleaning changed it."""
+def validate_param(
+    value: Any, kind: Param, allownull: bool, site: Installed, debuginfo: Callable[[], str]
+) -> php.Scalar:
+    """``validate_param()``: the cleaned value, or ``invalid_parameter_exception`` if cleaning changed it.
+
+    ``debuginfo`` builds the exception's debuginfo, only when one is thrown.
+    """
     if value is None:
         if allownull:
             return None
-        raise invalid_parameter(debuginfo)
+        raise invalid_parameter(debuginfo())
     if isinstance(value, dict | list):
-        raise invalid_parameter(debuginfo)
+        raise invalid_parameter(debuginfo())
+    scalar: php.Scalar = value
+    if kind is Param.RAW or (kind is Param.INT and type(scalar) is int):
+        return scalar  # nothing to clean: the common case, kept fast for large reads
     cleaned = clean_param(value, kind, site)
     if kind is Param.FLOAT:
         if not isinstance(value, int | float) and not re.match(
             r"^[+-]?[0-9]*\.?[0-9]*(e[-+]?[0-9]+)?$", php.to_string(value), re.IGNORECASE
         ):
-            raise invalid_parameter(debuginfo)
+            raise invalid_parameter(debuginfo())
     elif php.to_string(value) != php.to_string(cleaned):
-        raise invalid_parameter(debuginfo)
+        raise invalid_parameter(debuginfo())
     return cleaned
 
 
@@ -272,11 +280,17 @@ def validate_parameters(desc: Description, value: Any, site: Installed) -> Any:
             raise invalid_parameter("Scalar type expected, array or object received.")
         if desc.type is Param.BOOL and (isinstance(value, bool) or value in (0, 1, "0", "1")):
             return bool(int(value))
-        debuginfo = (
-            f'Invalid external api parameter: the value is "{php.to_string(value)}", '
-            f'the server was expecting "{desc.type.value}" type'
+        kind = desc.type
+        return validate_param(
+            value,
+            kind,
+            desc.allownull,
+            site,
+            lambda: (
+                f'Invalid external api parameter: the value is "{php.to_string(value)}", '
+                f'the server was expecting "{kind.value}" type'
+            ),
         )
-        return validate_param(value, desc.type, desc.allownull, debuginfo, site)
     if not isinstance(value, dict | list):
         raise invalid_parameter(f"Only arrays accepted. The bad value is: '{_print_r(value)}'")
     if isinstance(desc, Multiple):
@@ -315,12 +329,18 @@ def clean_returnvalue(desc: Description, value: Any, site: Installed) -> Any:
             raise invalid_response("Scalar type expected, array or object received.")
         if desc.type is Param.BOOL and (isinstance(value, bool) or value in (0, 1, "0", "1")):
             return bool(int(value))
-        debuginfo = (
-            f'Invalid external api response: the value is "{php.to_string(value)}" of PHP type '
-            f'"{_php_type(value)}", the server was expecting "{desc.type.value}" type'
-        )
+        kind = desc.type
         try:
-            return validate_param(value, desc.type, desc.allownull, debuginfo, site)
+            return validate_param(
+                value,
+                kind,
+                desc.allownull,
+                site,
+                lambda: (
+                    f'Invalid external api response: the value is "{php.to_string(value)}" of PHP type '
+                    f'"{_php_type(value)}", the server was expecting "{kind.value}" type'
+                ),
+            )
         except MoodleError as error:
             raise invalid_response(error.debuginfo or "") from None
     if isinstance(desc, Multiple):

@@ -66,6 +66,8 @@ def _saturate(number: int) -> int:
 
 def to_string(value: Scalar) -> str:
     """PHP ``(string)`` cast."""
+    if type(value) is str:
+        return value
     if value is None or value is False:
         return ""
     if value is True:
@@ -106,6 +108,8 @@ def strip_tags(value: str) -> str:
     A ``<`` followed by whitespace is text, not a tag; an unterminated tag swallows
     the rest of the string; quotes inside a tag may contain ``>``.
     """
+    if "<" not in value:
+        return value
     out: list[str] = []
     i, length = 0, len(value)
     while i < length:

@@ -30,6 +30,7 @@ from reconciler.emulators.moodle.model import (
     CohortMember,
     Context,
     Course,
+    CourseOrder,
     EnrolInstance,
     Group,
     GroupMember,
@@ -162,6 +163,7 @@ class MoodleSite:
                 "category": lambda c: c.category,
             },
         )
+        self.course_orders: Table[CourseOrder] = Table(db, "course_order")
         self.enrol_instances: Table[EnrolInstance] = Table(db, "enrol", {"course": lambda e: e.courseid})
         self.user_enrolments: Table[UserEnrolment] = Table(
             db,

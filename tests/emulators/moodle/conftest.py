@@ -65,6 +65,18 @@ def sequence(golden: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
+def max_input_vars_cases(golden: Path) -> list[dict[str, Any]]:
+    """``production/_max_input_vars.jsonl``: requests past the limit, with summarized answers."""
+    return read_jsonl(golden / "production" / "_max_input_vars.jsonl")
+
+
+@pytest.fixture(scope="session")
+def normalized() -> Callable[[Any, str], Any]:
+    """:func:`normalize`, for tests that compare answers themselves."""
+    return normalize
+
+
+@pytest.fixture(scope="session")
 def debug_records(golden: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """The ``debug/`` recordings by (function, case); they mirror the production records."""
     records = {}

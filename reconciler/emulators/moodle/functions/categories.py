@@ -1,9 +1,8 @@
 """``core_course_*_categories``: the course category tree.
 
-Also home of :func:`fix_course_sortorder`, Moodle's renumbering of categories and
-courses (``lib/datalib.php``): categories in tree order get sortorder 10000, 20000...;
-the courses of a category follow it (category sortorder + 1, + 2...), a new course
-(sortorder 0) first. Only rows whose sortorder changes are written.
+Mirrors ``course/classes/category.php`` through ``course/externallib.php``: a non-empty
+idnumber is unique, a new category goes last among its siblings (see :mod:`..sortorder`),
+``get_categories`` returns descendants unless ``addsubcategories=0``.
 """
 
 from __future__ import annotations
@@ -17,30 +16,7 @@ from reconciler.emulators.moodle.model import CONTEXT_COURSECAT, Category
 from reconciler.emulators.moodle.params import Multiple, Need, Param, Single, Value, clean_param, default, optional
 from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
 from reconciler.emulators.moodle.site import MoodleSite
-
-MAX_COURSES_IN_CATEGORY = 10000
-# Where fix_course_sortorder parks a new category before renumbering: after every other.
-_UNSORTED = MAX_COURSES_IN_CATEGORY * 10000
-
-
-def fix_course_sortorder(site: MoodleSite) -> None:
-    """Renumber categories in tree order and the courses inside each category."""
-    counter = 0
-
-    def walk(parent: int) -> None:
-        nonlocal counter
-        for category in sorted(site.categories.find("parent", parent), key=lambda c: (c.sortorder, c.id)):
-            counter += MAX_COURSES_IN_CATEGORY
-            if category.sortorder != counter:
-                site.categories.put(replace(category, sortorder=counter))
-            walk(category.id)
-
-    walk(0)
-    for category in site.categories.by_id():
-        courses = sorted(site.courses.find("category", category.id), key=lambda c: (c.sortorder, c.shortname))
-        for position, course in enumerate(courses, start=1):
-            if course.sortorder != category.sortorder + position:
-                site.courses.put(replace(course, sortorder=category.sortorder + position))
+from reconciler.emulators.moodle.sortorder import UNSORTED, course_sortorders, move_course, renumber_categories
 
 
 def require_category(site: MoodleSite, categoryid: int) -> Category:
@@ -116,7 +92,7 @@ def _create_category(site: MoodleSite, data: dict[str, Any]) -> Category:
         id=site.categories.next_id(),
         name=data["name"],
         parent=parent.id if parent else 0,
-        sortorder=_UNSORTED,
+        sortorder=UNSORTED,
         path="",
         depth=(parent.depth if parent else 0) + 1,
         idnumber=data.get("idnumber"),
@@ -129,7 +105,7 @@ def _create_category(site: MoodleSite, data: dict[str, Any]) -> Category:
     site.categories.put(category)
     parent_context = site.category_context(parent.id) if parent else site.system_context()
     site.create_context(CONTEXT_COURSECAT, category.id, parent_context.id if parent_context else None)
-    fix_course_sortorder(site)
+    renumber_categories(site)
     return category
 
 
@@ -269,7 +245,7 @@ def update_categories(call: Call, params: dict[str, Any]) -> None:
             site.categories.put(category)
             if parent is not None and parent != category.parent:
                 _move_category(site, category, parent)
-            fix_course_sortorder(site)
+            renumber_categories(site)
 
 
 def _move_category(site: MoodleSite, category: Category, parentid: int) -> None:
@@ -281,7 +257,7 @@ def _move_category(site: MoodleSite, category: Category, parentid: int) -> None:
     new_path = f"{parent.path if parent else ''}/{category.id}"
     shift = (parent.depth if parent else 0) + 1 - category.depth
     site.categories.put(
-        replace(category, parent=parentid, path=new_path, depth=category.depth + shift, sortorder=_UNSORTED)
+        replace(category, parent=parentid, path=new_path, depth=category.depth + shift, sortorder=UNSORTED)
     )
     for child in _descendants(site, replace(category, path=old_path)):
         site.categories.put(replace(child, path=new_path + child.path[len(old_path) :], depth=child.depth + shift))
@@ -318,7 +294,7 @@ def delete_categories(call: Call, params: dict[str, Any]) -> None:
             if not newparent:
                 raise moodle_exception("movecatcontentstoroot", "error/movecatcontentstoroot")
             _delete_move(site, category, newparent)
-        fix_course_sortorder(site)
+        renumber_categories(site)
 
 
 def _delete_full(site: MoodleSite, category: Category) -> None:
@@ -334,8 +310,12 @@ def _delete_full(site: MoodleSite, category: Category) -> None:
 def _delete_move(site: MoodleSite, category: Category, newparent: int) -> None:
     for child in site.categories.find("parent", category.id):
         _move_category(site, child, newparent)
-    for course in site.courses.find("category", category.id):
-        site.courses.put(replace(course, category=newparent))
+    courses = site.courses.find("category", category.id)
+    numbers = course_sortorders(site, courses)
+    for course in courses:
+        moved = replace(course, category=newparent, sortorder=numbers[course.id])
+        site.courses.put(moved)
+        move_course(site, moved, numbers[course.id])
     _remove_category(site, category)
 
 
@@ -348,4 +328,5 @@ def _remove_category(site: MoodleSite, category: Category) -> None:
                     site.cohort_members.delete(member.id)
                 site.cohorts.delete(cohort.id)
         site.contexts.delete(context.id)
+    site.course_orders.delete(category.id)
     site.categories.delete(category.id)

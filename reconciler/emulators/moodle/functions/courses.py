@@ -22,7 +22,6 @@ from reconciler.emulators.moodle.errors import (
     php_error,
 )
 from reconciler.emulators.moodle.formatting import course_image_url, format_string
-from reconciler.emulators.moodle.functions.categories import fix_course_sortorder
 from reconciler.emulators.moodle.model import (
     CONTEXT_COURSE,
     ENROL_INSTANCE_DISABLED,
@@ -45,6 +44,13 @@ from reconciler.emulators.moodle.params import (
 )
 from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
 from reconciler.emulators.moodle.site import MoodleSite
+from reconciler.emulators.moodle.sortorder import (
+    course_sortorder,
+    course_sortorders,
+    move_course,
+    place_new_course,
+    remove_course,
+)
 
 _YEAR = 365 * 24 * 3600
 _FILTERS = ("displayh5p", "activitynames", "mathjaxloader", "emoticon", "urltolink", "mediaplugin")
@@ -216,7 +222,7 @@ def _create_course(site: MoodleSite, data: dict[str, Any], category_visible: int
     site.courses.put(course)
     category_context = site.category_context(course.category)
     site.create_context(CONTEXT_COURSE, course.id, category_context.id if category_context else None)
-    fix_course_sortorder(site)
+    place_new_course(site, course)
     for sortorder, (plugin, status) in enumerate(
         p for p in _DEFAULT_INSTANCES if p[0] in site.config.enrol_plugins_enabled
     ):
@@ -291,9 +297,12 @@ def _update_course(site: MoodleSite, old: Course, data: dict[str, Any]) -> None:
             # Moving into a hidden (or missing) category hides the course.
             changes["visible"] = 0
     now = site.now()
-    course = replace(old, timemodified=now, cacherev=max(now, old.cacherev + 1), **changes)
+    # The row keeps the number it has now; it shows only if the course's category disappears.
+    number = course_sortorder(site, old)
+    course = replace(old, timemodified=now, cacherev=max(now, old.cacherev + 1), sortorder=number, **changes)
     site.courses.put(course)
     if movecat:
+        remove_course(site, old)
         category_context = site.category_context(course.category)
         if category_context is None:
             raise missing_record(
@@ -302,7 +311,7 @@ def _update_course(site: MoodleSite, old: Course, data: dict[str, Any]) -> None:
         context = site.course_context(course.id)
         if context is not None:
             site.contexts.put(replace(context, parentid=category_context.id))
-        fix_course_sortorder(site)
+        move_course(site, course, number)
 
 
 _DELETE_PARAMS = Single({"courseids": Multiple(Value(Param.INT))})
@@ -341,7 +350,6 @@ def delete_courses(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             )
             continue
         delete_course(site, course)
-    fix_course_sortorder(site)
     return {"warnings": warnings}
 
 
@@ -360,6 +368,7 @@ def delete_course(site: MoodleSite, course: Course) -> None:
         for assignment in site.role_assignments.find("context", context.id):
             site.role_assignments.delete(assignment.id)
         site.contexts.delete(context.id)
+    remove_course(site, course)
     site.courses.delete(course.id)
 
 
@@ -438,10 +447,11 @@ def get_courses(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
     site = call.site
     ids = params["options"].get("ids")
     courses = [c for c in site.courses.in_storage_order() if not ids or c.id in ids]
-    return [_course_summary(call, course) for course in courses]
+    numbers = course_sortorders(site, courses)
+    return [_course_summary(call, course, numbers[course.id]) for course in courses]
 
 
-def _course_summary(call: Call, course: Course) -> dict[str, Any]:
+def _course_summary(call: Call, course: Course, sortorder: int) -> dict[str, Any]:
     name = format_string(course.fullname, call.raw)
     info: dict[str, Any] = {
         "id": course.id,
@@ -456,7 +466,7 @@ def _course_summary(call: Call, course: Course) -> dict[str, Any]:
         "enddate": course.enddate,
         "showactivitydates": course.showactivitydates,
         "showcompletionconditions": course.showcompletionconditions,
-        "categorysortorder": course.sortorder,
+        "categorysortorder": sortorder,
         "idnumber": course.idnumber,
         "showgrades": course.showgrades,
         "showreports": course.showreports,
@@ -561,7 +571,8 @@ def get_courses_by_field(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             raise invalid_parameter("Invalid field name")
         value = clean_param(params["value"], kind, site)
         courses = _courses_where(site, field, value)
-    return {"courses": [_course_details(call, course) for course in courses], "warnings": []}
+    numbers = course_sortorders(site, courses)
+    return {"courses": [_course_details(call, course, numbers[course.id]) for course in courses], "warnings": []}
 
 
 def _courses_where(site: MoodleSite, field: str, value: php.Scalar) -> list[Course]:
@@ -586,7 +597,7 @@ def _courses_where(site: MoodleSite, field: str, value: php.Scalar) -> list[Cour
     return site.courses.find(field, value)
 
 
-def _course_details(call: Call, course: Course) -> dict[str, Any]:
+def _course_details(call: Call, course: Course, sortorder: int) -> dict[str, Any]:
     site = call.site
     contextid = course_context_id(site, course.id)
     category = site.categories.get(course.category)
@@ -599,7 +610,7 @@ def _course_details(call: Call, course: Course) -> dict[str, Any]:
         "courseimage": course_image_url(call, contextid),
         "categoryid": course.category,
         "categoryname": format_string(category.name, call.raw) if category else "",
-        "sortorder": course.sortorder,
+        "sortorder": sortorder,
         "summary": course.summary,
         "summaryformat": course.summaryformat,
         "summaryfiles": [],

@@ -33,6 +33,7 @@ from reconciler.emulators.moodle.model import (
 from reconciler.emulators.moodle.params import Multiple, Need, Param, Single, Value, clean_param, default, optional
 from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
 from reconciler.emulators.moodle.site import MoodleSite
+from reconciler.emulators.moodle.sortorder import course_sortorders
 
 #: Which role archetypes hold a capability in a default install (for ``withcapability``).
 CAPABILITY_ARCHETYPES = {
@@ -478,7 +479,8 @@ def users_active_courses(site: MoodleSite, userid: int) -> list[Course]:
             continue
         if course.visible or has_capability(site, "moodle/course:viewhiddencourses", userid, course.id):
             courses[course.id] = course
-    return sorted(courses.values(), key=lambda c: (-c.visible, c.sortorder))
+    numbers = course_sortorders(site, courses.values())
+    return sorted(courses.values(), key=lambda c: (-c.visible, numbers[c.id]))
 
 
 _METHODS_RETURNS = Multiple(
