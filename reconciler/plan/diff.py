@@ -181,8 +181,11 @@ class _Planner:
             course = group.course if isinstance(group, Group) else None
         if course is None:
             return ()
-        school = keys.school_of(course)
-        return (("course", course.id), ("school", school)) if school else (("course", course.id),)
+        context = {"course": course.id, "school": keys.school_of(course)}
+        held = self.desired.get(course) or self.live.get(course)
+        if isinstance(held, Course):
+            context["course_name"] = held.shortname
+        return tuple(sorted((k, v) for k, v in context.items() if v))
 
     def emit(self, change: Change) -> None:
         if self.is_protected(change):

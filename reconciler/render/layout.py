@@ -109,7 +109,8 @@ def group_changes(changes: Sequence[ChangeDict]) -> list[SchoolGroup]:
         context = change["context"]
         courses = schools.setdefault(context.get("school", ""), {})
         course = context.get("course", "")
-        courses.setdefault(course, CourseGroup(course, names.get(course, ""))).changes.append(change)
+        name = names.get(course) or context.get("course_name", "")
+        courses.setdefault(course, CourseGroup(course, name)).changes.append(change)
     return [
         SchoolGroup(school, sorted(courses.values(), key=lambda g: (g.course != "", _natural(g.name or g.course))))
         for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", _natural(item[0])))
