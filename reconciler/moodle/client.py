@@ -302,7 +302,7 @@ class MoodleClient:
                 self.stats.record(function, elapsed)
                 log.debug("%s: %d fields, HTTP %d, %.3fs", function, len(fields), response.status_code, elapsed)
                 if response.status_code == 200:
-                    return self._decode(function, response)
+                    return self._decode(function, response, len(fields))
                 error, retry = self._bad_status(function, response.status_code, repeatable)
             if not retry or attempt >= self.retries:
                 raise error
@@ -328,7 +328,7 @@ class MoodleClient:
             return self._lost(function, f"HTTP {status}", repeatable), repeatable
         return MoodleTransportError(f"{function}: HTTP {status} from {self.url}{REST_PATH}; check moodle.url"), False
 
-    def _decode(self, function: str, response: httpx.Response) -> Any:
+    def _decode(self, function: str, response: httpx.Response, fields: int) -> Any:
         try:
             body = json.loads(response.content)
         except ValueError:
@@ -337,7 +337,7 @@ class MoodleClient:
                 f"{function}: Moodle's answer is not JSON (it starts {start!r}); check that moodle.url is the site root"
             ) from None
         if isinstance(body, dict) and "exception" in body:
-            raise error_from_envelope(function, body)
+            raise error_from_envelope(function, body, fields=fields)
         return body
 
     # Many calls -----------------------------------------------------------------

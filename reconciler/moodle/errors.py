@@ -27,6 +27,8 @@ from typing import Any
 from reconciler.errors import TargetError
 
 _TAG = re.compile(r"<[^>]+>")
+#: PHP's stock max_input_vars: a longer request may have been cut by a site left at it.
+PHP_DEFAULT_INPUT_VARS = 1000
 
 
 class MoodleError(TargetError):
@@ -125,11 +127,31 @@ class UnknownFunction(MoodleResponseError):
 
 class InvalidParameter(MoodleResponseError):
     """Moodle rejected a value. Without ``debuginfo`` the reason is hidden: adding the
-    service account to Site administration > Development > Debugging > debugusers shows it."""
+    service account to Site administration > Development > Debugging > debugusers shows it.
+    ``fields`` is the size of the request: one longer than the site's PHP
+    ``max_input_vars`` lost its last fields, which Moodle also reports this way."""
+
+    def __init__(
+        self,
+        function: str,
+        exception: str,
+        errorcode: str,
+        message: str,
+        debuginfo: str | None = None,
+        *,
+        fields: int = 0,
+    ) -> None:
+        self.fields = fields
+        super().__init__(function, exception, errorcode, message, debuginfo)
 
     def _describe(self) -> str:
         text = super()._describe()
-        if self.debuginfo is None:
+        if self.fields > PHP_DEFAULT_INPUT_VARS:
+            text += (
+                f" (the request had {self.fields} form fields: if the site's PHP max_input_vars is lower, it was cut "
+                "short; run `ps2moodle doctor`)"
+            )
+        elif self.debuginfo is None:
             text += " (add the service account's user id to the site's debugusers setting to see why)"
         return text
 
@@ -172,8 +194,9 @@ _ACCESS_CODES = frozenset(
 )
 
 
-def error_from_envelope(function: str, body: Mapping[str, Any]) -> MoodleResponseError:
-    """The typed exception for one of Moodle's error envelopes."""
+def error_from_envelope(function: str, body: Mapping[str, Any], *, fields: int = 0) -> MoodleResponseError:
+    """The typed exception for one of Moodle's error envelopes (``fields``: the size of
+    the request that got it)."""
     exception = str(body.get("exception", ""))
     errorcode = str(body.get("errorcode", ""))
     message = str(body.get("message", ""))
@@ -187,7 +210,7 @@ def error_from_envelope(function: str, body: Mapping[str, Any]) -> MoodleRespons
     elif errorcode == "invalidrecord" and "external_functions" in message:
         cls = UnknownFunction
     elif errorcode == "invalidparameter":
-        cls = InvalidParameter
+        return InvalidParameter(function, exception, errorcode, message, debuginfo, fields=fields)
     elif errorcode == "invalidresponse":
         cls = InvalidResponse
     elif errorcode.startswith("<"):
