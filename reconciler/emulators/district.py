@@ -1258,10 +1258,11 @@ class _Generator:
         teachers = [row for row in self.school_staff if row.staff_status == 1 and row.status == 1]
         users = {u.dcid: u for u in self.users}
         if len(real) > 1:
-            for row in rng.sample(teachers, max(1, len(teachers) // 20)):
+            for k, row in enumerate(rng.sample(teachers, max(2, len(teachers) // 20))):
                 other = rng.choice([s for s in real if s.number != row.school_number])
-                # Itinerant teachers: a current second school; some also a school they left.
-                self.affiliate(users[row.users_dcid], other.number, 1, status=1 if rng.random() < 0.7 else 2)
+                # Itinerant teachers: a current second school, or (some) a school they left.
+                current = k == 0 or rng.random() < 0.7
+                self.affiliate(users[row.users_dcid], other.number, 1, status=1 if current else 2)
         self.affiliate(self.users[0], OFFICE, 2)
 
     def make_migrations(self) -> None:

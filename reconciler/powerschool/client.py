@@ -153,6 +153,7 @@ class PowerSchoolClient:
         self._token_lock = threading.Lock()
         self._metadata_lock = threading.Lock()
         self._token: _Token | None = None
+        self._token_failure: SourceError | None = None
         self._metadata: dict[str, Any] | None = None
         self._http = httpx.Client(
             transport=transport,
@@ -269,9 +270,17 @@ class PowerSchoolClient:
 
     def _current_token(self) -> str:
         with self._token_lock:
+            if self._token_failure is not None:
+                # Threads queued behind a failed token request fail with it, instead of
+                # each retrying a server that just refused or failed five times.
+                raise self._token_failure
             token = self._token
             if token is None or self._clock() >= token.expires_at:
-                token = self._token = self._request_token()
+                try:
+                    token = self._token = self._request_token()
+                except SourceError as exc:
+                    self._token_failure = exc
+                    raise
             return token.value
 
     def _forget_token(self, stale: str) -> None:

@@ -70,10 +70,18 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Columns only filtered on (``q=``); reading them needs access too.
+FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "students": ("schoolid",),
+    "schoolstaff": ("schoolid",),
+    "cc": ("schoolid", "termid"),
+}
+
+
 def access_request(section_field: str | None = None) -> str:
     """The ``<access_request>`` block of the plugin.xml this client needs (table reads;
     v1 reads are governed by ``accessLevelV1Api="READ"`` on ``<oauth>``)."""
-    fields = [(t, c) for t, cols in TABLE_COLUMNS.items() for c in cols]
+    fields = [(t, c) for t, cols in TABLE_COLUMNS.items() for c in (*cols, *FILTER_COLUMNS.get(t, ()))]
     if section_field:
         for table, names in extension_refs([section_field], "section_migration.field").items():
             fields += [(table, "sectionsdcid"), *((table, n) for n in names)]

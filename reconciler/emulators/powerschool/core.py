@@ -71,8 +71,10 @@ class Faults:
     #: The next N requests answer 429 with ``Retry-After: retry_after_s``.
     throttled: int = 0
     retry_after_s: int = 1
-    #: Every matching request waits this long before it is handled.
+    #: Matching requests wait this long before they are handled: every one, or only the
+    #: next ``slow_requests`` when that is set.
     latency_s: float = 0.0
+    slow_requests: int | None = None
     #: The token in use expires after N more authorised requests (then 401).
     expire_token_after: int | None = None
     #: The next N pages holding two or more records come back one record short.
@@ -153,6 +155,8 @@ class PowerSchoolEmulator:
         self.client_id = client_id or str(uuid.uuid4())
         self.client_secret = client_secret or str(uuid.uuid4())
         self.stats: Counter[str] = Counter()
+        #: Every access token handed out, in order (tests check none leaks anywhere).
+        self.issued_tokens: list[str] = []
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.RLock()
@@ -204,7 +208,11 @@ class PowerSchoolEmulator:
     def _before(self, request: _Request) -> None:
         """Latency, throttling and server errors, in that order."""
         faults = self.faults
-        if faults.latency_s and self._fault_applies(request):
+        with self._lock:
+            slow = faults.latency_s > 0 and self._fault_applies(request) and faults.slow_requests != 0
+            if slow and faults.slow_requests is not None:
+                faults.slow_requests -= 1
+        if slow:
             self._sleep(faults.latency_s)
         with self._lock:
             now = self._clock()
@@ -278,6 +286,7 @@ class PowerSchoolEmulator:
             if token is None or now >= token.expires_at:
                 token = _Token(str(uuid.uuid4()), now + self.plugin.token_lifetime_s)
                 self._state.token = token
+                self.issued_tokens.append(token.value)
             remaining = max(0, int(token.expires_at - now))
         return _ok(
             {"access_token": token.value, "token_type": "Bearer", "expires_in": expires_in(remaining, self.quirks)}

@@ -1,0 +1,17 @@
+"""Sample districts shared by the PowerSchool tests (generated once per session)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.emulators.district import District, generate_district
+
+
+@pytest.fixture(scope="session")
+def tiny() -> District:
+    return generate_district("tiny", seed=3, start_year=2024)
+
+
+@pytest.fixture(scope="session")
+def small() -> District:
+    return generate_district("small", seed=1, start_year=2024)
