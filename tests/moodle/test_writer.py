@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.apply import apply_plan
 from reconciler.config.model import PasswordMode, PeopleSettings, SecretRef
 from reconciler.emulators.moodle.site import MoodleSite
 from reconciler.model import (
@@ -30,6 +31,7 @@ from reconciler.moodle.live import live_ids, read_live
 from reconciler.moodle.passwords import NewPassword, Passwords
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
+from reconciler.plan.diff import compute_plan
 from reconciler.plan.model import Action, Change
 
 #: The create_all fixture: makes every object of a state, returns the Moodle ids.
@@ -279,3 +281,36 @@ def test_ids_seed_and_growth(district: State, create_all: Create, client: Moodle
     ids = create_all(district)
     assert live_ids(read_live(client, district)) == ids
     assert all(not k.kind.value.endswith("member") and k.kind is not Kind.ENROLMENT for k in ids)
+
+
+def test_planned_changes_converge(district: State, client: MoodleClient, writer: MoodleWriter) -> None:
+    """Plan from nothing, apply, read again: the next plan is empty; then a change of
+    every sort (rename, suspend, role swap, leaver, new member) converges the same way."""
+
+    def sync(desired: State) -> None:
+        live = read_live(client, desired)
+        report = apply_plan(compute_plan(desired, live), writer, live_ids(live))
+        assert [r.error for r in report.failures] == []
+        assert compute_plan(desired, read_live(client, desired)).changes == ()
+
+    sync(district)
+    s1 = Key(Kind.USER, f"{OWNED_PREFIX}d:student:1")
+    s2 = Key(Kind.USER, f"{OWNED_PREFIX}d:student:2")
+    teacher = Key(Kind.USER, f"{OWNED_PREFIX}d:staff:9")
+    algebra = Key(Kind.COURSE, f"{OWNED_PREFIX}d:300:section:1")
+    changed: list[Resource] = []
+    for res in district:
+        if res.key.id.endswith(s2.id):
+            continue  # s2 leaves: account suspended, enrolment suspended, cohort membership removed
+        if isinstance(res, Course) and res.key == algebra:
+            res = replace(res, fullname="Algebra I & More (renamed)")
+        if isinstance(res, User) and res.key == s1:
+            res = replace(res, email="new.s1@example.org", customfields=(("gradelevel", "10"),))
+        if isinstance(res, Enrolment) and res.user == teacher:
+            res = replace(res, roles=("teacher",))
+        changed.append(res)
+    changed.append(cohort_member(next(r.key for r in district.by_kind(Kind.COHORT)), teacher))
+    sync(State.of(changed))
+    live = read_live(client, State.of(changed))
+    leaver = live.get(s2)
+    assert isinstance(leaver, User) and leaver.suspended
