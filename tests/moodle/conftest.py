@@ -61,9 +61,9 @@ def _load(directory: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
+    """The recordings directory (the tests need it; they fail loudly without it)."""
     found = _golden_dir()
-    if found is None:
-        pytest.skip("golden Moodle recordings not found (set PS2M_GOLDEN_MOODLE)")
+    assert found is not None, "golden Moodle recordings not found: set PS2M_GOLDEN_MOODLE"
     return found
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
+from reconciler.model import OWNED_PREFIX, Key, Kind, User
 from reconciler.moodle.client import MoodleClient, encode
 from reconciler.moodle.errors import (
     AccessDenied,
@@ -24,6 +26,10 @@ from reconciler.moodle.errors import (
     PasswordPolicy,
     UnknownFunction,
 )
+from reconciler.moodle.passwords import NewPassword
+from reconciler.moodle.roles import RoleMap
+from reconciler.moodle.writer import MoodleWriter
+from reconciler.plan.model import Action, Change
 
 _TOKEN = "0123456789abcdef0123456789abcdee"
 _PART = re.compile(r"\[([^\]]*)\]")
@@ -179,3 +185,36 @@ def test_invalid_parameter_without_debuginfo_says_how_to_see_it(golden_records: 
         client.call("core_user_create_users", _unflatten(record["params"]))
     assert caught.value.debuginfo is None
     assert "debugusers" in str(caught.value)
+
+
+def test_the_recorded_silent_truncation_is_detected(golden_dir: Path) -> None:
+    """The real site answered 714 ids for 1,000 users (PHP kept 5,001 of 7,003 fields): a
+    client configured with too high a max_input_vars reports the 286 it lost."""
+    lines = (golden_dir / "production" / "_max_input_vars.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    assert record["form_vars_sent"] == 7003
+    answered = record["response"]["_list_len"]
+    created = [{"id": 2003 + i, "username": f"tc{i:05d}"} for i in range(answered)]
+
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(created).encode())
+
+    users = [
+        User(
+            Key(Kind.USER, f"{OWNED_PREFIX}tc:{i}"),
+            username=f"tc{i:05d}",
+            firstname="F",
+            lastname="L",
+            email=f"tc{i}@example.org",
+        )
+        for i in range(1000)
+    ]
+    with MoodleClient(
+        "http://moodle.test", _TOKEN, transport=httpx.MockTransport(site), max_input_vars=100_000, batch_size=1000
+    ) as client:
+        writer = MoodleWriter(client, roles=RoleMap(), passwords=lambda user: NewPassword(generate=True))
+        changes = [Change(Action.CREATE, u.key, None, u) for u in users]
+        ids: dict[Key, int] = {}
+        outcomes = writer.execute(Kind.USER, Action.CREATE, changes, ids)
+    assert sum(o.ok for o in outcomes) == answered == len(ids) == 714
+    assert all("sent 1000 items but Moodle answered for 714" in str(o.error) for o in outcomes[answered:])
