@@ -361,19 +361,24 @@ class MoodleWriter:
 
     def _find_created(self, kind: Kind, batch: Sequence[_Entry]) -> dict[str, int]:
         """Moodle ids by idnumber of the batch's objects that exist now."""
-        records: list[Any] = []
+        calls: list[tuple[str, dict[str, Any]]] = []
         if kind is Kind.USER:
             values = [e.change.key.id for e in batch]
-            records = self.client.call("core_user_get_users_by_field", {"values": values, "field": "idnumber"})
+            calls.append(("core_user_get_users_by_field", {"values": values, "field": "idnumber"}))
         elif kind is Kind.COURSE:
-            records = self.client.call("core_course_get_courses_by_field", {})["courses"]
+            calls.append(("core_course_get_courses_by_field", {}))
         elif kind is Kind.CATEGORY:
-            records = self.client.call("core_course_get_categories", {})
+            calls.append(("core_course_get_categories", {}))
         elif kind is Kind.COHORT:
-            records = self.client.call("core_cohort_get_cohorts", {})
+            calls.append(("core_cohort_get_cohorts", {}))
         elif kind is Kind.GROUP:
-            for course_id in sorted({e.params["courseid"] for e in batch}):
-                records += self.client.call("core_group_get_course_groups", {"courseid": course_id})
+            calls += [
+                ("core_group_get_course_groups", {"courseid": c}) for c in sorted({e.params["courseid"] for e in batch})
+            ]
+        records: list[Any] = []
+        for (function, _), answer in zip(calls, self.client.call_many(calls), strict=True):
+            listed = answer.get("courses") if isinstance(answer, dict) else answer
+            records += MoodleClient.expect_list(function, listed)
         wanted = {e.change.key.id for e in batch}
         return {r["idnumber"]: int(r["id"]) for r in records if r.get("idnumber") in wanted}
 
