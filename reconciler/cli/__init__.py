@@ -8,6 +8,7 @@ from reconciler.cli import (
     discover,  # noqa: F401
     doctor,  # noqa: F401
     emulate,  # noqa: F401
+    emulate_moodle,  # noqa: F401
     plan,  # noqa: F401
     show,  # noqa: F401
     validate,  # noqa: F401  (registers commands)

@@ -89,12 +89,13 @@ def moodle_transport(site: MoodleSite) -> httpx.MockTransport:
     return mock_transport(MoodleHandler(site))
 
 
-def serve_moodle(site: MoodleSite, port: int = 0) -> LoopbackServer:
-    """Serve ``site`` on ``127.0.0.1:port`` (0 = any free port) from a background thread.
+def serve_moodle(site: MoodleSite, port: int = 0, *, start: bool = True) -> LoopbackServer:
+    """Serve ``site`` on ``127.0.0.1:port`` (0 = any free port).
 
-    The site's ``wwwroot`` becomes the server's URL. Returns the running server: its
+    The site's ``wwwroot`` becomes the server's URL. Returns the server, serving from a
+    background thread unless ``start`` is false (then call ``serve_forever()``): its
     ``url`` is the base URL and ``close()`` stops it.
     """
     server = LoopbackServer(MoodleHandler(site), port)
     site.config.wwwroot = server.url
-    return server.start()
+    return server.start() if start else server

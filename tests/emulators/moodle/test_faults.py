@@ -1,0 +1,109 @@
+"""Fault switches and the cost model, in process and over loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from reconciler.emulators.moodle import CostModel, MoodleSite, serve_moodle
+
+FORM = {"wstoken": "t", "wsfunction": "core_webservice_get_site_info", "moodlewsrestformat": "json"}
+PATH = "/webservice/rest/server.php"
+
+
+@pytest.fixture
+def fresh() -> MoodleSite:
+    return MoodleSite.fresh("t")
+
+
+@pytest.fixture(params=["in-process", "loopback"])
+def http(request: pytest.FixtureRequest, fresh: MoodleSite) -> Iterator[httpx.Client]:
+    """A client reaching the site both ways; the faults must behave the same."""
+    if request.param == "in-process":
+        with httpx.Client(transport=fresh.transport(), base_url="http://moodle.test") as client:
+            yield client
+        return
+    server = serve_moodle(fresh)
+    try:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            yield client
+    finally:
+        server.close()
+
+
+def test_fail_next_answers_5xx_without_running_the_call(http: httpx.Client, fresh: MoodleSite) -> None:
+    fresh.faults.fail_next(2, status=502)
+    create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
+    assert [http.post(PATH, data=create).status_code for _ in range(3)] == [502, 502, 200]
+    assert len(fresh.categories) == 2  # only the third call reached Moodle
+
+
+def test_dropped_connection_before_or_after_processing(http: httpx.Client, fresh: MoodleSite) -> None:
+    create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
+    fresh.faults.drop_next(1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post(PATH, data=create)
+    assert len(fresh.categories) == 1
+    fresh.faults.drop_next(1, after_processing=True)
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post(PATH, data=create)
+    assert len(fresh.categories) == 2  # written, but the client never heard
+    assert http.post(PATH, data=FORM).status_code == 200
+
+
+def test_latency_and_slow_calls(http: httpx.Client, fresh: MoodleSite) -> None:
+    fresh.faults.latency_s = 0.05
+    fresh.faults.slow_next(1, seconds=0.2)
+    started = time.monotonic()
+    http.post(PATH, data=FORM)
+    slow = time.monotonic() - started
+    started = time.monotonic()
+    http.post(PATH, data=FORM)
+    normal = time.monotonic() - started
+    assert slow >= 0.25 and 0.05 <= normal < 0.25
+
+
+def test_a_slow_call_times_a_client_out(fresh: MoodleSite) -> None:
+    server = serve_moodle(fresh)
+    try:
+        fresh.faults.slow_next(1, seconds=0.5)
+        with httpx.Client(base_url=server.url) as client, pytest.raises(httpx.ReadTimeout):
+            client.post(PATH, data=FORM, timeout=0.1)
+    finally:
+        server.close()
+
+
+def test_cost_model_per_call_and_per_item() -> None:
+    cost = CostModel()
+    assert cost.seconds("core_webservice_get_site_info", 0) == pytest.approx(0.020)
+    assert cost.seconds("core_user_create_users", 100) == pytest.approx(0.020 + 1.2)
+    assert cost.seconds("core_enrol_get_enrolled_users", 1000) == pytest.approx(0.020 + 0.4)
+
+
+def test_cost_model_caps_concurrent_calls(fresh: MoodleSite) -> None:
+    fresh.cost = CostModel(per_call_ms=100, per_item_ms={}, max_concurrent=2)
+    server = serve_moodle(fresh)
+    durations: list[float] = []
+
+    def one() -> None:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            started = time.monotonic()
+            client.post(PATH, data=FORM)
+            durations.append(time.monotonic() - started)
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        total = time.monotonic() - started
+    finally:
+        server.close()
+    assert min(durations) >= 0.1
+    assert total >= 0.2  # four calls, two at a time, 100 ms each
