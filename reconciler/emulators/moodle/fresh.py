@@ -21,6 +21,7 @@ from reconciler.emulators.moodle.model import (
     Category,
     Context,
     Course,
+    CourseSection,
     Preference,
     Role,
     User,
@@ -132,7 +133,6 @@ def populate(site: MoodleSite) -> None:
             summary="Loopback test",
             format="site",
             newsitems=3,
-            numsections=1,
             enablecompletion=0,
             showactivitydates=False,
             showcompletionconditions=None,
@@ -142,6 +142,8 @@ def populate(site: MoodleSite) -> None:
         )
     )
     site.courses.restart_sequence(2)
+    for number in (0, 1):
+        site.sections.put(CourseSection(site.sections.next_id(), 1, number))
 
     for role in ROLES:
         site.roles.put(role)

@@ -55,7 +55,7 @@ class User:
     timezone: str = "99"
     firstaccess: int = 0
     lastaccess: int = 0
-    description: str = ""
+    description: str | None = None
     descriptionformat: int = FORMAT_HTML
     mailformat: int = 1
     maildisplay: int = 2
@@ -197,9 +197,21 @@ class Course:
     cacherev: int = 0
     showactivitydates: bool = True
     showcompletionconditions: bool | None = True
-    numsections: int = 0
     hiddensections: int = 1
     coursedisplay: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CourseSection:
+    """``mdl_course_sections``: section 0 (general) and the numbered sections of a course."""
+
+    id: int
+    course: int
+    section: int
+    name: str | None = None
+    summary: str = ""
+    summaryformat: int = FORMAT_HTML
+    visible: int = 1
 
 
 @dataclass(frozen=True, slots=True)

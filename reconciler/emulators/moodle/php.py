@@ -29,6 +29,13 @@ def trim(value: str) -> str:
     return value.strip(_TRIM_CHARS)
 
 
+def empty(value: Scalar) -> bool:
+    """PHP ``empty()`` of a scalar: ``None``, ``""``, ``"0"``, ``0`` and ``False`` are empty."""
+    if isinstance(value, str):
+        return value in ("", "0")
+    return value is None or value == 0
+
+
 def is_numeric(value: Scalar) -> bool:
     """PHP ``is_numeric()``."""
     if isinstance(value, bool) or value is None:

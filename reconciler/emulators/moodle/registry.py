@@ -53,7 +53,6 @@ FUNCTIONS: dict[str, ExternalFunction] = {}
 #: Real Moodle 4.5 functions that exist on the site but are not implemented here.
 KNOWN_ELSEWHERE = frozenset(
     {
-        "core_course_get_contents",
         "core_course_search_courses",
         "core_course_get_course_module",
         "core_course_duplicate_course",
@@ -111,6 +110,7 @@ def load_all() -> dict[str, ExternalFunction]:
     from reconciler.emulators.moodle.functions import (  # noqa: F401
         categories,
         cohorts,
+        contents,
         courses,
         enrol,
         groups,

@@ -31,6 +31,7 @@ from reconciler.emulators.moodle.model import (
     Context,
     Course,
     CourseOrder,
+    CourseSection,
     EnrolInstance,
     Group,
     GroupMember,
@@ -164,6 +165,7 @@ class MoodleSite:
             },
         )
         self.course_orders: Table[CourseOrder] = Table(db, "course_order")
+        self.sections: Table[CourseSection] = Table(db, "course_sections", {"course": lambda s: s.course})
         self.enrol_instances: Table[EnrolInstance] = Table(db, "enrol", {"course": lambda e: e.courseid})
         self.user_enrolments: Table[UserEnrolment] = Table(
             db,
@@ -327,6 +329,10 @@ class MoodleSite:
             chain.append(current.id)
             current = self.contexts.get(current.parentid) if current.parentid else None
         return chain
+
+    def last_section_number(self, courseid: int) -> int:
+        """A course's highest section number (``get_last_section_number``)."""
+        return max((section.section for section in self.sections.find("course", courseid)), default=0)
 
     def is_siteadmin(self, userid: int) -> bool:
         """``is_siteadmin``: the fresh site's only admin is user 2."""

@@ -210,3 +210,19 @@ def test_get_courses_lists_in_storage_order(ws: Any) -> None:
     first, second = _course(ws, "A"), _course(ws, "B")
     ws("core_course_update_courses", courses=[{"id": first, "fullname": "A2"}])
     assert [c["id"] for c in ws("core_course_get_courses")] == [1, second, first]
+
+
+def test_get_contents_lists_sections_once_in_the_service(ws: Any, site: MoodleSite) -> None:
+    created = ws(
+        "core_course_create_courses", courses=[{"fullname": "A", "shortname": "A", "categoryid": 1, "numsections": 2}]
+    )
+    courseid = created[0]["id"]
+    assert ws("core_course_get_contents", courseid=courseid)["errorcode"] == "accessexception"
+    site.config.service_functions.append("core_course_get_contents")
+    sections = ws("core_course_get_contents", courseid=courseid)
+    assert [(s["section"], s["name"], s["modules"]) for s in sections] == [
+        (0, "General", []),
+        (1, "Section 1", []),
+        (2, "Section 2", []),
+    ]
+    assert ws("core_course_get_courses", options={"ids": [courseid]})[0]["numsections"] == 2

@@ -29,6 +29,7 @@ from reconciler.emulators.moodle.model import (
     ENROL_USER_ACTIVE,
     SITEID,
     Course,
+    CourseSection,
     EnrolInstance,
 )
 from reconciler.emulators.moodle.params import (
@@ -216,13 +217,14 @@ def _create_course(site: MoodleSite, data: dict[str, Any], category_visible: int
             "timecreated": now,
             "timemodified": now,
             "cacherev": now,
-            "numsections": data.get("numsections", 0),
         }
     )
     site.courses.put(course)
     category_context = site.category_context(course.category)
     site.create_context(CONTEXT_COURSE, course.id, category_context.id if category_context else None)
     place_new_course(site, course)
+    for number in range(data.get("numsections", 0) + 1):
+        site.sections.put(CourseSection(site.sections.next_id(), course.id, number))
     for sortorder, (plugin, status) in enumerate(
         p for p in _DEFAULT_INSTANCES if p[0] in site.config.enrol_plugins_enabled
     ):
@@ -368,6 +370,8 @@ def delete_course(site: MoodleSite, course: Course) -> None:
         for assignment in site.role_assignments.find("context", context.id):
             site.role_assignments.delete(assignment.id)
         site.contexts.delete(context.id)
+    for section in site.sections.find("course", course.id):
+        site.sections.delete(section.id)
     remove_course(site, course)
     site.courses.delete(course.id)
 
@@ -473,7 +477,7 @@ def _course_summary(call: Call, course: Course, sortorder: int) -> dict[str, Any
         "newsitems": course.newsitems,
         "visible": course.visible,
         "maxbytes": course.maxbytes,
-        "numsections": course.numsections,
+        "numsections": call.site.last_section_number(course.id),
         "groupmode": course.groupmode,
         "groupmodeforce": course.groupmodeforce,
         "defaultgroupingid": course.defaultgroupingid,

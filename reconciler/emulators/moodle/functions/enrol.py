@@ -440,25 +440,29 @@ def enrolled_user_record(call: Call, course: Course, user: User, userfields: lis
         mine = sorted((g for g in groups if g is not None and g.courseid == course.id), key=lambda g: (g.name, g.id))
         if mine:
             details["groups"] = [
-                {"id": g.id, "name": g.name, "description": g.description, "descriptionformat": g.descriptionformat}
+                {
+                    "id": g.id,
+                    "name": format_string(g.name),
+                    "description": g.description,
+                    "descriptionformat": g.descriptionformat,
+                }
                 for g in mine
             ]
     if want("roles") and context is not None:
-        assignments = user_roles_in(site, context.id, user.id)
-        roles = sorted(
-            {a.roleid: site.roles.get(a.roleid) for a in assignments}.values(), key=lambda r: r.sortorder if r else 0
-        )
+        # get_user_roles: one row per assignment (any component), by the role's sortorder.
+        held = [(site.roles.get(a.roleid), a) for a in user_roles_in(site, context.id, user.id)]
+        held.sort(key=lambda pair: (pair[0].sortorder if pair[0] else 0, pair[1].id))
         details["roles"] = [
             {"roleid": role.id, "name": role.name, "shortname": role.shortname, "sortorder": 0}
-            for role in roles
-            if role
+            for role, _ in held
+            if role is not None
         ]
     if want("enrolledcourses"):
         courses = [
             {
                 "id": c.id,
-                "fullname": format_string(c.fullname, call.raw),
-                "shortname": format_string(c.shortname, call.raw),
+                "fullname": format_string(c.fullname),
+                "shortname": format_string(c.shortname),
             }
             for c in users_active_courses(site, user.id)
         ]

@@ -190,11 +190,9 @@ USER_FIELDS = frozenset(
         "department", "institution", "interests", "firstaccess", "lastaccess", "auth", "confirmed", "idnumber",
         "lang", "theme", "timezone", "mailformat", "trackforums", "description", "descriptionformat", "city",
         "country", "profileimageurlsmall", "profileimageurl", "customfields", "groups", "roles", "preferences",
-        "enrolledcourses", "suspended", "lastcourseaccess", "calendartype",
+        "enrolledcourses", "suspended", "lastcourseaccess",
     }
 )  # fmt: skip
-# Fields ``user_get_user_details`` returns only when they are not empty.
-_IF_NOT_EMPTY = ("address", "phone1", "phone2", "institution", "idnumber", "city", "country")
 # Preferences a web service may set (core_user's definitions the caller may edit).
 _EDITABLE_PREFERENCES = frozenset(
     {"auth_forcepasswordchange", "htmleditor", "maildigest", "autosubscribe", "trackforums", "emailstop"}
@@ -202,10 +200,12 @@ _EDITABLE_PREFERENCES = frozenset(
 
 
 def user_details(call: Call, user: User, userfields: Iterable[str] | None = None) -> dict[str, Any]:
-    """``user_get_user_details`` for a site admin caller, in the system context.
+    """``user_get_user_details`` for a site admin caller (``user/lib.php``).
 
     ``userfields`` limits the record to those fields (``id`` and ``fullname`` always
-    come back), as ``get_enrolled_users``' ``userfields`` option does.
+    come back), as ``get_enrolled_users``' ``userfields`` option does; an admin also
+    gets a non-empty address and phones whatever was asked. PHP's ``empty()`` decides
+    what is left out, so an idnumber of ``"0"`` is left out too.
     """
     wanted = set(userfields) if userfields else None
     for name in wanted or ():
@@ -215,29 +215,26 @@ def user_details(call: Call, user: User, userfields: Iterable[str] | None = None
     def want(name: str) -> bool:
         return wanted is None or name in wanted
 
-    details: dict[str, Any] = {"id": user.id}
-    for name in ("username", "firstname", "lastname"):
+    details: dict[str, Any] = {"id": user.id, "fullname": user.fullname}
+    for name in ("firstname", "lastname", "username", "email", "department", "suspended"):
         if want(name):
             details[name] = getattr(user, name)
-    details["fullname"] = user.fullname
-    if want("email"):
-        details["email"] = user.email
-    for name in _IF_NOT_EMPTY:
-        if want(name) and getattr(user, name):
+    for name in ("address", "phone1", "phone2"):
+        if not php.empty(getattr(user, name)):
             details[name] = getattr(user, name)
-    if want("department"):
-        details["department"] = user.department
-    if want("interests") and user.interests:
-        details["interests"] = user.interests
-    for name in ("firstaccess", "lastaccess", "auth", "suspended", "confirmed", "lang", "theme", "timezone"):
-        if want(name):
+    for name in ("country", "city", "timezone", "idnumber", "institution", "interests"):
+        if want(name) and not php.empty(getattr(user, name)):
             details[name] = getattr(user, name)
-    for name in ("mailformat", "trackforums"):
-        if want(name):
-            details[name] = getattr(user, name)
-    if want("description") and user.description:
+    if want("description") and user.description is not None:
         details["description"] = user.description
         details["descriptionformat"] = user.descriptionformat
+    for name in ("firstaccess", "lastaccess", "auth", "confirmed", "mailformat", "trackforums"):
+        if want(name):
+            details[name] = getattr(user, name)
+    if want("lang"):
+        details["lang"] = clean_param(user.lang, Param.LANG, call.site)
+    if want("theme"):
+        details["theme"] = clean_param(user.theme, Param.THEME, call.site)
     if want("profileimageurlsmall"):
         details["profileimageurlsmall"] = user_picture_url(call, "f2")
     if want("profileimageurl"):
@@ -259,7 +256,7 @@ def profile_values(site: MoodleSite, userid: int) -> list[dict[str, Any]]:
     values = []
     for profile_field in site.profile_fields.by_id():
         data = site.profile_data.first("user_field", (userid, profile_field.id))
-        if data is None or data.data == "":
+        if data is None or data.data == "":  # show_field_content(): visible and not empty
             continue
         values.append(
             {
