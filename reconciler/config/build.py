@@ -37,6 +37,7 @@ from reconciler.config.model import (
     SecretRef,
     SectionMigration,
     SectionMove,
+    ServeSettings,
     Threshold,
     UserRemoval,
 )
@@ -70,6 +71,7 @@ def build_config(doc: Document, *, digest: str) -> Config:
         safety=_safety(root.get("safety", {})),
         adopt=tuple(AdoptRule(**rule) for rule in root.get("adopt", [])),
         audit_log=build.local_path(root["audit_log"]) if "audit_log" in root else None,
+        serve=build.serve(root.get("serve", {})),
         source=doc.file,
         digest=digest,
     )
@@ -145,6 +147,14 @@ class _Builder:
             ),
             **extra,
         )
+
+    def serve(self, data: Data) -> ServeSettings:
+        given: Data = {name: float(data[name]) for name in ("interval_s", "debounce_s") if name in data}
+        if "webhook_key" in data or "webhook_key_file" in data:
+            given["webhook_key"] = self.secret(("serve",), data, "webhook_key")
+        if "out_dir" in data:
+            given["out_dir"] = self.local_path(data["out_dir"])
+        return ServeSettings(**_given(data, ("auto_apply",)), **given)
 
     def people(self, path: DocPath, data: Data, defaults: PeopleSettings) -> PeopleSettings:
         given = _given(data, ("username", "auth", "email_fallback"))

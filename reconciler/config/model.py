@@ -310,6 +310,25 @@ class AdoptRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """``ps2moodle serve``: change sync over HTTPS.
+
+    A full sync runs every ``interval_s`` seconds of quiet; a PowerSchool change
+    notification schedules one ``debounce_s`` after the first event of a burst (the
+    events meanwhile join it). ``auto_apply`` applies a plan only when the safety gate
+    passes it without an override; otherwise plans are only written to ``out_dir`` for
+    review. ``webhook_key`` is the subscription key PowerSchool sends back; without it the
+    webhook is off and only the schedule runs.
+    """
+
+    interval_s: float = 3600.0
+    debounce_s: float = 60.0
+    auto_apply: bool = False
+    webhook_key: SecretRef | None = None
+    out_dir: str = "plan-output/serve"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A loaded, validated config. ``digest`` is the sha256 of its canonical content
     (comments and formatting do not change it); a saved plan records it."""
@@ -320,6 +339,7 @@ class Config:
     safety: SafetyPolicy = field(default_factory=SafetyPolicy)
     adopt: tuple[AdoptRule, ...] = ()
     audit_log: str | None = None
+    serve: ServeSettings = field(default_factory=ServeSettings)
     source: str = "<memory>"
     digest: str = ""
 

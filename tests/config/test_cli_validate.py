@@ -41,7 +41,7 @@ def test_text_lists_each_problem_located_then_a_summary(good: Path, bad: Path) -
         f"{good}: ok",
         f"{bad}:1:10: version: must be 1",
         f"{bad}:12:1: extra: unknown key 'extra'. Allowed here: version, moodle, connections, removal, safety, adopt,"
-        " audit_log",
+        " audit_log, serve",
         "2 problems in 1 of 2 configs",
     ]
 
@@ -58,7 +58,7 @@ def test_json_is_one_list_of_issue_objects(good: Path, bad: Path) -> None:
             "col": 1,
             "path": "extra",
             "message": "unknown key 'extra'. Allowed here: version, moodle, connections, removal, safety, adopt,"
-            " audit_log",
+            " audit_log, serve",
         },
     ]
 

@@ -29,6 +29,7 @@ from reconciler.config.model import (
     PowerSchoolSettings,
     RemovalPolicy,
     SafetyPolicy,
+    ServeSettings,
     UserRemoval,
 )
 from reconciler.config.schema import _HANDLERS, config_schema
@@ -163,6 +164,7 @@ DEFAULTED: list[tuple[str, type[Any]]] = [
     ("removal", RemovalPolicy),
     ("safety", SafetyPolicy),
     ("adoptRule", AdoptRule),
+    ("serve", ServeSettings),
 ]
 
 
