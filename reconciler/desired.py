@@ -33,7 +33,7 @@ from reconciler.model import (
     group_member,
     pairs,
 )
-from reconciler.plan.model import Notice
+from reconciler.plan.model import Notice, grouped_notice
 from reconciler.powerschool.roster import Roster, Section, SectionEnrolment, Staff, Student, Term
 
 #: What PARAM_USERNAME accepts with extendedusernamechars off (Moodle's default).
@@ -72,7 +72,7 @@ def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
     builder.check_unique_emails()
     return Desired(
         state=State.of(builder.resources.values()),
-        notices=tuple(builder.notices),
+        notices=(*builder.grouped_notices(), *builder.notices),
         moves=dict(builder.moves),
         known_users=frozenset(builder.known_users),
         school_students=dict(builder.school_students),
@@ -90,6 +90,7 @@ class _Builder:
         self.school_students: dict[tuple[str, int], int] = {}
         self._usernames: dict[str, Key] = {}
         self._shortnames: dict[str, Key] = {}
+        self._skipped: dict[tuple[str, str], list[str]] = defaultdict(list)
 
     def add(self, resource: Resource) -> None:
         existing = self.resources.get(resource.key)
@@ -105,6 +106,13 @@ class _Builder:
             self.resources[existing.key] = enrolment(
                 existing.course, existing.user, existing.roles + new.roles, suspended=existing.suspended
             )
+
+    def skip(self, level: str, reason: str, key: Key) -> None:
+        """Record a person or object left out for ``reason``; reported once per reason."""
+        self._skipped[(level, reason)].append(key.id)
+
+    def grouped_notices(self) -> list[Notice]:
+        return [grouped_notice(level, reason, keys) for (level, reason), keys in self._skipped.items()]
 
     def warn(self, message: str, key: Key | None = None) -> None:
         self.notices.append(Notice("warning", message, key.id if key else ""))
@@ -134,12 +142,13 @@ class _Builder:
         by_email: dict[str, list[str]] = defaultdict(list)
         for res in self.resources.values():
             if isinstance(res, User) and res.email:
-                by_email[res.email].append(res.username)
-        for names in by_email.values():
-            if len(names) > 1:
+                by_email[res.email].append(res.key.id)
+        for holders in by_email.values():
+            if len(holders) > 1:
+                # Keys, not usernames or the address: a redacted plan shows notices as they are.
                 self.warn(
-                    f"{len(names)} accounts share one email ({', '.join(sorted(names))}); Moodle refuses duplicate "
-                    "emails unless allowaccountssameemail is on, so all but one will fail to be created"
+                    f"{len(holders)} accounts share one email ({', '.join(sorted(holders))}); Moodle refuses "
+                    "duplicate emails unless allowaccountssameemail is on, so all but one will fail to be created"
                 )
 
 
@@ -235,22 +244,22 @@ class _ConnectionBuilder:
     ) -> User | None:
         raw_name = render(settings.username, values).strip()
         if not raw_name:
-            self.out.info(f"{key.id} has no PowerSchool login, so no Moodle account (seed behaviour)", key)
+            self.out.skip("info", "people have no PowerSchool login, so no Moodle account (seed behaviour)", key)
             return None
         username = (self.conn.username_prefix + raw_name).lower()
         if not _USERNAME_OK.match(username):
-            self.out.warn(f"username {username!r} of {key.id} has characters Moodle refuses; account skipped", key)
+            self.out.skip("warning", "usernames have characters Moodle refuses; accounts skipped", key)
             return None
         rendered = {name: " ".join(render(tpl, values).split()) for name, tpl in settings.fields}
         email = rendered.get("email", "").lower()
         if not email and settings.email_fallback:
             email = render(settings.email_fallback, values).strip().lower()
         if not email:
-            self.out.warn(f"{username} has no email and no email_fallback is configured; account skipped", key)
+            self.out.skip("warning", "people have no email and no email_fallback is configured; accounts skipped", key)
             return None
         firstname, lastname = rendered.get("firstname", ""), rendered.get("lastname", "")
         if not firstname or not lastname:
-            self.out.warn(f"{username} has a blank first or last name; account skipped", key)
+            self.out.skip("warning", "people have a blank first or last name; accounts skipped", key)
             return None
         if not self.out.claim_username(username, key):
             return None

@@ -40,11 +40,16 @@ class SafetyVerdict:
 
 
 def brake_action(change: Change) -> str | None:
-    """The brake a change counts against: ``suspend``, ``unenrol`` or ``delete``."""
+    """The brake a change counts against: ``suspend``, ``unenrol`` (an enrolment removed),
+    ``remove`` (a cohort or group membership removed) or ``delete`` (an object deleted)."""
     if change.action is Action.SUSPEND:
         return "suspend"
     if change.action is Action.DELETE:
-        return "unenrol" if change.key.kind is Kind.ENROLMENT else "delete"
+        if change.key.kind is Kind.ENROLMENT:
+            return "unenrol"
+        if change.key.kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
+            return "remove"
+        return "delete"
     return None
 
 

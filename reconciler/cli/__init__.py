@@ -5,6 +5,7 @@ registers itself on import.
 """
 
 from reconciler.cli import (
+    demo,  # noqa: F401
     discover,  # noqa: F401
     doctor,  # noqa: F401
     emulate,  # noqa: F401

@@ -281,10 +281,11 @@ class ProtectedRule:
 @dataclass(frozen=True, slots=True)
 class SafetyPolicy:
     """Brakes on removal. ``thresholds`` is keyed by ``<action>`` or ``<action>:<kind>``
-    (``suspend``, ``suspend:user``, ``delete``, ``unenrol``...); a per-kind key wins."""
+    (``suspend``, ``suspend:user``, ``delete``, ``unenrol``, ``remove``...); a per-kind key wins."""
 
     thresholds: tuple[tuple[str, Threshold], ...] = (
         ("delete", Threshold(count=0)),
+        ("remove", Threshold(count=500, percent=5.0)),
         ("suspend", Threshold(count=500, percent=5.0)),
         ("unenrol", Threshold(count=500, percent=5.0)),
     )

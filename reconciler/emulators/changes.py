@@ -42,7 +42,12 @@ def move_student(district: District, student_id: int, from_section: int, to_sect
     rows = _copy(district.enrolments)
     if not _drop(rows, student_id, from_section, on):
         raise ValueError(f"student {student_id} is not enrolled in section {from_section}")
-    rows.add(student_id, to_section, on.toordinal(), district.term(*_section_term(district, to_section)).last_day.toordinal() + 1)
+    rows.add(
+        student_id,
+        to_section,
+        on.toordinal(),
+        district.term(*_section_term(district, to_section)).last_day.toordinal() + 1,
+    )
     return replace(district, enrolments=rows)
 
 

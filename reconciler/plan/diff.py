@@ -11,6 +11,7 @@ selected are left as they are and reported.
 from __future__ import annotations
 
 import html
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from fnmatch import fnmatchcase
@@ -41,7 +42,7 @@ from reconciler.model import (
     User,
     enrolment,
 )
-from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan
+from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan, grouped_notice
 
 #: Kinds that hold unique names in Moodle: an unowned holder blocks a create.
 _UNIQUE_NAMES = (Kind.USER, Kind.COURSE)
@@ -77,10 +78,11 @@ def compute_plan(
         if kind in selected:
             planner.plan_kind(kind)
     changes = planner.check_references(selected)
+    grouped = [grouped_notice(level, reason, items) for (level, reason), items in planner.grouped.items()]
     owned = {k.value: 0 for k in Kind}
     for key in live.resources:
         owned[key.kind.value] += 1
-    return Plan(changes=tuple(changes), notices=(*notices, *planner.notices), owned_counts=owned)
+    return Plan(changes=tuple(changes), notices=(*notices, *planner.notices, *grouped), owned_counts=owned)
 
 
 def normalize(value: Any, field: str = "") -> Any:
@@ -166,6 +168,8 @@ class _Planner:
         self.moved_from = set(moves.values())
         self.changes: list[Change] = []
         self.notices: list[Notice] = []
+        #: (level, reason) -> labels: many objects, one notice.
+        self.grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
         #: Keys that will exist after apply (live, or created/adopted/moved by this plan).
         self.will_exist: set[Key] = set(live.resources)
 
@@ -189,8 +193,8 @@ class _Planner:
 
     def emit(self, change: Change) -> None:
         if self.is_protected(change):
-            self.notices.append(
-                Notice("info", f"{change.key} is protected; {change.action.value} skipped", change.key.id)
+            self.grouped[("info", f"protected objects were not changed ({change.action.value} skipped)")].append(
+                str(change.key)
             )
             return
         self.changes.append(change)
@@ -276,12 +280,8 @@ class _Planner:
     def plan_removal(self, live_res: Resource) -> None:
         kind = live_res.key.kind
         if kind in _LEFT_ALONE:
-            self.notices.append(
-                Notice(
-                    "info",
-                    f"{kind.value} {live_res.label!r} is no longer selected by the config; left as it is",
-                    live_res.key.id,
-                )
+            self.grouped[("info", f"{kind.value}s no longer selected by the config are left as they are")].append(
+                live_res.label
             )
             return
         if kind is Kind.USER:
@@ -333,10 +333,9 @@ class _Planner:
             missing = [ref for ref in change.resource.references() if ref not in self.will_exist]
             if missing and change.action is not Action.DELETE:
                 first = missing[0]
-                hint = "" if first.kind in selected else f" (plan with a scope that includes {first.kind.value})"
-                self.notices.append(
-                    Notice("warning", f"{change.key} waits for {first}, which is not in Moodle{hint}", change.key.id)
-                )
+                hint = "" if first.kind in selected else f"; plan with a scope that includes {first.kind.value}s"
+                reason = f"{change.key.kind.value} changes wait for a {first.kind.value} that is not in Moodle{hint}"
+                self.grouped[("warning", reason)].append(str(change.key))
                 if change.key not in self.live:
                     self.will_exist.discard(change.key)
                 continue

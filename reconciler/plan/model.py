@@ -141,6 +141,20 @@ class Notice:
         return {"level": self.level, "message": self.message, "key": self.key}
 
 
+#: How many examples a grouped notice names before "and N more".
+NOTICE_EXAMPLES = 5
+
+
+def grouped_notice(level: str, what: str, items: list[str]) -> Notice:
+    """One notice for many objects sharing a reason, so a plan stays short at scale:
+    ``"54 students have no login: a, b, c, d, e and 49 more"``. ``items`` are keys or
+    labels that carry no personal data."""
+    names = sorted(items)
+    shown = ", ".join(names[:NOTICE_EXAMPLES])
+    more = f" and {len(names) - NOTICE_EXAMPLES} more" if len(names) > NOTICE_EXAMPLES else ""
+    return Notice(level, f"{len(names)} {what}: {shown}{more}", names[0] if len(names) == 1 else "")
+
+
 @dataclass(frozen=True)
 class Plan:
     """Ordered changes plus notices. Metadata (digests, verdict) lives in the plan file."""

@@ -230,6 +230,7 @@ def test_every_setting_reaches_the_config(write_config: WriteConfig, tmp_path: P
         safety=SafetyPolicy(
             thresholds=(
                 ("delete", Threshold(count=0)),
+                ("remove", Threshold(count=500, percent=5.0)),
                 ("suspend", Threshold(count=500, percent=5.0)),
                 ("suspend:user", Threshold(count=10)),
                 ("unenrol", Threshold(percent=2.5)),
@@ -378,6 +379,7 @@ def test_thresholds_merge_with_the_defaults_by_key(write_config: WriteConfig, va
         "delete": Threshold(),
         "suspend": Threshold(percent=1.0),
         "unenrol": Threshold(count=500, percent=5.0),
+        "remove": Threshold(count=500, percent=5.0),
     }
 
 

@@ -123,8 +123,11 @@ def test_people_without_login_or_email_are_skipped_with_a_notice() -> None:
     desired = build_desired(config(), {"north": roster(students=students)})
     usernames = {u.username for u in desired.state.by_kind(Kind.USER) if isinstance(u, User)}
     assert "dee" not in usernames and "ann" in usernames
-    messages = " ".join(n.message for n in desired.notices)
-    assert "no PowerSchool login" in messages and "dee has no email" in messages
+    messages = [n.message for n in desired.notices]
+    assert "1 people have no PowerSchool login, so no Moodle account (seed behaviour): ps2m:north:student:2" in messages
+    assert (
+        "1 people have no email and no email_fallback is configured; accounts skipped: ps2m:north:student:4" in messages
+    )
 
 
 def test_email_fallback_template() -> None:
@@ -162,7 +165,8 @@ def test_duplicate_usernames_and_emails_are_reported() -> None:
     assert sum(1 for u in desired.state.by_kind(Kind.USER) if isinstance(u, User) and u.username == "ann") == 1
     messages = " ".join(n.message for n in desired.notices)
     assert "'ann'" in messages and "already used" in messages
-    assert "share one email (eve, fay)" in messages
+    assert "2 accounts share one email (ps2m:north:student:5, ps2m:north:student:6)" in messages
+    assert "family@example.org" not in messages
 
 
 def test_usernames_moodle_refuses_are_skipped() -> None:

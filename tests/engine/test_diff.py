@@ -130,7 +130,7 @@ def test_deselected_course_and_its_enrolments_are_left_and_reported() -> None:
     old_enrol = enrolment(old_course.key, keys.student_key("north", 1), ["student"])
     plan = compute_plan(desired, State.of([*as_live(desired), old_course, old_enrol]))
     assert plan.is_empty
-    assert any("OLD" in n.message and "left as it is" in n.message for n in plan.notices)
+    assert [n.message for n in plan.notices] == ["1 courses no longer selected by the config are left as they are: OLD"]
 
 
 def test_unowned_username_blocks_create_unless_adopted() -> None:

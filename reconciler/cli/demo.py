@@ -1,0 +1,212 @@
+"""``ps2moodle demo``: the whole job on an emulated district, start to finish, in process.
+
+It plans against an empty emulated Moodle, applies, plans again (no changes), then makes
+three everyday PowerSchool changes (a student moves section, a teacher is added, a student
+leaves) and shows the plan that follows, applies it, and plans once more. The plans are
+written to ``plan-output/demo/`` like any other.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from reconciler.cli.app import app, out
+from reconciler.cli.common import reported_errors
+from reconciler.emulators.changes import add_teacher, move_student, withdraw_student
+from reconciler.emulators.district import District, DistrictSection, DistrictStudent
+from reconciler.emulators.sandbox import Sandbox
+from reconciler.moodle.client import MoodleClient
+from reconciler.pipeline import PlanRun, run_apply, run_plan
+from reconciler.planfile import build_document, save_plan
+from reconciler.render import PlanFormat, render
+
+#: The example config the demo runs (shipped inside the package).
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "district.yaml"
+#: Plan lines shown on screen before pointing at the full file.
+SHOWN_LINES = 30
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo's plans are written.")] = Path(
+        "plan-output/demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the generated district.")] = 1,
+) -> None:
+    """Run plan, apply and re-plan on an emulated district and Moodle (nothing real is touched)."""
+    started = time.monotonic()
+    with reported_errors("demo"):
+        sandbox = Sandbox.create(DEMO_CONFIG, seed=seed)
+        sandbox.config = replace(sandbox.config, audit_log=str(out_dir / "audit.jsonl"))
+        os.environ.update(sandbox.environment)
+        moodle = sandbox.moodle_client()
+        _intro(sandbox)
+
+        _step("1. Plan against an empty Moodle")
+        first = _plan(sandbox, moodle, out_dir / "1-first-plan", lines=SHOWN_LINES)
+        _step("2. Apply it")
+        _apply(sandbox, moodle, first)
+        _step("3. Plan again: Moodle now matches PowerSchool")
+        _plan(sandbox, moodle, out_dir / "3-no-changes")
+
+        _step("4. Three changes in PowerSchool, and the plan that follows")
+        for line in _change_powerschool(sandbox):
+            out.print(Text(f"  - {line}"))
+        after = _plan(sandbox, moodle, out_dir / "4-after-changes")
+        _step("5. Apply, and plan once more")
+        _apply(sandbox, moodle, after)
+        _plan(sandbox, moodle, out_dir / "5-converged")
+    calls = moodle.stats.total
+    out.print(Text(f"\nDemo finished in {time.monotonic() - started:.1f} s ({calls} Moodle web-service calls)."))
+    out.print(Text(f"Plans, renderings and the audit log are in {out_dir}/."))
+
+
+def _intro(sandbox: Sandbox) -> None:
+    district = next(iter(sandbox.districts.values()))
+    out.print(Text(f"ps2moodle demo: {district.name} (generated, seed {district.seed})", style="bold"))
+    out.print(
+        Text(
+            f"  PowerSchool (emulated): {len(district.school_numbers)} schools, {len(district.students)} students, "
+            f"{len(district.users)} staff, {len(district.sections)} sections, {len(district.enrolments)} enrolments"
+        )
+    )
+    out.print(Text("  Moodle (emulated): a fresh Moodle 4.5 site"))
+    out.print(Text(f"  Config: {DEMO_CONFIG.name} (examples/district.yaml)"))
+
+
+def _step(title: str) -> None:
+    out.print(Rule(title, align="left"))
+
+
+def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | None = None) -> PlanRun:
+    run = run_plan(sandbox.config, moodle, sandbox.roster_reader())
+    doc = build_document(
+        run.plan, config_digest=sandbox.config.digest, scope=run.scope.value, verdict=run.verdict, created_at=_now()
+    )
+    paths = save_plan(doc, folder)
+    text = render(doc, PlanFormat.TEXT, color=out.is_terminal)
+    shown = text.splitlines()
+    if lines is not None and len(shown) > lines:
+        out.file.write("\n".join([*shown[:lines], f"  ... {len(shown) - lines} more lines in {paths.text}", ""]))
+        out.file.write(shown[-1] + "\n")
+    else:
+        out.file.write(text)
+    out.file.flush()
+    _summary(run)
+    return run
+
+
+def _summary(run: PlanRun) -> None:
+    if run.plan.is_empty:
+        return
+    table = Table(title="changes by kind", title_justify="left")
+    actions = list(run.plan.action_totals())
+    table.add_column("kind")
+    for action in actions:
+        table.add_column(action, justify="right")
+    for kind, counts in run.plan.counts().items():
+        table.add_row(kind, *(str(counts.get(a, "")) for a in actions))
+    out.print(table)
+
+
+def _apply(sandbox: Sandbox, moodle: MoodleClient, run: PlanRun) -> None:
+    if not run.verdict.ok:
+        out.print(Text("Not applied: the safety checks refused the plan.", style="bold red"))
+        raise typer.Exit(1)
+    before = moodle.stats.total
+    started = time.monotonic()
+    report = run_apply(sandbox.config, moodle, run.plan, run.live)
+    out.print(
+        Text(
+            f"Applied {len(report.results) - len(report.failures)} of {len(report.results)} changes in "
+            f"{time.monotonic() - started:.1f} s with {moodle.stats.total - before} web-service calls."
+        )
+    )
+    for result in report.failures:
+        out.print(Text(f"  {result.status.value}: {result.change.key}: {result.error}", style="red"))
+
+
+def _change_powerschool(sandbox: Sandbox) -> list[str]:
+    """A schedule change, a new co-teacher and a leaver, picked from the district."""
+    connection = sandbox.config.connections[0]
+    district = sandbox.districts[connection.name]
+    day = district.term(300, district.year_id * 100).first_day.replace(day=28)
+    mover, from_section, to_section = _a_schedule_change(district)
+    section, teacher = _a_new_co_teacher(district)
+    leaver = _a_leaver(district, exclude=mover)
+    sandbox.change(connection.name, lambda d: move_student(d, mover, from_section.id, to_section.id, day))
+    sandbox.change(connection.name, lambda d: add_teacher(d, section.id, teacher, "Co-Teacher", day))
+    sandbox.change(connection.name, lambda d: withdraw_student(d, leaver.id, day))
+    staff = district.user_by_dcid[district.staff_by_id[teacher].users_dcid]
+    student = district.student_by_id[mover]
+    return [
+        f"{student.first_name} {student.last_name} moves from {from_section.course_number} section "
+        f"{from_section.section_number} to section {to_section.section_number}",
+        f"{staff.first_name} {staff.last_name} joins {section.course_number} section {section.section_number} "
+        "as co-teacher",
+        f"{leaver.first_name} {leaver.last_name} transfers out of the district",
+    ]
+
+
+def _a_schedule_change(district: District) -> tuple[int, DistrictSection, DistrictSection]:
+    by_id = district.section_by_id
+    for row in district.enrolments:
+        section = by_id.get(row.section_id)
+        if row.dropped or section is None or not _this_year(district, section):
+            continue
+        sibling = next(
+            (
+                s
+                for s in district.sections
+                if s.school_number == 300
+                and s.course_number == section.course_number
+                and s.term_id == section.term_id
+                and s.id != section.id
+            ),
+            None,
+        )
+        if sibling is not None:
+            return row.student_id, section, sibling
+    raise RuntimeError("the generated district has no section with a sibling to move a student to")
+
+
+def _a_new_co_teacher(district: District) -> tuple[DistrictSection, int]:
+    teaching: dict[int, set[int]] = {}
+    for row in district.section_teachers:
+        teaching.setdefault(row.section_id, set()).add(row.teacher_id)
+    teachers = [s.id for s in district.school_staff if s.school_number == 300 and s.status == 1 and s.staff_status == 1]
+    for section in district.sections:
+        if not _this_year(district, section) or section.course_number == "ENG9":
+            continue
+        candidate = next((t for t in teachers if t not in teaching.get(section.id, set())), None)
+        if candidate is not None:
+            return section, candidate
+    raise RuntimeError("the generated district has no teacher free to co-teach")
+
+
+def _a_leaver(district: District, *, exclude: int) -> DistrictStudent:
+    enrolled = {row.student_id for row in district.enrolments if not row.dropped}
+    for student in district.students:
+        active = student.enroll_status == 0 and bool(student.web_id) and student.id in enrolled
+        if student.school_number == 200 and active and student.id != exclude:
+            return student
+    raise RuntimeError("the generated district has no active student to withdraw")
+
+
+def _this_year(district: District, section: DistrictSection) -> bool:
+    """A section of Washington High (300) in the generated (current) school year."""
+    return section.school_number == 300 and section.term_id // 100 == district.year_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
