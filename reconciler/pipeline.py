@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 from reconciler.apply import ApplyReport, IdMap, Progress, apply_plan
 from reconciler.audit import AuditLog
@@ -24,6 +26,7 @@ from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.diff import compute_plan
 from reconciler.plan.model import Plan
+from reconciler.planfile import build_document
 from reconciler.powerschool.roster import Roster
 from reconciler.safety import SafetyVerdict, check_safety
 
@@ -113,6 +116,18 @@ def run_plan(
     return decide(config, desired, live, scope=scope, override_reason=override_reason)
 
 
+def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> dict[str, Any]:
+    """The saved-plan document (:mod:`reconciler.planfile`) of a planning run; ``created_at``
+    defaults to now."""
+    return build_document(
+        run.plan,
+        config_digest=config.digest,
+        scope=run.scope.value,
+        verdict=run.verdict,
+        created_at=created_at or datetime.now(UTC),
+    )
+
+
 def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     """Moodle as it is now, for the objects a saved plan touches and the ones they reference:
     enough to check the plan's fingerprints and to give the writer Moodle ids, without
@@ -140,3 +155,29 @@ def run_apply(
     writer = MoodleWriter(moodle, roles=roles, passwords=Passwords.from_config(config))
     ids: IdMap = live_ids(live)
     return apply_plan(plan, writer, ids, audit=audit, plan_checksum=plan_checksum, progress=progress)
+
+
+def apply_audited(
+    config: Config,
+    moodle: MoodleClient,
+    plan: Plan,
+    live: State,
+    doc: dict[str, Any],
+    *,
+    roles: RoleMap | None = None,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """:func:`run_apply` of the plan whose document is ``doc``, recorded in the config's audit
+    log when it has one: the plan's override reason first (if a person gave one), then every
+    change under the plan's checksum."""
+    audit = AuditLog(config.audit_log) if config.audit_log else None
+    try:
+        reason = doc["verdict"]["override_reason"]
+        if audit is not None and reason:
+            audit.record_override(doc["checksum"], reason, doc["verdict"]["violations"])
+        return run_apply(
+            config, moodle, plan, live, roles=roles, audit=audit, plan_checksum=doc["checksum"], progress=progress
+        )
+    finally:
+        if audit is not None:
+            audit.close()

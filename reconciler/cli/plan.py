@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from reconciler.apply import ApplyReport, Status
-from reconciler.audit import AuditLog
 from reconciler.cli.app import app, err, out
 from reconciler.cli.common import (
     EXIT_CHANGES,
@@ -27,9 +25,9 @@ from reconciler.config.model import Config
 from reconciler.errors import PlanFileError, StalePlan
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
-from reconciler.pipeline import PlanRun, Scope, read_for_apply, run_apply, run_plan
+from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
 from reconciler.plan.model import Plan
-from reconciler.planfile import DEFAULT_OUT_DIR, build_document, find_stale, load_plan, save_plan
+from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
@@ -65,7 +63,7 @@ def plan(
     config = load_or_exit(config_path)
     with reported_errors("plan"), _moodle(config) as moodle:
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
-    doc = _document(config, run)
+    doc = plan_document(config, run)
     with reported_errors("plan"):
         paths = save_plan(doc, out_dir, redact=redact)
     _print(doc, fmt, redact=redact)
@@ -128,7 +126,7 @@ def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_uns
     roles = RoleMap.from_settings(config.moodle)
     with reported_errors("apply"), _moodle(config) as moodle:
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
-        doc = _document(config, run)
+        doc = plan_document(config, run)
         _print(doc, PlanFormat.TEXT, redact=False)
         if not run.verdict.ok:
             _refused(run.verdict.violations)
@@ -149,40 +147,21 @@ def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_uns
 def _run(
     config: Config, moodle: MoodleClient, plan: Plan, live: Any, roles: RoleMap, doc: dict[str, Any]
 ) -> ApplyReport:
-    audit = AuditLog(config.audit_log) if config.audit_log else None
-    try:
-        reason = doc["verdict"]["override_reason"]
-        if audit is not None and reason:
-            audit.record_override(doc["checksum"], reason, doc["verdict"]["violations"])
-        with _progress() as progress:
-            task = progress.add_task("applying", total=len(plan.changes))
-            return run_apply(
-                config,
-                moodle,
-                plan,
-                live,
-                roles=roles,
-                audit=audit,
-                plan_checksum=doc["checksum"],
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-    finally:
-        if audit is not None:
-            audit.close()
+    with _progress() as progress:
+        task = progress.add_task("applying", total=len(plan.changes))
+        return apply_audited(
+            config,
+            moodle,
+            plan,
+            live,
+            doc,
+            roles=roles,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
 
 
 def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
-
-
-def _document(config: Config, run: PlanRun) -> dict[str, Any]:
-    return build_document(
-        run.plan,
-        config_digest=config.digest,
-        scope=run.scope.value,
-        verdict=run.verdict,
-        created_at=datetime.now(UTC),
-    )
 
 
 def _print(doc: dict[str, Any], fmt: PlanFormat, *, redact: bool) -> None:
