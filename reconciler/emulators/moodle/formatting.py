@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 
 from reconciler.emulators.moodle import php
+from reconciler.emulators.moodle.errors import moodle_exception
 from reconciler.emulators.moodle.registry import Call
+
+#: FORMAT_MOODLE, FORMAT_HTML, FORMAT_PLAIN, FORMAT_MARKDOWN.
+TEXT_FORMATS = (0, 1, 2, 4)
 
 _BARE_AMPERSAND = re.compile(r"&(?![a-zA-Z0-9]+;|#[0-9]+;|#x[0-9a-fA-F]+;)")
 
@@ -32,3 +36,9 @@ def user_picture_url(call: Call, size: str) -> str:
 def course_image_url(call: Call, contextid: int) -> str:
     """The generated course image of a course without an uploaded one."""
     return f"{call.site.config.wwwroot}/pluginfile.php/{contextid}/course/generated/course.svg"
+
+
+def validate_format(textformat: int) -> None:
+    """``\\core_external\\util::validate_format``: a known text format, else ``formatnotsupported``."""
+    if textformat not in TEXT_FORMATS:
+        raise moodle_exception("formatnotsupported", "error/formatnotsupported")

@@ -89,6 +89,11 @@ class Multiple:
 Description = Value | Single | Multiple
 
 
+def opt(kind: Param) -> Value:
+    """An optional scalar: ``external_value(kind, ..., VALUE_OPTIONAL)``."""
+    return Value(kind, Need.OPTIONAL)
+
+
 def optional(desc: Description) -> Description:
     """The same description marked ``VALUE_OPTIONAL``."""
     return _with(desc, Need.OPTIONAL, None)

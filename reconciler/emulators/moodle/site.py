@@ -18,10 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler.emulators.moodle.db import Database, Table
+from reconciler.emulators.moodle.errors import missing_record
 from reconciler.emulators.moodle.model import (
     CONTEXT_BLOCK,
     CONTEXT_COURSE,
     CONTEXT_COURSECAT,
+    CONTEXT_MODULE,
     CONTEXT_SYSTEM,
     CONTEXT_USER,
     ENROL_INSTANCE_DISABLED,
@@ -334,6 +336,15 @@ class MoodleSite:
         """A course's highest section number (``get_last_section_number``)."""
         return max((section.section for section in self.sections.find("course", courseid)), default=0)
 
+    def require_local_user(self, userid: int) -> User:
+        """A live local user (``get_record('user', [id, deleted=0, mnethostid], MUST_EXIST)``)."""
+        user = self.users.get(userid)
+        if user is None or user.deleted or user.mnethostid != 1:
+            raise missing_record(
+                "user", "SELECT * FROM {user} WHERE id = ? AND deleted = ? AND mnethostid = ?", [userid, 0, 1]
+            )
+        return user
+
     def is_siteadmin(self, userid: int) -> bool:
         """``is_siteadmin``: the fresh site's only admin is user 2."""
         return userid == 2
@@ -365,7 +376,7 @@ class MoodleSite:
             "user": CONTEXT_USER,
             "coursecat": CONTEXT_COURSECAT,
             "course": CONTEXT_COURSE,
-            "module": 70,
+            "module": CONTEXT_MODULE,
             "block": CONTEXT_BLOCK,
         }.get(level)
 

@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Mapping
+from http import HTTPStatus
 
 import httpx
 
@@ -33,8 +34,7 @@ class MoodleHandler:
     def __init__(self, site: MoodleSite) -> None:
         self.site = site
         self._slots_lock = threading.Lock()
-        self._slots: threading.BoundedSemaphore | None = None
-        self._slots_size = 0
+        self._slots: dict[int, threading.BoundedSemaphore] = {}
 
     def __call__(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
         if path == SETUP_PATH and self.site.test_hooks:
@@ -47,7 +47,7 @@ class MoodleHandler:
         if plan.drop_before:
             raise DropConnection
         if plan.status is not None:
-            page = f"<html><body><h1>{plan.status} Service Unavailable</h1></body></html>".encode()
+            page = f"<html><body><h1>{plan.status} {HTTPStatus(plan.status).phrase}</h1></body></html>".encode()
             return plan.status, {"Content-Type": "text/html"}, page
         outcome = self._costed(method, query, headers, body)
         if plan.drop_after:
@@ -58,8 +58,9 @@ class MoodleHandler:
         cost = self.site.cost
         if cost is None:
             return handle_rest(self.site, method, query, headers, body)
-        started = time.monotonic()
         with self._slot(cost.max_concurrent):
+            # A call waiting for a free slot starts its own cost once it has one.
+            started = time.monotonic()
             outcome = handle_rest(self.site, method, query, headers, body)
             remaining = cost.seconds(outcome.function, outcome.items) - (time.monotonic() - started)
             if remaining > 0:
@@ -67,11 +68,9 @@ class MoodleHandler:
         return outcome
 
     def _slot(self, size: int) -> threading.BoundedSemaphore:
+        """The semaphore capping concurrent calls at ``size`` (the cost model may change it)."""
         with self._slots_lock:
-            if self._slots is None or self._slots_size != size:
-                self._slots = threading.BoundedSemaphore(max(1, size))
-                self._slots_size = size
-            return self._slots
+            return self._slots.setdefault(size, threading.BoundedSemaphore(max(1, size)))
 
     def _setup(self, method: str, body: bytes) -> Reply:
         if method != "POST":

@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.emulators.moodle.errors import dml_read_error, missing_record, moodle_exception
-from reconciler.emulators.moodle.formatting import format_string
+from reconciler.emulators.moodle.formatting import format_string, validate_format
+from reconciler.emulators.moodle.functions.courses import delete_course
 from reconciler.emulators.moodle.model import CONTEXT_COURSECAT, Category
 from reconciler.emulators.moodle.params import Multiple, Need, Param, Single, Value, clean_param, default, optional
 from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
@@ -60,15 +61,10 @@ def create_categories(call: Call, params: dict[str, Any]) -> list[dict[str, Any]
         for data in params["categories"]:
             if data["parent"] and data["parent"] not in site.categories:
                 raise moodle_exception("unknowcategory", "Category not known!")
-            _validate_format(data["descriptionformat"])
+            validate_format(data["descriptionformat"])
             category = _create_category(site, data)
             created.append({"id": category.id, "name": format_string(category.name, call.raw)})
     return created
-
-
-def _validate_format(descriptionformat: int) -> None:
-    if descriptionformat not in (0, 1, 2, 4):
-        raise moodle_exception("formatnotsupported", "error/formatnotsupported")
 
 
 def _check_name_and_idnumber(site: MoodleSite, name: str | None, idnumber: str | None, categoryid: int = 0) -> None:
@@ -238,7 +234,7 @@ def update_categories(call: Call, params: dict[str, Any]) -> None:
                     "SELECT * FROM {context} WHERE contextlevel = ? AND instanceid = ?",
                     [CONTEXT_COURSECAT, parent],
                 )
-            _validate_format(data["descriptionformat"])
+            validate_format(data["descriptionformat"])
             _check_name_and_idnumber(site, data.get("name"), data.get("idnumber"), category.id)
             changes = {k: data[k] for k in ("name", "idnumber", "description", "descriptionformat") if k in data}
             category = replace(category, timemodified=site.now(), **changes)
@@ -298,8 +294,6 @@ def delete_categories(call: Call, params: dict[str, Any]) -> None:
 
 
 def _delete_full(site: MoodleSite, category: Category) -> None:
-    from reconciler.emulators.moodle.functions.courses import delete_course
-
     for child in site.categories.find("parent", category.id):
         _delete_full(site, child)
     for course in site.courses.find("category", category.id):

@@ -20,6 +20,7 @@ from reconciler.emulators.moodle.errors import (
     missing_record,
     moodle_exception,
 )
+from reconciler.emulators.moodle.formatting import validate_format
 from reconciler.emulators.moodle.functions.roles import context_from_params
 from reconciler.emulators.moodle.model import CONTEXT_COURSECAT, CONTEXT_SYSTEM, Cohort, CohortMember
 from reconciler.emulators.moodle.params import (
@@ -91,11 +92,6 @@ def _context_for(site: MoodleSite, categorytype: dict[str, Any]) -> int:
     return context.id
 
 
-def _check_format(value: int) -> None:
-    if value not in (0, 1, 2, 4):
-        raise moodle_exception("formatnotsupported", "error/formatnotsupported")
-
-
 @external(
     "core_cohort_create_cohorts",
     Single({"cohorts": Multiple(Single({"categorytype": _CATEGORY_TYPE} | _COHORT_FIELDS))}),
@@ -111,7 +107,7 @@ def create_cohorts(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
             contextid = _context_for(site, data["categorytype"])
             if site.cohorts.find("idnumber", data["idnumber"]):
                 raise invalid_parameter(f"record already exists: idnumber={data['idnumber']}")
-            _check_format(data["descriptionformat"])
+            validate_format(data["descriptionformat"])
             now = site.now()
             cohort = Cohort(
                 site.cohorts.next_id(),
@@ -165,7 +161,7 @@ def update_cohorts(call: Call, params: dict[str, Any]) -> None:
             cohort = _require_cohort(site, data["id"])
             contextid = _context_for(site, data["categorytype"])
             if data.get("description"):
-                _check_format(data["descriptionformat"])
+                validate_format(data["descriptionformat"])
             changes = {
                 k: data[k] for k in ("name", "idnumber", "description", "descriptionformat", "visible") if k in data
             }
@@ -354,13 +350,7 @@ def delete_cohort_members(call: Call, params: dict[str, Any]) -> None:
     with site.db.transaction():
         for member in params["members"]:
             cohort = _require_cohort(site, member["cohortid"])
-            user = site.users.get(member["userid"])
-            if user is None or user.deleted or user.mnethostid != 1:
-                raise missing_record(
-                    "user",
-                    "SELECT * FROM {user} WHERE id = ? AND deleted = ? AND mnethostid = ?",
-                    [member["userid"], 0, 1],
-                )
+            user = site.require_local_user(member["userid"])
             existing = site.cohort_members.first("cohort_user", (cohort.id, user.id))
             if existing is not None:
                 site.cohort_members.delete(existing.id)

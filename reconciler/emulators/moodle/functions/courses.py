@@ -21,7 +21,7 @@ from reconciler.emulators.moodle.errors import (
     moodle_exception,
     php_error,
 )
-from reconciler.emulators.moodle.formatting import course_image_url, format_string
+from reconciler.emulators.moodle.formatting import course_image_url, format_string, validate_format
 from reconciler.emulators.moodle.model import (
     CONTEXT_COURSE,
     ENROL_INSTANCE_DISABLED,
@@ -40,6 +40,7 @@ from reconciler.emulators.moodle.params import (
     Value,
     clean_param,
     default,
+    opt,
     optional,
     warnings_description,
 )
@@ -64,10 +65,6 @@ _DEFAULT_INSTANCES = (
 )
 
 
-def _opt(kind: Param) -> Value:
-    return Value(kind, Need.OPTIONAL)
-
-
 def _default(kind: Param, value: Any) -> Value:
     return Value(kind, Need.DEFAULT, value)
 
@@ -80,26 +77,26 @@ _CREATE_COURSE = Single(
         "fullname": Value(Param.TEXT),
         "shortname": Value(Param.TEXT),
         "categoryid": Value(Param.INT),
-        "idnumber": _opt(Param.RAW),
-        "summary": _opt(Param.RAW),
+        "idnumber": opt(Param.RAW),
+        "summary": opt(Param.RAW),
         "summaryformat": _default(Param.INT, 1),
         "format": _default(Param.PLUGIN, "topics"),
         "showgrades": _default(Param.INT, 1),
         "newsitems": _default(Param.INT, 5),
-        "startdate": _opt(Param.INT),
-        "enddate": _opt(Param.INT),
-        "numsections": _opt(Param.INT),
+        "startdate": opt(Param.INT),
+        "enddate": opt(Param.INT),
+        "numsections": opt(Param.INT),
         "maxbytes": _default(Param.INT, 0),
         "showreports": _default(Param.INT, 0),
-        "visible": _opt(Param.INT),
-        "hiddensections": _opt(Param.INT),
+        "visible": opt(Param.INT),
+        "hiddensections": opt(Param.INT),
         "groupmode": _default(Param.INT, 0),
         "groupmodeforce": _default(Param.INT, 0),
         "defaultgroupingid": _default(Param.INT, 0),
-        "enablecompletion": _opt(Param.INT),
-        "completionnotify": _opt(Param.INT),
-        "lang": _opt(Param.SAFEDIR),
-        "forcetheme": _opt(Param.PLUGIN),
+        "enablecompletion": opt(Param.INT),
+        "completionnotify": opt(Param.INT),
+        "lang": opt(Param.SAFEDIR),
+        "forcetheme": opt(Param.PLUGIN),
         "courseformatoptions": _FORMAT_OPTIONS_IN,
         "customfields": _CUSTOM_FIELDS_IN,
     }
@@ -156,15 +153,10 @@ def create_courses(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
                 raise _invalid_param("shortname")
             if "lang" in data and data["lang"] not in site.config.installed_langs:
                 raise _invalid_param("lang")
-            _check_format(data["summaryformat"])
+            validate_format(data["summaryformat"])
             course = _create_course(site, data, category.visible)
             created.append({"id": course.id, "shortname": course.shortname})
     return created
-
-
-def _check_format(value: int) -> None:
-    if value not in (0, 1, 2, 4):
-        raise moodle_exception("formatnotsupported", "error/formatnotsupported")
 
 
 def _format_options(data: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +267,7 @@ def _update_one(site: MoodleSite, data: dict[str, Any]) -> None:
     if "lang" in data and data["lang"] != old.lang and data["lang"] not in site.config.installed_langs:
         raise _invalid_param("lang")
     if "summaryformat" in data and data["summaryformat"] != old.summaryformat:
-        _check_format(data["summaryformat"])
+        validate_format(data["summaryformat"])
     _update_course(site, old, data)
 
 
@@ -399,31 +391,31 @@ _GET_RETURNS = Multiple(
             "id": Value(Param.INT),
             "shortname": Value(Param.RAW),
             "categoryid": Value(Param.INT),
-            "categorysortorder": _opt(Param.INT),
+            "categorysortorder": opt(Param.INT),
             "fullname": Value(Param.RAW),
             "displayname": Value(Param.RAW),
-            "idnumber": _opt(Param.RAW),
+            "idnumber": opt(Param.RAW),
             "summary": Value(Param.RAW),
             "summaryformat": Value(Param.INT),
             "format": Value(Param.PLUGIN),
-            "showgrades": _opt(Param.INT),
-            "newsitems": _opt(Param.INT),
+            "showgrades": opt(Param.INT),
+            "newsitems": opt(Param.INT),
             "startdate": Value(Param.INT),
             "enddate": Value(Param.INT),
-            "numsections": _opt(Param.INT),
-            "maxbytes": _opt(Param.INT),
-            "showreports": _opt(Param.INT),
-            "visible": _opt(Param.INT),
-            "hiddensections": _opt(Param.INT),
-            "groupmode": _opt(Param.INT),
-            "groupmodeforce": _opt(Param.INT),
-            "defaultgroupingid": _opt(Param.INT),
-            "timecreated": _opt(Param.INT),
-            "timemodified": _opt(Param.INT),
-            "enablecompletion": _opt(Param.INT),
-            "completionnotify": _opt(Param.INT),
-            "lang": _opt(Param.SAFEDIR),
-            "forcetheme": _opt(Param.PLUGIN),
+            "numsections": opt(Param.INT),
+            "maxbytes": opt(Param.INT),
+            "showreports": opt(Param.INT),
+            "visible": opt(Param.INT),
+            "hiddensections": opt(Param.INT),
+            "groupmode": opt(Param.INT),
+            "groupmodeforce": opt(Param.INT),
+            "defaultgroupingid": opt(Param.INT),
+            "timecreated": opt(Param.INT),
+            "timemodified": opt(Param.INT),
+            "enablecompletion": opt(Param.INT),
+            "completionnotify": opt(Param.INT),
+            "lang": opt(Param.SAFEDIR),
+            "forcetheme": opt(Param.PLUGIN),
             "courseformatoptions": optional(_NAME_VALUE),
             "showactivitydates": Value(Param.BOOL),
             "showcompletionconditions": Value(Param.BOOL),
@@ -504,7 +496,7 @@ _BY_FIELD_COURSE = Single(
         "courseimage": Value(Param.RAW),
         "categoryid": Value(Param.INT),
         "categoryname": Value(Param.RAW),
-        "sortorder": _opt(Param.INT),
+        "sortorder": opt(Param.INT),
         "summary": Value(Param.RAW),
         "summaryformat": Value(Param.INT),
         "summaryfiles": optional(Multiple(Single({"filename": Value(Param.RAW)}))),
@@ -514,29 +506,29 @@ _BY_FIELD_COURSE = Single(
         "contacts": Multiple(Single({"id": Value(Param.INT), "fullname": Value(Param.NOTAGS)})),
         "enrollmentmethods": Multiple(Value(Param.PLUGIN)),
         "customfields": _CUSTOM_FIELDS_OUT,
-        "idnumber": _opt(Param.RAW),
-        "format": _opt(Param.PLUGIN),
-        "showgrades": _opt(Param.INT),
-        "newsitems": _opt(Param.INT),
-        "startdate": _opt(Param.INT),
-        "enddate": _opt(Param.INT),
-        "maxbytes": _opt(Param.INT),
-        "showreports": _opt(Param.INT),
-        "visible": _opt(Param.INT),
-        "groupmode": _opt(Param.INT),
-        "groupmodeforce": _opt(Param.INT),
-        "defaultgroupingid": _opt(Param.INT),
-        "enablecompletion": _opt(Param.INT),
-        "completionnotify": _opt(Param.INT),
-        "lang": _opt(Param.SAFEDIR),
-        "theme": _opt(Param.PLUGIN),
-        "marker": _opt(Param.INT),
-        "legacyfiles": _opt(Param.INT),
-        "calendartype": _opt(Param.PLUGIN),
-        "timecreated": _opt(Param.INT),
-        "timemodified": _opt(Param.INT),
-        "requested": _opt(Param.INT),
-        "cacherev": _opt(Param.INT),
+        "idnumber": opt(Param.RAW),
+        "format": opt(Param.PLUGIN),
+        "showgrades": opt(Param.INT),
+        "newsitems": opt(Param.INT),
+        "startdate": opt(Param.INT),
+        "enddate": opt(Param.INT),
+        "maxbytes": opt(Param.INT),
+        "showreports": opt(Param.INT),
+        "visible": opt(Param.INT),
+        "groupmode": opt(Param.INT),
+        "groupmodeforce": opt(Param.INT),
+        "defaultgroupingid": opt(Param.INT),
+        "enablecompletion": opt(Param.INT),
+        "completionnotify": opt(Param.INT),
+        "lang": opt(Param.SAFEDIR),
+        "theme": opt(Param.PLUGIN),
+        "marker": opt(Param.INT),
+        "legacyfiles": opt(Param.INT),
+        "calendartype": opt(Param.PLUGIN),
+        "timecreated": opt(Param.INT),
+        "timemodified": opt(Param.INT),
+        "requested": opt(Param.INT),
+        "cacherev": opt(Param.INT),
         "filters": optional(
             Multiple(
                 Single(

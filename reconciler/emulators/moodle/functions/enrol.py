@@ -19,7 +19,7 @@ from reconciler.emulators.moodle.errors import (
     moodle_exception,
 )
 from reconciler.emulators.moodle.formatting import course_image_url, format_string
-from reconciler.emulators.moodle.functions.users import user_description, user_details
+from reconciler.emulators.moodle.functions.userrecords import user_description, user_details
 from reconciler.emulators.moodle.model import (
     ENROL_INSTANCE_ENABLED,
     ENROL_USER_ACTIVE,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.emulators.moodle.errors import invalid_parameter, missing_record, moodle_exception
-from reconciler.emulators.moodle.formatting import format_string
+from reconciler.emulators.moodle.formatting import format_string, validate_format
 from reconciler.emulators.moodle.functions.enrol import require_enrolled
-from reconciler.emulators.moodle.model import Group, GroupMember, User
+from reconciler.emulators.moodle.model import Group, GroupMember
 from reconciler.emulators.moodle.params import Multiple, Need, Param, Single, Value, optional
 from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
 from reconciler.emulators.moodle.site import MoodleSite
@@ -86,8 +86,7 @@ def create_groups(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
                 raise invalid_parameter("Group with the same name already exists in the course")
             if site.course_context(data["courseid"]) is None:
                 raise _course_context_error(data["courseid"])
-            if data["descriptionformat"] not in (0, 1, 2, 4):
-                raise moodle_exception("formatnotsupported", "error/formatnotsupported")
+            validate_format(data["descriptionformat"])
             if data["visibility"] not in (0, 1, 2, 3):
                 raise invalid_parameter("Invalid group visibility")
             created.append(_create_group(site, data))
@@ -161,15 +160,6 @@ def _require_group(site: MoodleSite, groupid: int, columns: str = "*") -> Group:
     return group
 
 
-def _require_user(site: MoodleSite, userid: int) -> User:
-    user = site.users.get(userid)
-    if user is None or user.deleted or user.mnethostid != 1:
-        raise missing_record(
-            "user", "SELECT * FROM {user} WHERE id = ? AND deleted = ? AND mnethostid = ?", [userid, 0, 1]
-        )
-    return user
-
-
 _MEMBERS = Single({"members": Multiple(Single({"groupid": Value(Param.INT), "userid": Value(Param.INT)}))})
 
 
@@ -180,7 +170,7 @@ def add_group_members(call: Call, params: dict[str, Any]) -> None:
     with site.db.transaction():
         for member in params["members"]:
             group = _require_group(site, member["groupid"])
-            user = _require_user(site, member["userid"])
+            user = site.require_local_user(member["userid"])
             if site.course_context(group.courseid) is None:
                 raise _course_context_error(group.courseid)
             if not require_enrolled(site, group.courseid, user.id):
@@ -198,7 +188,7 @@ def delete_group_members(call: Call, params: dict[str, Any]) -> None:
     with site.db.transaction():
         for member in params["members"]:
             group = _require_group(site, member["groupid"])
-            user = _require_user(site, member["userid"])
+            user = site.require_local_user(member["userid"])
             existing = site.group_members.first("group_user", (group.id, user.id))
             if existing is None:
                 continue

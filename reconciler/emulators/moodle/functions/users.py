@@ -2,15 +2,13 @@
 
 Mirrors ``user/externallib.php`` and ``user/lib.php`` of Moodle 4.5: create and delete
 are all-or-nothing; update runs one transaction per user and reports failures as
-warnings; reads return ``user_get_user_details`` records, leaving out empty fields.
-:func:`user_details` is shared with ``core_enrol_get_enrolled_users``.
+warnings; reads return the records of :mod:`.userrecords`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any
 
@@ -24,7 +22,8 @@ from reconciler.emulators.moodle.errors import (
     missing_record,
     moodle_exception,
 )
-from reconciler.emulators.moodle.formatting import format_string, user_picture_url
+from reconciler.emulators.moodle.functions.enrol import remove_user_from_course_tables
+from reconciler.emulators.moodle.functions.userrecords import user_description, user_details
 from reconciler.emulators.moodle.model import CONTEXT_USER, Preference, ProfileData, User
 from reconciler.emulators.moodle.params import (
     Multiple,
@@ -34,6 +33,7 @@ from reconciler.emulators.moodle.params import (
     Value,
     clean_param,
     is_valid_email,
+    opt,
     optional,
     warnings_description,
 )
@@ -44,43 +44,39 @@ _CUSTOM_FIELDS_IN = optional(Multiple(Single({"type": Value(Param.ALPHANUMEXT), 
 _PREFERENCES_IN = optional(Multiple(Single({"type": Value(Param.RAW), "value": Value(Param.RAW)})))
 
 
-def _opt(kind: Param) -> Value:
-    return Value(kind, Need.OPTIONAL)
-
-
 def _opt_not_null(kind: Param) -> Value:
     return Value(kind, Need.OPTIONAL, "", allownull=False)
 
 
 _CREATE_USER = Single(
     {
-        "createpassword": _opt(Param.BOOL),
+        "createpassword": opt(Param.BOOL),
         "username": Value(Param.USERNAME),
         "auth": Value(Param.AUTH, Need.DEFAULT, "manual", allownull=False),
-        "password": _opt(Param.RAW),
+        "password": opt(Param.RAW),
         "firstname": Value(Param.NOTAGS),
         "lastname": Value(Param.NOTAGS),
         "email": Value(Param.RAW_TRIMMED),
-        "maildisplay": _opt(Param.INT),
-        "city": _opt(Param.TEXT),
-        "country": _opt(Param.ALPHA),
-        "timezone": _opt(Param.TIMEZONE),
-        "description": _opt(Param.RAW),
-        "firstnamephonetic": _opt(Param.NOTAGS),
-        "lastnamephonetic": _opt(Param.NOTAGS),
-        "middlename": _opt(Param.NOTAGS),
-        "alternatename": _opt(Param.NOTAGS),
-        "interests": _opt(Param.TEXT),
+        "maildisplay": opt(Param.INT),
+        "city": opt(Param.TEXT),
+        "country": opt(Param.ALPHA),
+        "timezone": opt(Param.TIMEZONE),
+        "description": opt(Param.RAW),
+        "firstnamephonetic": opt(Param.NOTAGS),
+        "lastnamephonetic": opt(Param.NOTAGS),
+        "middlename": opt(Param.NOTAGS),
+        "alternatename": opt(Param.NOTAGS),
+        "interests": opt(Param.TEXT),
         "idnumber": Value(Param.RAW, Need.DEFAULT, ""),
-        "institution": _opt(Param.TEXT),
-        "department": _opt(Param.TEXT),
-        "phone1": _opt(Param.NOTAGS),
-        "phone2": _opt(Param.NOTAGS),
-        "address": _opt(Param.TEXT),
+        "institution": opt(Param.TEXT),
+        "department": opt(Param.TEXT),
+        "phone1": opt(Param.NOTAGS),
+        "phone2": opt(Param.NOTAGS),
+        "address": opt(Param.TEXT),
         "lang": Value(Param.LANG, Need.DEFAULT, "en", allownull=False),
         "calendartype": Value(Param.PLUGIN, Need.DEFAULT, "gregorian"),
-        "theme": _opt(Param.THEME),
-        "mailformat": _opt(Param.INT),
+        "theme": opt(Param.THEME),
+        "mailformat": opt(Param.INT),
         "customfields": _CUSTOM_FIELDS_IN,
         "preferences": _PREFERENCES_IN,
     }
@@ -91,183 +87,42 @@ _UPDATE_USER = Single(
         "id": Value(Param.INT),
         "username": _opt_not_null(Param.USERNAME),
         "auth": _opt_not_null(Param.AUTH),
-        "suspended": _opt(Param.BOOL),
+        "suspended": opt(Param.BOOL),
         "password": _opt_not_null(Param.RAW),
         "firstname": _opt_not_null(Param.NOTAGS),
-        "lastname": _opt(Param.NOTAGS),
+        "lastname": opt(Param.NOTAGS),
         "email": _opt_not_null(Param.RAW_TRIMMED),
-        "maildisplay": _opt(Param.INT),
-        "city": _opt(Param.TEXT),
-        "country": _opt(Param.ALPHA),
-        "timezone": _opt(Param.TIMEZONE),
-        "description": _opt(Param.RAW),
-        "userpicture": _opt(Param.INT),
-        "firstnamephonetic": _opt(Param.NOTAGS),
-        "lastnamephonetic": _opt(Param.NOTAGS),
-        "middlename": _opt(Param.NOTAGS),
-        "alternatename": _opt(Param.NOTAGS),
-        "interests": _opt(Param.TEXT),
-        "idnumber": _opt(Param.RAW),
-        "institution": _opt(Param.TEXT),
-        "department": _opt(Param.TEXT),
-        "phone1": _opt(Param.NOTAGS),
-        "phone2": _opt(Param.NOTAGS),
-        "address": _opt(Param.TEXT),
+        "maildisplay": opt(Param.INT),
+        "city": opt(Param.TEXT),
+        "country": opt(Param.ALPHA),
+        "timezone": opt(Param.TIMEZONE),
+        "description": opt(Param.RAW),
+        "userpicture": opt(Param.INT),
+        "firstnamephonetic": opt(Param.NOTAGS),
+        "lastnamephonetic": opt(Param.NOTAGS),
+        "middlename": opt(Param.NOTAGS),
+        "alternatename": opt(Param.NOTAGS),
+        "interests": opt(Param.TEXT),
+        "idnumber": opt(Param.RAW),
+        "institution": opt(Param.TEXT),
+        "department": opt(Param.TEXT),
+        "phone1": opt(Param.NOTAGS),
+        "phone2": opt(Param.NOTAGS),
+        "address": opt(Param.TEXT),
         "lang": _opt_not_null(Param.LANG),
         "calendartype": _opt_not_null(Param.PLUGIN),
-        "theme": _opt(Param.THEME),
-        "mailformat": _opt(Param.INT),
+        "theme": opt(Param.THEME),
+        "mailformat": opt(Param.INT),
         "customfields": _CUSTOM_FIELDS_IN,
         "preferences": _PREFERENCES_IN,
     }
 )
 
 
-def user_description(extra: dict[str, Any] | None = None, *, in_course: bool = False) -> Single:
-    """``core_user_external::user_description``: the user record reads return.
-
-    ``in_course`` gives the record of ``core_enrol_get_enrolled_users`` instead: it adds
-    ``lastcourseaccess``, drops the account settings (auth, suspended, lang...) and the
-    custom fields' ``displayvalue``; ``extra`` keys go before ``preferences``.
-    """
-    custom: dict[str, Any] = {"type": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)}
-    if not in_course:
-        custom["displayvalue"] = _opt(Param.RAW)
-    custom |= {"name": Value(Param.RAW), "shortname": Value(Param.RAW)}
-    keys: dict[str, Any] = {
-        "id": Value(Param.INT),
-        "username": _opt(Param.RAW),
-        "firstname": _opt(Param.NOTAGS),
-        "lastname": _opt(Param.NOTAGS),
-        "fullname": Value(Param.NOTAGS),
-        "email": _opt(Param.TEXT),
-        "address": _opt(Param.TEXT),
-        "phone1": _opt(Param.NOTAGS),
-        "phone2": _opt(Param.NOTAGS),
-        "department": _opt(Param.TEXT),
-        "institution": _opt(Param.TEXT),
-        "idnumber": _opt(Param.RAW),
-        "interests": _opt(Param.TEXT),
-        "firstaccess": _opt(Param.INT),
-        "lastaccess": _opt(Param.INT),
-    }
-    if in_course:
-        keys["lastcourseaccess"] = _opt(Param.INT)
-    else:
-        keys |= {
-            "auth": _opt(Param.PLUGIN),
-            "suspended": _opt(Param.BOOL),
-            "confirmed": _opt(Param.BOOL),
-            "lang": _opt(Param.SAFEDIR),
-            "calendartype": _opt(Param.PLUGIN),
-            "theme": _opt(Param.PLUGIN),
-            "timezone": _opt(Param.TIMEZONE),
-            "mailformat": _opt(Param.INT),
-            "trackforums": _opt(Param.INT),
-        }
-    keys |= {
-        "description": _opt(Param.RAW),
-        "descriptionformat": _opt(Param.INT),
-        "city": _opt(Param.NOTAGS),
-        "country": _opt(Param.ALPHA),
-        "profileimageurlsmall": Value(Param.RAW, Need.OPTIONAL if in_course else Need.REQUIRED),
-        "profileimageurl": Value(Param.RAW, Need.OPTIONAL if in_course else Need.REQUIRED),
-        "customfields": optional(Multiple(Single(custom))),
-    }
-    keys |= extra or {}
-    keys["preferences"] = optional(Multiple(Single({"name": Value(Param.RAW), "value": Value(Param.RAW)})))
-    if in_course:
-        keys["enrolledcourses"] = keys.pop("enrolledcourses")
-    return Single(keys)
-
-
-# -- reading users ---------------------------------------------------------------------
-
-#: ``user_get_default_fields``: the names a ``userfields`` option may list.
-USER_FIELDS = frozenset(
-    {
-        "id", "username", "fullname", "firstname", "lastname", "email", "address", "phone1", "phone2",
-        "department", "institution", "interests", "firstaccess", "lastaccess", "auth", "confirmed", "idnumber",
-        "lang", "theme", "timezone", "mailformat", "trackforums", "description", "descriptionformat", "city",
-        "country", "profileimageurlsmall", "profileimageurl", "customfields", "groups", "roles", "preferences",
-        "enrolledcourses", "suspended", "lastcourseaccess",
-    }
-)  # fmt: skip
 # Preferences a web service may set (core_user's definitions the caller may edit).
 _EDITABLE_PREFERENCES = frozenset(
     {"auth_forcepasswordchange", "htmleditor", "maildigest", "autosubscribe", "trackforums", "emailstop"}
 )
-
-
-def user_details(call: Call, user: User, userfields: Iterable[str] | None = None) -> dict[str, Any]:
-    """``user_get_user_details`` for a site admin caller (``user/lib.php``).
-
-    ``userfields`` limits the record to those fields (``id`` and ``fullname`` always
-    come back), as ``get_enrolled_users``' ``userfields`` option does; an admin also
-    gets a non-empty address and phones whatever was asked. PHP's ``empty()`` decides
-    what is left out, so an idnumber of ``"0"`` is left out too.
-    """
-    wanted = set(userfields) if userfields else None
-    for name in wanted or ():
-        if name not in USER_FIELDS:
-            raise moodle_exception("invaliduserfield", f"Invalid user field: {name}")
-
-    def want(name: str) -> bool:
-        return wanted is None or name in wanted
-
-    details: dict[str, Any] = {"id": user.id, "fullname": user.fullname}
-    for name in ("firstname", "lastname", "username", "email", "department", "suspended"):
-        if want(name):
-            details[name] = getattr(user, name)
-    for name in ("address", "phone1", "phone2"):
-        if not php.empty(getattr(user, name)):
-            details[name] = getattr(user, name)
-    for name in ("country", "city", "timezone", "idnumber", "institution", "interests"):
-        if want(name) and not php.empty(getattr(user, name)):
-            details[name] = getattr(user, name)
-    if want("description") and user.description is not None:
-        details["description"] = user.description
-        details["descriptionformat"] = user.descriptionformat
-    for name in ("firstaccess", "lastaccess", "auth", "confirmed", "mailformat", "trackforums"):
-        if want(name):
-            details[name] = getattr(user, name)
-    if want("lang"):
-        details["lang"] = clean_param(user.lang, Param.LANG, call.site)
-    if want("theme"):
-        details["theme"] = clean_param(user.theme, Param.THEME, call.site)
-    if want("profileimageurlsmall"):
-        details["profileimageurlsmall"] = user_picture_url(call, "f2")
-    if want("profileimageurl"):
-        details["profileimageurl"] = user_picture_url(call, "f1")
-    if want("customfields"):
-        custom = profile_values(call.site, user.id)
-        if custom:
-            details["customfields"] = custom
-    if want("preferences") and user.id == call.user.id:
-        details["preferences"] = [
-            {"name": p.name, "value": p.value} for p in call.site.preferences.find("user", user.id)
-        ]
-        details["preferences"].append({"name": "_lastloaded", "value": call.site.now()})
-    return details
-
-
-def profile_values(site: MoodleSite, userid: int) -> list[dict[str, Any]]:
-    """A user's non-empty custom profile field values, in field order."""
-    values = []
-    for profile_field in site.profile_fields.by_id():
-        data = site.profile_data.first("user_field", (userid, profile_field.id))
-        if data is None or data.data == "":  # show_field_content(): visible and not empty
-            continue
-        values.append(
-            {
-                "type": profile_field.datatype,
-                "value": data.data,
-                "displayvalue": format_string(data.data),
-                "name": profile_field.name,
-                "shortname": profile_field.shortname,
-            }
-        )
-    return values
 
 
 _BY_FIELD_PARAMS = Single({"field": Value(Param.ALPHA), "values": Multiple(Value(Param.RAW))})
@@ -564,8 +419,6 @@ def delete_users(call: Call, params: dict[str, Any]) -> None:
 
 def delete_user(site: MoodleSite, user: User) -> None:
     """``delete_user``: the row stays, renamed; memberships, roles and profile data go."""
-    from reconciler.emulators.moodle.functions.enrol import remove_user_from_course_tables
-
     now = site.now()
     delname = clean_param(user.email or f"{user.username}.{user.id}@unknownemail.invalid", Param.USERNAME, site)
     delname = f"{php.to_string(delname)[: 100 - len(str(now)) - 1]}.{now}"
