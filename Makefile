@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m reconciler.bench
 
 plans: $(STAMP)
-	$(BIN)/ps2moodle regenerate-examples
+	$(BIN)/python -m reconciler.emulators.example_plans
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -32,8 +32,9 @@ from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.model import Action, Change
 
+# CI lays shared/ beside the clone: <clone>/../shared/golden/moodle.
 _CANDIDATES = (
-    Path(__file__).resolve().parents[1] / "golden" / "moodle",
+    Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "moodle",
     Path("/work/shared/golden/moodle"),
 )
 

@@ -25,7 +25,11 @@ import pytest
 from reconciler.emulators.http import LoopbackServer
 from reconciler.emulators.moodle import MoodleSite
 
-_CANDIDATES = (Path("/work/shared/golden/moodle"), Path(__file__).resolve().parents[2] / "golden" / "moodle")
+# CI lays shared/ beside the clone: <clone>/../shared/golden/moodle.
+_CANDIDATES = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "golden" / "moodle",
+    Path("/work/shared/golden/moodle"),
+)
 
 #: The token used for every replay (the recorder's own token is not in the files).
 TOKEN = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"

@@ -1,0 +1,41 @@
+"""The example plans in plan-output/examples/ are what the tool writes today (`make plans`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.emulators.example_plans import DEFAULT_ROOT, regenerate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("plans")
+    return {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in regenerate(root)}
+
+
+def test_every_committed_example_plan_is_up_to_date(fresh: dict[str, str]) -> None:
+    committed_root = REPO / DEFAULT_ROOT
+    committed = {
+        str(p.relative_to(committed_root)): p.read_text(encoding="utf-8")
+        for p in sorted(committed_root.rglob("plan.*"))
+    }
+    assert sorted(committed) == sorted(fresh), "run `make plans`: the set of example plans changed"
+    stale = [name for name in fresh if committed[name] != fresh[name]]
+    assert not stale, f"run `make plans`: these example plans are out of date: {stale}"
+
+
+def test_each_example_config_has_a_plan(fresh: dict[str, str]) -> None:
+    configs = {p.stem for p in (REPO / "examples").glob("*.yaml")}
+    assert {name.split("/")[0] for name in fresh} >= configs
+
+
+def test_the_everyday_plan_is_small_readable_and_passes_the_brakes(fresh: dict[str, str]) -> None:
+    text = fresh["district-after-changes/plan.txt"]
+    assert "! suspend user" in text  # the student who left
+    assert "+ enrol ps2m:springfield:staff:" in text  # the new co-teacher
+    assert "Safety check: passed." in text
+    assert len(text.splitlines()) < 100
