@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from reconciler.emulators.moodle.errors import dml_write_error
+
 
 class Row(Protocol):
     """What a table stores: anything with an integer ``id``."""
@@ -76,14 +78,24 @@ class Table(Generic[R]):
     """One table: rows by id, a never-rolled-back sequence, storage order and indexes.
 
     ``indexes`` maps an index name to a function giving a row's key; a key of ``None``
-    leaves the row out of that index.
+    leaves the row out of that index. Indexes named in ``unique`` are unique indexes, and
+    ``lengths`` caps text columns: a write breaking either fails with
+    ``dml_write_exception``, as on PostgreSQL.
     """
 
     def __init__(
-        self, db: Database, name: str, indexes: Mapping[str, Callable[[R], Hashable | None]] | None = None
+        self,
+        db: Database,
+        name: str,
+        indexes: Mapping[str, Callable[[R], Hashable | None]] | None = None,
+        *,
+        unique: frozenset[str] = frozenset(),
+        lengths: Mapping[str, int] | None = None,
     ) -> None:
         self.name = name
         self._db = db
+        self._unique = unique
+        self._lengths = dict(lengths or {})
         self._rows: dict[int, R] = {}
         self._positions: dict[int, int] = {}
         self._next_position = 0
@@ -113,6 +125,7 @@ class Table(Generic[R]):
 
     def put(self, row: R) -> None:
         """Insert or replace a row; it moves to the end of storage order."""
+        self._check(row)
         old = self._rows.get(row.id)
         self._db._record(_Change(self, row.id, old, self._positions.get(row.id)))
         if old is not None:
@@ -129,6 +142,18 @@ class Table(Generic[R]):
         self._unindex(old)
         del self._rows[row_id]
         del self._positions[row_id]
+
+    def _check(self, row: R) -> None:
+        for column, limit in self._lengths.items():
+            value = getattr(row, column)
+            if isinstance(value, str) and len(value) > limit:
+                raise dml_write_error(f"ERROR:  value too long for type character varying({limit})")
+        for name in self._unique:
+            key = self._index_keys[name](row)
+            if key is not None and any(other != row.id for other in self._indexes[name].get(key, {})):
+                raise dml_write_error(
+                    f'ERROR:  duplicate key value violates unique constraint "{self.name}_{name}_uix"'
+                )
 
     def find(self, index: str, key: Hashable) -> list[R]:
         """Rows whose ``index`` key equals ``key``, by id."""

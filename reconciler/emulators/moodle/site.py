@@ -54,6 +54,22 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], float]
 
+# Column lengths of mdl_user (lib/db/install.xml); PostgreSQL refuses longer values.
+_USER_LENGTHS = {
+    "username": 100,
+    "firstname": 100,
+    "lastname": 100,
+    "email": 100,
+    "idnumber": 255,
+    "city": 120,
+    "country": 2,
+    "phone1": 20,
+    "phone2": 20,
+    "institution": 255,
+    "department": 255,
+    "address": 255,
+}
+
 
 @dataclass
 class PasswordPolicy:
@@ -135,15 +151,25 @@ class MoodleSite:
                 "email": lambda u: (u.mnethostid, u.email.lower()),
                 "idnumber": lambda u: u.idnumber,
             },
+            unique=frozenset({"username"}),
+            lengths=_USER_LENGTHS,
         )
         self.profile_fields: Table[ProfileField] = Table(db, "user_info_field", {"shortname": lambda f: f.shortname})
         self.profile_data: Table[ProfileData] = Table(
-            db, "user_info_data", {"user": lambda d: d.userid, "user_field": lambda d: (d.userid, d.fieldid)}
+            db,
+            "user_info_data",
+            {"user": lambda d: d.userid, "user_field": lambda d: (d.userid, d.fieldid)},
+            unique=frozenset({"user_field"}),
         )
         self.preferences: Table[Preference] = Table(
-            db, "user_preferences", {"user": lambda p: p.userid, "user_name": lambda p: (p.userid, p.name)}
+            db,
+            "user_preferences",
+            {"user": lambda p: p.userid, "user_name": lambda p: (p.userid, p.name)},
+            unique=frozenset({"user_name"}),
         )
-        self.contexts: Table[Context] = Table(db, "context", {"instance": lambda c: (c.contextlevel, c.instanceid)})
+        self.contexts: Table[Context] = Table(
+            db, "context", {"instance": lambda c: (c.contextlevel, c.instanceid)}, unique=frozenset({"instance"})
+        )
         self.roles: Table[Role] = Table(db, "role", {"shortname": lambda r: r.shortname})
         self.role_assignments: Table[RoleAssignment] = Table(
             db,
@@ -155,7 +181,10 @@ class MoodleSite:
             },
         )
         self.categories: Table[Category] = Table(
-            db, "course_categories", {"idnumber": lambda c: c.idnumber or None, "parent": lambda c: c.parent}
+            db,
+            "course_categories",
+            {"idnumber": lambda c: c.idnumber or None, "parent": lambda c: c.parent},
+            lengths={"name": 255, "idnumber": 100},
         )
         self.courses: Table[Course] = Table(
             db,
@@ -165,6 +194,7 @@ class MoodleSite:
                 "idnumber": lambda c: c.idnumber or None,
                 "category": lambda c: c.category,
             },
+            lengths={"fullname": 254, "shortname": 255, "idnumber": 100},
         )
         self.course_orders: Table[CourseOrder] = Table(db, "course_order")
         self.sections: Table[CourseSection] = Table(db, "course_sections", {"course": lambda s: s.course})
@@ -177,8 +207,11 @@ class MoodleSite:
                 "instance": lambda e: e.enrolid,
                 "user": lambda e: e.userid,
             },
+            unique=frozenset({"instance_user"}),
         )
-        self.cohorts: Table[Cohort] = Table(db, "cohort", {"idnumber": lambda c: c.idnumber})
+        self.cohorts: Table[Cohort] = Table(
+            db, "cohort", {"idnumber": lambda c: c.idnumber}, lengths={"name": 254, "idnumber": 100}
+        )
         self.cohort_members: Table[CohortMember] = Table(
             db,
             "cohort_members",
@@ -187,12 +220,16 @@ class MoodleSite:
                 "cohort": lambda m: m.cohortid,
                 "user": lambda m: m.userid,
             },
+            unique=frozenset({"cohort_user"}),
         )
-        self.groups: Table[Group] = Table(db, "groups", {"course": lambda g: g.courseid})
+        self.groups: Table[Group] = Table(
+            db, "groups", {"course": lambda g: g.courseid}, lengths={"name": 254, "idnumber": 100, "enrolmentkey": 50}
+        )
         self.group_members: Table[GroupMember] = Table(
             db,
             "groups_members",
             {"group_user": lambda m: (m.groupid, m.userid), "group": lambda m: m.groupid, "user": lambda m: m.userid},
+            unique=frozenset({"group_user"}),
         )
 
     @classmethod

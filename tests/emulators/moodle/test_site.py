@@ -226,3 +226,12 @@ def test_get_contents_lists_sections_once_in_the_service(ws: Any, site: MoodleSi
         (2, "Section 2", []),
     ]
     assert ws("core_course_get_courses", options={"ids": [courseid]})[0]["numsections"] == 2
+
+
+def test_the_database_refuses_too_long_values_and_duplicate_usernames(ws: Any, site: MoodleSite) -> None:
+    answer = ws("core_user_create_users", users=[_user("a"), _user("b" * 101)])
+    assert (answer["exception"], answer["errorcode"]) == ("dml_write_exception", "dmlwriteexception")
+    assert len(site.users) == 2  # the batch rolled back
+    first, second = (u["id"] for u in ws("core_user_create_users", users=[_user("c"), _user("d")]))
+    warnings = ws("core_user_update_users", users=[{"id": second, "username": "c"}])["warnings"]
+    assert [(w["itemid"], w["warningcode"]) for w in warnings] == [(second, "dmlwriteexception")]

@@ -17,7 +17,6 @@ from reconciler.emulators.moodle.db import sql_like
 from reconciler.emulators.moodle.errors import (
     MoodleError,
     coding_exception,
-    dml_write_error,
     invalid_parameter,
     missing_record,
     moodle_exception,
@@ -389,10 +388,7 @@ def _update_one(call: Call, data: dict[str, Any]) -> None:
         changes["password"] = data["password"]
     changed = {key: value for key, value in changes.items() if getattr(existing, key) != value}
     if changed:
-        username = changed.get("username")
-        if username is not None and any(u.id != existing.id for u in site.users.find("username", (1, username))):
-            # No pre-check: the unique index (mnethostid, username) refuses the write.
-            raise dml_write_error()
+        # No username pre-check: the unique index (mnethostid, username) refuses a duplicate.
         site.users.put(replace(existing, timemodified=site.now(), **changed))
     _save_profile_fields(site, existing.id, data.get("customfields") or [])
     _save_preferences(site, existing.id, data.get("preferences") or [])
