@@ -229,9 +229,9 @@ def test_get_contents_lists_sections_once_in_the_service(ws: Any, site: MoodleSi
 
 
 def test_the_database_refuses_too_long_values_and_duplicate_usernames(ws: Any, site: MoodleSite) -> None:
-    answer = ws("core_user_create_users", users=[_user("a"), _user("b" * 101)])
+    answer = ws("core_user_create_users", users=[_user("a"), _user("b", firstname="B" * 101)])
     assert (answer["exception"], answer["errorcode"]) == ("dml_write_exception", "dmlwriteexception")
     assert len(site.users) == 2  # the batch rolled back
-    first, second = (u["id"] for u in ws("core_user_create_users", users=[_user("c"), _user("d")]))
+    second = ws("core_user_create_users", users=[_user("c"), _user("d")])[1]["id"]
     warnings = ws("core_user_update_users", users=[{"id": second, "username": "c"}])["warnings"]
     assert [(w["itemid"], w["warningcode"]) for w in warnings] == [(second, "dmlwriteexception")]
