@@ -89,14 +89,9 @@ def _decode(raw: bytes) -> str:
 def register(target: PhpArray, name: str, value: str) -> None:
     """Register one variable the way ``php_register_variable_ex`` does."""
     name = name.split("\0", 1)[0].lstrip(" ")
-    base_end = len(name)
-    base_chars: list[str] = []
-    for pos, char in enumerate(name):
-        if char == "[":
-            base_end = pos
-            break
-        base_chars.append("_" if char in " ." else char)
-    base = "".join(base_chars)
+    bracket = name.find("[")
+    base_end = len(name) if bracket < 0 else bracket
+    base = name[:base_end].replace(" ", "_").replace(".", "_")
     if not base:
         return
     keys: list[str | None] = [base]
