@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.emulators.moodle.db import Database, Table
 from reconciler.emulators.moodle.errors import missing_record
+from reconciler.emulators.moodle.faults import CostModel, Faults
+from reconciler.emulators.moodle.fresh import populate
 from reconciler.emulators.moodle.model import (
     CONTEXT_BLOCK,
     CONTEXT_COURSE,
@@ -50,7 +52,6 @@ if TYPE_CHECKING:
     import httpx
 
     from reconciler.emulators.http import LoopbackServer
-    from reconciler.emulators.moodle.faults import CostModel
 
 Clock = Callable[[], float]
 
@@ -131,8 +132,6 @@ class MoodleSite:
     """
 
     def __init__(self, config: SiteConfig | None = None, clock: Clock = time.time) -> None:
-        from reconciler.emulators.moodle.faults import Faults
-
         self.config = config or SiteConfig()
         self.clock = clock
         self.lock = threading.RLock()
@@ -238,8 +237,6 @@ class MoodleSite:
 
         ``token`` is a permanent token of the admin (user 2) for the site's service.
         """
-        from reconciler.emulators.moodle.fresh import populate
-
         site = cls(clock=clock)
         site.config.debug = debug
         populate(site)
