@@ -57,15 +57,16 @@ class Sandbox:
             _assign(environment, connection.powerschool.client_secret, emulator.client_secret)
         return cls(config, districts, emulators, site, environment)
 
-    def moodle_client(self) -> MoodleClient:
-        """A client for the emulated site, in process, with the config's batch settings."""
+    def moodle_client(self, *, concurrency: int | None = None) -> MoodleClient:
+        """A client for the emulated site, in process, with the config's batch settings.
+        ``concurrency=1`` makes Moodle ids come out in one reproducible order."""
         settings = self.config.moodle
         return MoodleClient(
             settings.url,
             MOODLE_TOKEN,
             max_input_vars=settings.max_input_vars,
             batch_size=settings.batch_size,
-            concurrency=settings.concurrency,
+            concurrency=concurrency or settings.concurrency,
             transport=self.moodle.transport(),
         )
 
