@@ -110,6 +110,21 @@ class RetryPolicy:
         return float(min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
 
+@dataclass(frozen=True, slots=True)
+class ListRead:
+    """One counted list the client read: what, where, how many records, at what page size."""
+
+    label: str
+    path: str
+    count: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """Page requests needed (none for an empty list: its count said so)."""
+        return -(-self.count // self.page_size)
+
+
 @dataclass
 class _Token:
     value: str
@@ -122,7 +137,8 @@ class PowerSchoolClient:
     ``transport`` replaces the network (tests pass an emulator's ``httpx.MockTransport``);
     ``sleep`` and ``clock`` can be replaced to make waits observable. ``stats`` counts
     HTTP exchanges by kind: ``token``, ``metadata``, ``count``, ``page``, plus ``retry``
-    and ``reauth`` for the extra ones.
+    and ``reauth`` for the extra ones; ``lists`` records every counted list read and
+    ``wait_s`` the seconds spent waiting on HTTP, summed over threads.
     """
 
     def __init__(
@@ -146,6 +162,8 @@ class PowerSchoolClient:
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
         self.stats: Counter[str] = Counter()
+        self.lists: list[ListRead] = []
+        self.wait_s = 0.0
         self._basic = httpx.BasicAuth(client_id, client_secret)
         self._sleep = sleep
         self._clock = clock
@@ -224,6 +242,12 @@ class PowerSchoolClient:
         value = metadata.get(f"{resource}_max_page_size")
         return quirks.integer(value) if value not in (None, "") else self.page_size
 
+    def note_list(self, read: ListRead) -> None:
+        """Record a counted list (the paging engine calls this once per list)."""
+        with self._lock:
+            self.lists.append(read)
+        log.info("PowerSchool %s: %d records, %d pages of %d", read.label, read.count, read.pages, read.page_size)
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _count(self, kind: str) -> None:
@@ -236,12 +260,15 @@ class PowerSchoolClient:
         while True:
             attempt += 1
             self._count(kind if attempt == 1 else "retry")
+            started = time.perf_counter()
             try:
                 response = send()
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}"
                 wait = self.retry.backoff(attempt)
             else:
+                with self._lock:
+                    self.wait_s += time.perf_counter() - started
                 if not _transient(response):
                     return response
                 failure = f"HTTP {response.status_code}"

@@ -11,7 +11,6 @@ counted, raises :class:`TruncatedReadError` instead of yielding a smaller roster
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from reconciler.errors import SourceError, TruncatedReadError
 from reconciler.powerschool import quirks
-from reconciler.powerschool.client import PowerSchoolClient
+from reconciler.powerschool.client import ListRead, PowerSchoolClient
 
 T = TypeVar("T")
 Record = Mapping[str, Any]
@@ -50,18 +49,19 @@ class Pending(Generic[T]):
 
     def __init__(self, read: Read[T]) -> None:
         self.read = read
-        self.count = 0
-        self.page_size = 0
+        self.listing = ListRead(read.label, read.path, 0, 1)
         self.items: list[T] = []
         self._pages: dict[int, list[T]] = {}
 
     @property
-    def pages(self) -> int:
-        return math.ceil(self.count / self.page_size) if self.count else 0
+    def count(self) -> int:
+        """Records PowerSchool counted."""
+        return self.listing.count
 
     def expected(self, page: int) -> int:
         """How many records page ``page`` must hold."""
-        return min(self.page_size, self.count - (page - 1) * self.page_size)
+        size = self.listing.page_size
+        return min(size, self.count - (page - 1) * size)
 
 
 class Batch:
@@ -81,24 +81,26 @@ class Batch:
         """Count, then fetch every page; raises on the first failure, cancelling the rest."""
         with ThreadPoolExecutor(max_workers=self._client.concurrency, thread_name_prefix="powerschool") as pool:
             _all(pool, [pool.submit(self._count, p) for p in self._pending])
-            futures = [pool.submit(self._page, p, n) for p in self._pending for n in range(1, p.pages + 1)]
+            futures = [pool.submit(self._page, p, n) for p in self._pending for n in range(1, p.listing.pages + 1)]
             _all(pool, futures)
         for pending in self._pending:
             self._assemble(pending)
 
     def _count(self, pending: Pending[Any]) -> None:
         read = pending.read
-        pending.page_size = self._client.max_page_size(read.resource)
+        page_size = self._client.max_page_size(read.resource)
         body = self._client.get(f"{read.path}/count", [("q", read.q)] if read.q else [], kind="count")
         try:
-            pending.count = quirks.count(body)
+            count = quirks.count(body)
         except ValueError as exc:
             raise SourceError(f"PowerSchool {read.label}: unreadable count ({exc})") from None
+        pending.listing = ListRead(read.label, read.path, count, page_size)
+        self._client.note_list(pending.listing)
 
     def _page(self, pending: Pending[Any], page: int) -> None:
         read = pending.read
         params = [*read.params, *([("q", read.q)] if read.q else []), ("page", str(page))]
-        params.append(("pagesize", str(pending.page_size)))
+        params.append(("pagesize", str(pending.listing.page_size)))
         body = self._client.get(read.path, params, kind="page")
         try:
             records = read.records(body)
@@ -108,7 +110,7 @@ class Batch:
         expected = pending.expected(page)
         if len(records) < expected:
             raise TruncatedReadError(
-                f"truncated read: {read.label}: page {page} of {pending.pages} held {len(records)} records, "
+                f"truncated read: {read.label}: page {page} of {pending.listing.pages} held {len(records)} records, "
                 f"expected {expected} (of {pending.count} counted)"
             )
         pending._pages[page] = items
@@ -117,7 +119,7 @@ class Batch:
         read = pending.read
         seen: set[Hashable] = set()
         items = []
-        for page in range(1, pending.pages + 1):
+        for page in range(1, pending.listing.pages + 1):
             for item in pending._pages.pop(page):
                 key = read.key(item)
                 if key not in seen:

@@ -545,13 +545,17 @@ class PowerSchoolEmulator:
         descending = request.params.get("sortdescending", "false").lower() == "true"
         return self._select(("table", table.name), table.rows, table, q, tuple(sort), descending)
 
-    def _table_record(self, table: Table, row: object, columns: Sequence[str]) -> dict[str, Any]:
-        values = {c: table_value(table.columns[c].get(row), table.columns[c].kind, self.quirks) for c in columns}
-        return {
-            "id": table.columns[table.key].get(row),
-            "name": self._table_title(table),
-            "tables": {table.name: values},
-        }
+    def _table_records(self, table: Table, rows: Sequence[object], columns: Sequence[str]) -> list[dict[str, Any]]:
+        specs = [(c, table.columns[c].get, table.columns[c].kind) for c in columns]
+        key, title, quirks = table.columns[table.key].get, self._table_title(table), self.quirks
+        return [
+            {
+                "id": key(row),
+                "name": title,
+                "tables": {table.name: {c: table_value(get(row), kind, quirks) for c, get, kind in specs}},
+            }
+            for row in rows
+        ]
 
     def _table_title(self, table: Table) -> str:
         return table.title if self.quirks.capitalized_table_name else table.name
@@ -568,7 +572,7 @@ class PowerSchoolEmulator:
         self._check_access(table, columns)
         rows = self._table_rows(request, table)
         page = self._page(request, rows, self.plugin.table_max_page_size)
-        return self._records(self._table_title(table), [self._table_record(table, row, columns) for row in page])
+        return self._records(self._table_title(table), self._table_records(table, page, columns))
 
     def _table_count(self, request: _Request) -> Reply:
         table = self._table(request)
@@ -593,8 +597,8 @@ class PowerSchoolEmulator:
         row = next((r for r in table.rows if get(r) == key), None)
         if row is None:
             raise _Refusal(404, {"message": "Not Found"})
-        record = self._table_record(table, row, columns)
-        return _ok({"id": key, "name": record["name"], "tables": record["tables"]})
+        (record,) = self._table_records(table, [row], columns)
+        return _ok(record)
 
     # -- /ws/schema/query ---------------------------------------------------------------------
 

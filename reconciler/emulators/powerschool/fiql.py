@@ -88,10 +88,18 @@ def _compile(clause: Clause, columns: Mapping[str, Column]) -> Predicate:
     if len(clause.values) != 1:
         raise QueryError(f"Invalid query: {clause.op} takes one value")
     bound = _typed(column.kind, clause.values[0])
-    compare = _ORDER[clause.op]
     if column.kind == "str":
+        compare = _ORDER[clause.op]
         return lambda row: (v := get(row)) is not None and compare(str(v).casefold(), bound)
-    return lambda row: (v := get(row)) is not None and compare(v, bound)
+    # One closure per operator: this runs for every row of a filtered table.
+    b: Any = bound
+    if clause.op == "=gt=":
+        return lambda row: (v := get(row)) is not None and v > b
+    if clause.op == "=ge=":
+        return lambda row: (v := get(row)) is not None and v >= b
+    if clause.op == "=lt=":
+        return lambda row: (v := get(row)) is not None and v < b
+    return lambda row: (v := get(row)) is not None and v <= b
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {

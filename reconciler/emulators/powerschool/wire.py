@@ -16,6 +16,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_NUMBER_START = frozenset("-0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,12 @@ class Quirks:
 def _scalar(value: object, quirks: Quirks) -> object:
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str) and quirks.numeric_strings_as_numbers and _NUMBER.fullmatch(value):
+    if (
+        type(value) is str
+        and quirks.numeric_strings_as_numbers
+        and value[:1] in _NUMBER_START  # cheap test first: most strings are names
+        and _NUMBER.fullmatch(value)
+    ):
         number: int | float = float(value) if "." in value else int(value)
         if str(number) == value:
             return number
