@@ -34,7 +34,6 @@ from reconciler.emulators.moodle.model import (
 )
 from reconciler.emulators.moodle.params import (
     Multiple,
-    Need,
     Param,
     Single,
     Value,
@@ -65,10 +64,6 @@ _DEFAULT_INSTANCES = (
 )
 
 
-def _default(kind: Param, value: Any) -> Value:
-    return Value(kind, Need.DEFAULT, value)
-
-
 _FORMAT_OPTIONS_IN = optional(Multiple(Single({"name": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)})))
 _CUSTOM_FIELDS_IN = optional(Multiple(Single({"shortname": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)})))
 
@@ -79,20 +74,20 @@ _CREATE_COURSE = Single(
         "categoryid": Value(Param.INT),
         "idnumber": opt(Param.RAW),
         "summary": opt(Param.RAW),
-        "summaryformat": _default(Param.INT, 1),
-        "format": _default(Param.PLUGIN, "topics"),
-        "showgrades": _default(Param.INT, 1),
-        "newsitems": _default(Param.INT, 5),
+        "summaryformat": default(Value(Param.INT), 1),
+        "format": default(Value(Param.PLUGIN), "topics"),
+        "showgrades": default(Value(Param.INT), 1),
+        "newsitems": default(Value(Param.INT), 5),
         "startdate": opt(Param.INT),
         "enddate": opt(Param.INT),
         "numsections": opt(Param.INT),
-        "maxbytes": _default(Param.INT, 0),
-        "showreports": _default(Param.INT, 0),
+        "maxbytes": default(Value(Param.INT), 0),
+        "showreports": default(Value(Param.INT), 0),
         "visible": opt(Param.INT),
         "hiddensections": opt(Param.INT),
-        "groupmode": _default(Param.INT, 0),
-        "groupmodeforce": _default(Param.INT, 0),
-        "defaultgroupingid": _default(Param.INT, 0),
+        "groupmode": default(Value(Param.INT), 0),
+        "groupmodeforce": default(Value(Param.INT), 0),
+        "defaultgroupingid": default(Value(Param.INT), 0),
         "enablecompletion": opt(Param.INT),
         "completionnotify": opt(Param.INT),
         "lang": opt(Param.SAFEDIR),
@@ -486,7 +481,7 @@ def _course_summary(call: Call, course: Course, sortorder: int) -> dict[str, Any
     return info
 
 
-_BY_FIELD_PARAMS = Single({"field": _default(Param.ALPHA, ""), "value": _default(Param.RAW, "")})
+_BY_FIELD_PARAMS = Single({"field": default(Value(Param.ALPHA), ""), "value": default(Value(Param.RAW), "")})
 _BY_FIELD_COURSE = Single(
     {
         "id": Value(Param.INT),
