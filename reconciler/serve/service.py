@@ -1,0 +1,201 @@
+"""The ``serve`` service: an HTTPS endpoint for PowerSchool's change notifications and for
+health checks, and one worker thread that runs the syncs the schedule makes due.
+
+Routes:
+
+- ``POST /powerschool/events``: a notification. Answered at once: 401 without the
+  webhook key (:mod:`reconciler.serve.webhook`), otherwise 200, and a sync is due after
+  the debounce window (:mod:`reconciler.serve.schedule`). The body is read only to
+  authenticate and to log the event types and resources it names.
+- ``GET /healthz``: :mod:`reconciler.serve.health`.
+
+Runs happen one at a time on the worker; the HTTP threads only record notifications and
+read state, under one lock. :meth:`SyncService.stop` stops accepting requests, lets a run
+in progress finish (an apply is never cut short by a shutdown), and returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+from reconciler.config.model import Config, ServeSettings
+from reconciler.serve.health import Snapshot, health
+from reconciler.serve.https import HTTPSServer, Reply, Request, ServeError
+from reconciler.serve.schedule import Schedule, Trigger
+from reconciler.serve.sync import Connectors, RunReport, sync_once
+from reconciler.serve.webhook import describe, is_authentic, parse_body, summarize
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/powerschool/events"
+HEALTH_PATH = "/healthz"
+#: Shortest webhook key accepted: it is the only thing that tells PowerSchool from anyone else.
+MIN_KEY_CHARS = 16
+
+
+def webhook_key(settings: ServeSettings) -> str | None:
+    """The resolved webhook key, or None when the webhook is off. Refuses a short key."""
+    if settings.webhook_key is None:
+        return None
+    key = settings.webhook_key.resolve()
+    if len(key) < MIN_KEY_CHARS:
+        raise ServeError(
+            f"{settings.webhook_key.where}: the webhook key is shorter than {MIN_KEY_CHARS} characters; "
+            "use a long random one (it is the only proof a notification comes from PowerSchool)"
+        )
+    return key
+
+
+class SyncService:
+    """Scheduled and notified syncs of ``config`` behind an HTTPS endpoint.
+
+    ``connectors`` is the seam to PowerSchool and Moodle (tests pass emulators);
+    ``clock`` (monotonic seconds) drives the schedule and ``now`` stamps runs and health.
+    The webhook key is resolved here, so a missing secret stops the start, not a request.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        context: ssl.SSLContext,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8443,
+        connectors: Connectors | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._config = config
+        self._key = webhook_key(config.serve)
+        self._connectors = connectors or Connectors()
+        self._clock = clock
+        self._now = now
+        self._lock = threading.Condition()
+        self._schedule = Schedule.starting(
+            clock(), interval_s=config.serve.interval_s, debounce_s=config.serve.debounce_s
+        )
+        self._runs: Counter[str] = Counter({t.value: 0 for t in Trigger})
+        self._last: RunReport | None = None
+        self._stopping = False
+        self._started_at = now()
+        self._server = HTTPSServer(self.app, context, host, port)
+        self._worker = threading.Thread(target=self._work, name="ps2moodle-sync", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (``https://host:port``)."""
+        return self._server.url
+
+    def start(self) -> Self:
+        """Start serving and the worker (whose first run begins at once); returns at once."""
+        self._server.start()
+        self._worker.start()
+        log.info(
+            "serving %s: POST %s (%s), GET %s; full sync every %gs, auto_apply %s, plans in %s",
+            self.url,
+            WEBHOOK_PATH,
+            "on" if self._key else "off: no serve.webhook_key",
+            HEALTH_PATH,
+            self._config.serve.interval_s,
+            "on" if self._config.serve.auto_apply else "off",
+            self._config.serve.out_dir,
+        )
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting requests, let a run in progress finish, stop the worker."""
+        self._server.close()
+        with self._lock:
+            self._stopping = True
+            running = self._schedule.running
+            self._lock.notify_all()
+        if running:
+            log.info("stopping: waiting for the current sync to finish")
+        if self._worker.is_alive():
+            self._worker.join()
+        log.info("stopped")
+
+    # -- the worker ----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                trigger = self._wait_for_due()
+            if trigger is None:
+                return
+            log.info("sync (%s) starting", trigger.value)
+            report = sync_once(self._config, trigger, connectors=self._connectors, now=self._now)
+            with self._lock:
+                self._schedule.end(self._clock())
+                self._runs[trigger.value] += 1
+                self._last = report
+                self._lock.notify_all()
+
+    def _wait_for_due(self) -> Trigger | None:
+        """With the lock held: wait until a run is due and begin it; None once stopping."""
+        while not self._stopping:
+            now = self._clock()
+            trigger = self._schedule.begin(now)
+            if trigger is not None:
+                return trigger
+            due = self._schedule.due_at()
+            self._lock.wait(None if due is None else due - now)
+        return None
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def app(self, request: Request) -> Reply:
+        """Route one request (the HTTPS server calls this from its connection threads)."""
+        if request.path == WEBHOOK_PATH:
+            return self._notified(request) if request.method == "POST" else _not_allowed("POST")
+        if request.path == HEALTH_PATH:
+            return _json(200, health(self.snapshot())) if request.method == "GET" else _not_allowed("GET")
+        return _json(404, {"error": "not found"})
+
+    def _notified(self, request: Request) -> Reply:
+        if self._key is None:
+            return _json(404, {"error": "the webhook is off: the config's serve section has no webhook_key"})
+        payload = parse_body(request.body)
+        if not is_authentic(self._key, request.headers, payload):
+            log.warning("webhook: refused a notification from %s: missing or wrong key", request.client)
+            return _json(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Basic realm="ps2moodle"'})
+        with self._lock:
+            now = self._clock()
+            due = self._schedule.notify(now)
+            running = self._schedule.running
+            self._lock.notify_all()
+        when = "after the sync in progress" if running else f"in {max(0.0, due - now):.0f}s"
+        log.info("webhook: notification from %s (%s); sync %s", request.client, describe(summarize(payload)), when)
+        return _json(200, {"status": "accepted"})
+
+    def snapshot(self) -> Snapshot:
+        """The state ``/healthz`` reports."""
+        with self._lock:
+            due = self._schedule.due_at()
+            wait = None if due is None else max(0.0, due - self._clock())
+            return Snapshot(
+                settings=self._config.serve,
+                webhook=self._key is not None,
+                started_at=self._started_at,
+                running=self._schedule.running,
+                pending=self._schedule.pending,
+                next_run_at=None if wait is None else self._now() + timedelta(seconds=wait),
+                runs=dict(self._runs),
+                last=self._last,
+            )
+
+
+def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Reply:
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode("utf-8")
+
+
+def _not_allowed(method: str) -> Reply:
+    return _json(405, {"error": f"use {method}"}, {"Allow": method})

@@ -1,0 +1,252 @@
+"""One unattended sync run: plan, save the plan for review, and apply it only when that is safe.
+
+A run is the ``plan`` command followed, with ``auto_apply``, by the ``apply`` of exactly the
+plan it saved:
+
+1. read PowerSchool and Moodle and plan (:func:`reconciler.pipeline.run_plan`, no override);
+2. save the plan document in a folder of its own under ``out_dir`` (named by the run's
+   start time, UTC) and point ``out_dir/latest`` at it;
+3. apply only when ``auto_apply`` is on, the plan is not empty and the safety gate passed it
+   without an override. Before writing, Moodle is read again for the objects the plan
+   touches and checked against the plan's fingerprints (as ``apply PLANFILE`` does); a plan
+   that went stale meanwhile is not applied (the next run plans afresh). The apply is
+   recorded in the audit log, and its outcome saved as ``apply.json`` next to the plan.
+
+A run never raises: whatever stops it becomes a ``failed`` :class:`RunReport` (and a log
+entry); the server goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from reconciler.apply import ApplyReport, Status
+from reconciler.config.model import Config, MoodleSettings
+from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.roles import RoleMap
+from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
+from reconciler.planfile import find_stale, save_plan
+from reconciler.powerschool.source import fetch_roster
+from reconciler.serve.schedule import Trigger
+
+log = logging.getLogger(__name__)
+
+#: The file in ``out_dir`` that names the newest run folder.
+LATEST = "latest"
+#: The apply report written next to an applied plan.
+APPLY_REPORT = "apply.json"
+
+
+class Outcome(str, Enum):
+    """How a run ended."""
+
+    NO_CHANGES = "no_changes"  # Moodle already matches
+    PLANNED = "planned"  # changes written for review; auto_apply is off
+    APPLIED = "applied"  # every change applied
+    PARTIAL = "partial"  # applied, but some changes failed or were skipped
+    REFUSED = "refused"  # the safety gate refused the plan: saved, not applied
+    STALE = "stale"  # Moodle changed between planning and applying: not applied
+    FAILED = "failed"  # the run stopped on an error
+
+
+@dataclass(frozen=True)
+class Connectors:
+    """The seam to the outside systems: how a run reaches Moodle and reads PowerSchool.
+    The defaults use the network; tests pass emulators' transports."""
+
+    moodle: Callable[[MoodleSettings], MoodleClient] = MoodleClient.from_settings
+    roster: RosterReader = fetch_roster
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one run did, in counts only: no names, no secrets (``/healthz`` shows it).
+    ``folder`` is the run folder's name under ``out_dir``; ``error`` the kind of error
+    that stopped a failed run (its message is in the log)."""
+
+    trigger: Trigger
+    outcome: Outcome
+    started_at: datetime
+    finished_at: datetime
+    changes: Mapping[str, int] = field(default_factory=dict)
+    violations: int = 0
+    applied: int = 0
+    failed: int = 0
+    skipped: int = 0
+    folder: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "trigger": self.trigger.value,
+            "outcome": self.outcome.value,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "changes": dict(self.changes),
+            "violations": self.violations,
+            "applied": self.applied,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "folder": self.folder,
+            "error": self.error,
+        }
+
+
+def iso(moment: datetime) -> str:
+    """A UTC time as ``2025-09-01T12:00:00Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def hold_back(run: PlanRun, *, auto_apply: bool) -> Outcome | None:
+    """The outcome that ends a run before any write, or None when the plan is to be applied.
+
+    Unattended apply needs a plan the gate passed on its own: a refusal, and even an
+    override (which this server never gives), keeps the plan for a person.
+    """
+    if not run.verdict.ok or run.verdict.overridden:
+        return Outcome.REFUSED
+    if run.plan.is_empty:
+        return Outcome.NO_CHANGES
+    if not auto_apply:
+        return Outcome.PLANNED
+    return None
+
+
+def sync_once(
+    config: Config,
+    trigger: Trigger,
+    *,
+    connectors: Connectors | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunReport:
+    """Run one sync of ``config`` (see the module notes); never raises."""
+    connectors = connectors or Connectors()
+    started = now()
+    try:
+        fields = _sync(config, connectors, started)
+    except ReconcilerError as exc:
+        log.error("sync (%s) failed: %s", trigger.value, exc)
+        fields = {"outcome": Outcome.FAILED, "error": type(exc).__name__}
+    except Exception as exc:  # a bug must not take the server down; the traceback is logged
+        log.exception("sync (%s) failed unexpectedly", trigger.value)
+        fields = {"outcome": Outcome.FAILED, "error": type(exc).__name__}
+    return RunReport(trigger=trigger, started_at=started, finished_at=now(), **fields)
+
+
+def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str, Any]:
+    """The run itself: the RunReport fields it determined."""
+    roles = RoleMap.from_settings(config.moodle)
+    with connectors.moodle(config.moodle) as moodle:
+        run = run_plan(config, moodle, connectors.roster, roles=roles)
+        doc = plan_document(config, run, created_at=started)
+        folder = save_run(doc, Path(config.serve.out_dir), started)
+        fields: dict[str, Any] = {
+            "changes": run.plan.action_totals(),
+            "violations": len(run.verdict.violations),
+            "folder": folder.name,
+        }
+        held = hold_back(run, auto_apply=config.serve.auto_apply)
+        if held is not None:
+            _log_held(held, run, folder)
+            return {**fields, "outcome": held}
+        live = read_for_apply(moodle, run.plan, roles)
+        stale = find_stale(doc, live)
+        if stale:
+            log.warning(
+                "sync: Moodle changed while planning (%d objects); plan %s not applied, the next run plans again",
+                len(stale),
+                folder,
+            )
+            return {**fields, "outcome": Outcome.STALE}
+        log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
+        report = apply_audited(config, moodle, run.plan, live, doc, roles=roles)
+    tally = {s.value: report.count(s) for s in Status}
+    outcome = Outcome.APPLIED if report.complete else Outcome.PARTIAL
+    log.log(
+        logging.INFO if report.complete else logging.WARNING,
+        "sync: %s (%d applied, %d failed, %d skipped)",
+        outcome.value,
+        tally[Status.APPLIED.value],
+        tally[Status.FAILED.value],
+        tally[Status.SKIPPED.value],
+    )
+    try:
+        _save_apply_report(folder / APPLY_REPORT, doc["checksum"], report)
+    except PlanFileError as exc:  # the changes are made and audited; only the summary file is lost
+        log.error("sync: %s", exc)
+    return {**fields, "outcome": outcome, **tally}
+
+
+def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
+    if outcome is Outcome.REFUSED:
+        log.warning(
+            "sync: the safety gate refused the plan (%s); saved to %s for review, not applied",
+            "; ".join(run.verdict.violations) or "an override is never applied unattended",
+            folder,
+        )
+    elif outcome is Outcome.PLANNED:
+        log.info(
+            "sync: %d changes planned in %s, waiting for review (auto_apply is off)", len(run.plan.changes), folder
+        )
+    else:
+        log.info("sync: no changes (plan in %s)", folder)
+
+
+def save_run(doc: Mapping[str, Any], out_dir: Path, started: datetime) -> Path:
+    """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
+    ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
+    it. Returns the folder."""
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for n in count():
+            folder = out_dir / (stamp if n == 0 else f"{stamp}-{n}")
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise PlanFileError(f"cannot create a run folder in {out_dir}: {exc.strerror}") from None
+    save_plan(doc, folder)
+    _write_atomically(out_dir / LATEST, folder.name + "\n")
+    return folder
+
+
+def _save_apply_report(path: Path, checksum: str, report: ApplyReport) -> None:
+    """The apply's counts and every change that did not apply, by kind and key (no labels)."""
+    data = {
+        "plan": checksum,
+        "counts": {s.value: report.count(s) for s in Status},
+        "not_applied": [
+            {
+                "action": r.change.action.value,
+                "kind": r.change.key.kind.value,
+                "key": r.change.key.id,
+                "status": r.status.value,
+                "error": r.error,
+            }
+            for r in report.failures
+        ],
+    }
+    _write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise PlanFileError(f"cannot write {path}: {exc.strerror}") from None
