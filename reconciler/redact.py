@@ -42,7 +42,7 @@ _DIGITS = 10
 def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
     pseudonyms = _Pseudonyms(_salt(doc))
-    changes = [pseudonyms.change(c) if c["kind"] == Kind.USER.value else c for c in doc["changes"]]
+    changes = [pseudonyms.change(c) if c["kind"] == Kind.USER.value else pseudonyms.member(c) for c in doc["changes"]]
     # Free text may name anyone the plan holds, so it is scrubbed once every account is known.
     scrub = pseudonyms.scrubber()
     changes = [{**c, "reason": scrub(c["reason"])} if c["reason"] else c for c in changes]
@@ -132,6 +132,15 @@ class _Pseudonyms:
             "after": self.account(person, change["after"]),
             "fields": fields,
         }
+
+    def member(self, change: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A membership change with the member's username (in its context) replaced."""
+        context = change["context"]
+        if "member" not in context:
+            return change
+        obj = change["after"] if change["after"] is not None else change["before"]
+        username = self.value(obj["user"], "username", context["member"])
+        return {**change, "context": {**context, "member": username}}
 
     def field(self, person: str, field: Mapping[str, Any]) -> dict[str, Any]:
         """A field change of a person's account with both values replaced."""

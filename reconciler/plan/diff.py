@@ -174,7 +174,16 @@ class _Planner:
         self.will_exist: set[Key] = set(live.resources)
 
     def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
-        """Where a change belongs, for grouping in renderers: its school and course."""
+        """Where a change belongs, for grouping in renderers: its school and course, and for a
+        membership the member's username (personal data: redaction replaces it)."""
+        member = getattr(resource, "user", None)
+        if isinstance(member, Key):
+            user = self.desired.get(member) or self.live.get(member)
+            if isinstance(user, User):
+                return (*self.course_context(resource), ("member", user.username))
+        return self.course_context(resource)
+
+    def course_context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
         course: Key | None = None
         if isinstance(resource, Course):
             course = resource.key

@@ -120,7 +120,7 @@ def group_changes(changes: Sequence[ChangeDict]) -> list[SchoolGroup]:
 def change_head(change: ChangeDict, *, in_course: bool) -> str:
     """The one-line description of a change, symbol first: ``+ create user jdoe  # reason``.
 
-    Memberships name the person's key and what they join (the course is left out when
+    Memberships name the person (their username, else their key) and what they join (the course is left out when
     the line already sits under that course's heading); enrolments show their roles.
     """
     action, kind = ACTIONS[change["action"]], KINDS[change["kind"]]
@@ -129,7 +129,7 @@ def change_head(change: ChangeDict, *, in_course: bool) -> str:
     if parent is None:
         what = f"{noun(kind)} {change['label']}"
     else:
-        user = obj["user"]
+        user = change["context"].get("member") or obj["user"]
         if action is Action.CREATE:
             what, prep = user, "in" if kind is Kind.ENROLMENT else "to"
         elif action is Action.DELETE:
