@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 #: Records where the emulator cannot match the debug recording, and why.
 DIFFERENCES: dict[int, str] = {
     125: "core_course_get_courses lists courses in PostgreSQL heap order (compared by id, as in production)",
@@ -32,6 +34,7 @@ def test_debug_recordings_replay_with_debuginfo(
     sequence: list[dict[str, Any]],
     debug_records: dict[tuple[str, str], dict[str, Any]],
     make_replayer: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     replayer = make_replayer(debug=True)
     failures, used = [], set()
@@ -51,9 +54,10 @@ def test_debug_recordings_replay_with_debuginfo(
         for r in debug_records.values()
         if (isinstance(r["response"], dict) and "debuginfo" in r["response"]) or "<DEBUGINFO>" in str(r["response"])
     )
-    print(
-        f"\ndebug replay: {len(used) - len(failures)}/{len(debug_records)} records match "
-        f"({with_debuginfo} carry debuginfo; {len(DIFFERENCES)} compared by id: heap order)"
-    )
+    with capsys.disabled():
+        print(
+            f"\ndebug replay: {len(used) - len(failures)}/{len(debug_records)} records match "
+            f"({with_debuginfo} carry debuginfo; {len(DIFFERENCES)} compared by id: heap order)"
+        )
     assert used == set(debug_records), "every debug recording is replayed"
     assert not failures, "\n".join(failures)

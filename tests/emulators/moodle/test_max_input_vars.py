@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 RECORDED_SITE_URL = "http://127.0.0.1:8080"
 SEVEN = ("username", "firstname", "lastname", "email", "auth", "password", "idnumber")
 
@@ -52,6 +54,7 @@ def test_requests_past_max_input_vars_are_cut_like_php(
     max_input_vars_cases: list[dict[str, Any]],
     make_replayer: Callable[..., Any],
     normalized: Callable[[Any, str], Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     replayer = make_replayer()
     assert replayer.site.config.max_input_vars == 5000
@@ -99,7 +102,8 @@ def test_requests_past_max_input_vars_are_cut_like_php(
         got = _summary(call(function, params))
         if normalized(got, replayer.url) != normalized(case["response"], RECORDED_SITE_URL):
             failures.append(f"{case['case']}:\n   got {got}\n  want {case['response']}")
-    print(f"\nmax_input_vars cases: {len(max_input_vars_cases) - len(failures)}/{len(max_input_vars_cases)} match")
+    with capsys.disabled():
+        print(f"\nmax_input_vars cases: {len(max_input_vars_cases) - len(failures)}/{len(max_input_vars_cases)} match")
     assert not failures, "\n".join(failures)
     # The cut enrolment call dropped the last enrolment only: 1666 + 1666 users enrolled.
     enrolled = call(
