@@ -78,12 +78,13 @@ def custom_values(values: Mapping[str, str], fields: Sequence[str]) -> Extension
 
 def school(rec: Record) -> School:
     """A ``/ws/v1/district/school`` record."""
+    high = qk.integer_or_none(rec.get("high_grade"))
     return School(
         dcid=qk.integer(rec["id"]),
         number=qk.integer(rec["school_number"]),
         name=qk.text(rec.get("name")),
         low_grade=qk.integer_or_none(rec.get("low_grade")) or 0,
-        high_grade=_or(qk.integer_or_none(rec.get("high_grade")), 12),
+        high_grade=12 if high is None else high,
     )
 
 
@@ -412,7 +413,3 @@ def enrolments(
         )
     result.sort(key=lambda e: e.dcid)
     return tuple(result)
-
-
-def _or(value: int | None, default: int) -> int:
-    return default if value is None else value

@@ -39,13 +39,9 @@ from reconciler.powerschool import records as rec
 from reconciler.powerschool.client import PowerSchoolClient, fiql
 from reconciler.powerschool.paging import Batch, Pending, Read
 from reconciler.powerschool.records import extension_refs
-from reconciler.powerschool.roster import Course, Roster, School, Student
+from reconciler.powerschool.roster import ENROLL_STATUSES, Course, Roster, School, Student
 
 T = TypeVar("T")
-
-#: Every enroll status: the roster holds inactive students too, so an account can be
-#: suspended because PowerSchool says so rather than because a read came back short.
-ALL_STATUSES = ("A", "P", "I", "T", "G", "H")
 
 #: The table columns read, by table (the plugin's access_request must grant them).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -236,7 +232,9 @@ class _SchoolReads:
                 "student",
                 partial(rec.student, school_number=n, fields=student_fields),
                 lambda s: s.dcid,
-                q=fiql(("school_enrollment.enroll_status", "==", ALL_STATUSES)),
+                # Every enroll status: inactive students are in the roster too, so an account is
+                # suspended because PowerSchool says so, never because a read came back short.
+                q=fiql(("school_enrollment.enroll_status", "==", ENROLL_STATUSES)),
                 expansions="school_enrollment,contact_info",
                 extensions=student_tables,
             )

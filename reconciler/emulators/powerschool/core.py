@@ -25,6 +25,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
 
@@ -181,22 +182,26 @@ class PowerSchoolEmulator:
         raw = dict(_raw_pairs(query))
         request = _Request(method, path, {k: unquote_plus(v) for k, v in raw.items()}, raw, headers, body)
         try:
-            self._before(request)
-            for verb, pattern, kind, handler in _ROUTES:
-                match = pattern.fullmatch(path)
-                if match and verb == method:
-                    request.match = match
-                    self._count(kind + ("_count" if path.endswith("/count") else ""))
-                    if kind not in ("token", "time", "metadata"):
-                        self._authorise(request)
-                    return handler(self, request)
-            self._count("other")
-            raise _Refusal(404, {"message": "Not Found"})
-        except fiql.QueryError as exc:
-            return _Refusal(400, {"message": str(exc)}).reply
+            try:
+                return self._route(request)
+            except fiql.QueryError as exc:
+                raise _Refusal(400, {"message": str(exc)}) from None
         except _Refusal as refusal:
             self._count(f"status_{refusal.reply[0]}")
             return refusal.reply
+
+    def _route(self, request: _Request) -> Reply:
+        self._before(request)
+        for verb, pattern, kind, handler in _ROUTES:
+            match = pattern.fullmatch(request.path)
+            if match and verb == request.method:
+                request.match = match
+                self._count(kind + ("_count" if request.path.endswith("/count") else ""))
+                if kind not in ("token", "time", "metadata"):
+                    self._authorise(request)
+                return handler(self, request)
+        self._count("other")
+        raise _Refusal(404, {"message": "Not Found"})
 
     def _count(self, kind: str) -> None:
         with self._lock:
@@ -241,7 +246,7 @@ class PowerSchoolEmulator:
         scheme, _, value = header.partition(" ")
         with self._lock:
             token = self._state.token
-            valid = token is not None and scheme.lower() == "bearer" and secrets.compare_digest(value, token.value)
+            valid = token is not None and scheme.lower() == "bearer" and _same(value, token.value)
             if valid and token is not None and self._clock() >= token.expires_at:
                 valid = False
             faults = self.faults
@@ -272,9 +277,7 @@ class PowerSchoolEmulator:
             client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             client_id = secret = ""
-        if scheme.lower() != "basic" or not (
-            secrets.compare_digest(client_id, self.client_id) and secrets.compare_digest(secret, self.client_secret)
-        ):
+        if scheme.lower() != "basic" or not (_same(client_id, self.client_id) and _same(secret, self.client_secret)):
             raise _Refusal(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
         form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
         grant = form.get("grant_type") or request.params.get("grant_type")
@@ -335,27 +338,12 @@ class PowerSchoolEmulator:
             },
         )
 
-    def _collection(self, kind: str, scope: int | None) -> Collection:
-        key = (kind, scope)
+    def _collection(self, key: tuple[str, int | None], build: Callable[[], Collection]) -> Collection:
+        """A list endpoint's collection, built once (paging asks for it again and again)."""
         with self._lock:
             found = self._collections.get(key)
             if found is None:
-                r = self._resources
-                if kind == "school":
-                    found = r.schools()
-                elif kind == "student":
-                    found = r.students(scope)
-                elif kind == "staff":
-                    found = r.staff_of(_require(scope))
-                elif kind == "course":
-                    found = r.courses_of(_require(scope))
-                elif kind == "section":
-                    found = r.sections_of(_require(scope))
-                elif kind == "term":
-                    found = r.terms_of(_require(scope))
-                else:
-                    found = r.enrollments_of(self.district.section_by_id[_require(scope)])
-                self._collections[key] = found
+                found = self._collections[key] = build()
             return found
 
     def _school(self, request: _Request) -> int:
@@ -447,26 +435,37 @@ class PowerSchoolEmulator:
         return chunk
 
     def _schools(self, request: _Request) -> Reply:
-        return self._list(request, self._collection("school", None))
+        return self._list(request, self._collection(("school", None), self._resources.schools))
 
     def _district_students(self, request: _Request) -> Reply:
-        return self._list(request, self._collection("student", None))
+        return self._list(request, self._collection(("student", None), partial(self._resources.students, None)))
 
     def _school_resources(self, request: _Request) -> Reply:
         assert request.match is not None
         kind = request.match["kind"]
         number = self._school(request)
+        r = self._resources
+        builders: dict[str, Callable[[int], Collection]] = {
+            "student": r.students,
+            "staff": r.staff_of,
+            "course": r.courses_of,
+            "section": r.sections_of,
+            "term": r.terms_of,
+        }
         default = ""
         if kind == "student" and self.quirks.students_active_by_default:
             default = "school_enrollment.enroll_status_code==0"
-        return self._list(request, self._collection(kind, number), default=default)
+        return self._list(request, self._collection((kind, number), partial(builders[kind], number)), default=default)
 
     def _section_enrollments(self, request: _Request) -> Reply:
         assert request.match is not None
         section = self._resources.section_by_dcid.get(int(request.match["id"]))
         if section is None:
             raise _Refusal(404, {"message": "Not Found"})
-        return self._list(request, self._collection("section_enrollment", section.id))
+        collection = self._collection(
+            ("section_enrollment", section.id), partial(self._resources.enrollments_of, section)
+        )
+        return self._list(request, collection)
 
     def _single(self, request: _Request) -> Reply:
         assert request.match is not None
@@ -647,9 +646,9 @@ class PowerSchoolEmulator:
             )
 
 
-def _require(scope: int | None) -> int:
-    assert scope is not None
-    return scope
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also copes with non-ASCII input."""
+    return secrets.compare_digest(given.encode(), expected.encode())
 
 
 def _sortable(value: object) -> tuple[bool, object]:
