@@ -67,7 +67,7 @@ def compute_plan(
     moves = dict(moves or {})
     planner = _Planner(
         desired,
-        _follow_moves(live, moves),
+        follow_moves(live, moves),
         removal or RemovalPolicy(),
         tuple(adopt),
         tuple(protected),
@@ -124,7 +124,7 @@ def field_changes(want: Mapping[str, Any], have: Mapping[str, Any]) -> tuple[Fie
     return tuple(out)
 
 
-def _follow_moves(live: State, moves: Mapping[Key, Key]) -> State:
+def follow_moves(live: State, moves: Mapping[Key, Key]) -> State:
     """Live enrolments of a course that moves are seen under the course's new key: the
     Moodle course (and who is in it) stays the same, only its identity changes."""
     if not moves:
@@ -332,7 +332,8 @@ class _Planner:
         policy = self.removal.cohort_members if kind is Kind.COHORT_MEMBER else self.removal.group_members
         if parent_key not in self.desired or policy is MembershipRemoval.KEEP:
             return
-        self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), "no longer implied by PowerSchool"))
+        reason = "no longer implied by PowerSchool"
+        self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), reason, self.context(live_res)))
 
     def check_references(self, selected: set[Kind]) -> list[Change]:
         """The changes in apply order, without those whose parents will not exist (a
