@@ -226,6 +226,8 @@ def test_get_contents_lists_sections_once_in_the_service(ws: Any, site: MoodleSi
         (2, "Section 2", []),
     ]
     assert ws("core_course_get_courses", options={"ids": [courseid]})[0]["numsections"] == 2
+    by_section = ws("core_course_get_courses_by_field", field="sectionid", value=sections[1]["id"])
+    assert [c["id"] for c in by_section["courses"]] == [courseid]
 
 
 def test_the_database_refuses_too_long_values_and_duplicate_usernames(ws: Any, site: MoodleSite) -> None:

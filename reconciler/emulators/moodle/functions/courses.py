@@ -581,7 +581,9 @@ def _courses_where(site: MoodleSite, field: str, value: php.Scalar) -> list[Cour
         course = site.courses.get(int(value or 0))
         return [course] if course else []
     if field == "sectionid":
-        return []
+        section = site.sections.get(int(value or 0))
+        course = site.courses.get(section.course) if section is not None else None
+        return [course] if course is not None else []
     if field == "idnumber" and value == "":
         # The idnumber index leaves empty values out; the query matches them.
         return [course for course in site.courses.by_id() if course.idnumber == ""]
