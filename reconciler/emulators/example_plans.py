@@ -27,6 +27,9 @@ FIXED_TIME = datetime(2024, 9, 3, 7, 0, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: Where the repository keeps them.
 DEFAULT_ROOT = Path("plan-output/examples")
+#: The plan the README shows, between these markers.
+README_PLAN = "district-after-changes/plan.txt"
+README_START, README_END = "<!-- plan-example:start -->", "<!-- plan-example:end -->"
 
 
 @contextmanager
@@ -74,11 +77,25 @@ def regenerate(root: Path = DEFAULT_ROOT) -> list[Path]:
     return written
 
 
+def readme_with_plan(readme: str, plan_text: str) -> str:
+    """``readme`` with the example plan between its markers replaced by ``plan_text``."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"README.md lacks the {README_START} ... {README_END} markers")
+    return f"{head}{start}\n```text\n{plan_text.rstrip()}\n```\n{end}{tail}"
+
+
 def main() -> None:
-    """``make plans``: regenerate the committed example plans."""
+    """``make plans``: regenerate the committed example plans and the README's example."""
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_ROOT
     for path in regenerate(root):
         sys.stdout.write(f"wrote {path}\n")
+    readme = Path("README.md")
+    if root == DEFAULT_ROOT and readme.is_file():
+        plan_text = (root / README_PLAN).read_text(encoding="utf-8")
+        readme.write_text(readme_with_plan(readme.read_text(encoding="utf-8"), plan_text), encoding="utf-8")
+        sys.stdout.write(f"updated {readme}\n")
 
 
 if __name__ == "__main__":

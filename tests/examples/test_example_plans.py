@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.example_plans import DEFAULT_ROOT, regenerate
+from reconciler.emulators.example_plans import DEFAULT_ROOT, README_PLAN, readme_with_plan, regenerate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,3 +39,8 @@ def test_the_everyday_plan_is_small_readable_and_passes_the_brakes(fresh: dict[s
     assert any(line.strip().startswith("+ enrol") and "as editingteacher" in line for line in text.splitlines())
     assert "Safety check: passed." in text
     assert len(text.splitlines()) < 100
+
+
+def test_the_readme_shows_the_current_example_plan(fresh: dict[str, str]) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert readme_with_plan(readme, fresh[README_PLAN]) == readme, "run `make plans`: README's example plan is stale"
