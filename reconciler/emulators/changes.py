@@ -4,15 +4,17 @@ Each function returns a new :class:`District`; the original is never modified. T
 change the tables the way PowerSchool itself records such events: a schedule change
 drops the old CC row (negative SECTIONID, DATELEFT set) and adds a new one; a new
 co-teacher is a SECTIONTEACHER row; a student who leaves gets a transferred-out status
-and an exit date, with their CC rows dropped.
+and an exit date, with their CC rows dropped; a new student is a STUDENTS row with a CC
+row per class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 
-from reconciler.emulators.district import District, DistrictSectionTeacher, Enrolments
+from reconciler.emulators.district import District, DistrictSectionTeacher, DistrictStudent, Enrolments
 
 #: STUDENTS.ENROLL_STATUS of a student transferred out.
 TRANSFERRED_OUT = 2
@@ -77,6 +79,17 @@ def withdraw_student(district: District, student_id: int, on: date) -> District:
         replace(s, enroll_status=TRANSFERRED_OUT, exit_date=on) if s.id == student_id else s for s in district.students
     )
     return replace(district, students=students, enrolments=rows)
+
+
+def admit_student(district: District, student: DistrictStudent, section_ids: Sequence[int], on: date) -> District:
+    """A new student (a STUDENTS row whose ID and DCID are not taken) joins ``section_ids`` on ``on``."""
+    if student.id in district.student_by_id or any(s.dcid == student.dcid for s in district.students):
+        raise ValueError(f"student ID {student.id} or DCID {student.dcid} is taken")
+    rows = _copy(district.enrolments)
+    for section_id in section_ids:
+        last_day = district.term(*_section_term(district, section_id)).last_day
+        rows.add(student.id, section_id, on.toordinal(), last_day.toordinal() + 1)
+    return replace(district, students=(*district.students, student), enrolments=rows)
 
 
 def _section_term(district: District, section_id: int) -> tuple[int, int]:
