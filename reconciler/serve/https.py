@@ -58,10 +58,11 @@ def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     """A server TLS context (TLS 1.2 or later) from a PEM certificate chain and its key."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for path in (cert_file, key_file):
+        if not path.is_file():
+            raise ServeError(f"cannot read TLS file {path}: it does not exist or is not a file")
     try:
         context.load_cert_chain(certfile=cert_file, keyfile=key_file)
-    except FileNotFoundError as exc:
-        raise ServeError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from None
     except OSError as exc:  # ssl.SSLError included: not PEM, or the key does not fit the certificate
         reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
         raise ServeError(
@@ -120,7 +121,9 @@ class HTTPSServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext):
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext
+    ) -> None:
         self.context = context
         super().__init__(address, handler)
 

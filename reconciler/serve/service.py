@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from reconciler.config.model import Config, ServeSettings
+from reconciler.config.model import Config, SecretRef, ServeSettings
 from reconciler.serve.health import Snapshot, health
 from reconciler.serve.https import HTTPSServer, Reply, Request, ServeError
 from reconciler.serve.schedule import Schedule, Trigger
@@ -54,12 +54,25 @@ def webhook_key(settings: ServeSettings) -> str | None:
     return key
 
 
+def check_secrets(config: Config) -> None:
+    """Resolve every secret a run may need, so that a missing one stops the start instead of
+    failing every run. The values are dropped: runs read them again (a rotated file is
+    picked up)."""
+    refs: list[SecretRef | None] = [config.moodle.token]
+    for connection in config.connections:
+        refs += [connection.powerschool.client_id, connection.powerschool.client_secret]
+        refs += [connection.students.initial_password, connection.staff.initial_password]
+    for ref in refs:
+        if ref is not None:
+            ref.resolve()
+
+
 class SyncService:
     """Scheduled and notified syncs of ``config`` behind an HTTPS endpoint.
 
     ``connectors`` is the seam to PowerSchool and Moodle (tests pass emulators);
     ``clock`` (monotonic seconds) drives the schedule and ``now`` stamps runs and health.
-    The webhook key is resolved here, so a missing secret stops the start, not a request.
+    Every secret is resolved here, so a missing one stops the start, not a run or a request.
     """
 
     def __init__(
@@ -73,6 +86,7 @@ class SyncService:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        check_secrets(config)
         self._config = config
         self._key = webhook_key(config.serve)
         self._connectors = connectors or Connectors()

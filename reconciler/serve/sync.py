@@ -35,8 +35,10 @@ from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
+from reconciler.plan.model import Plan
 from reconciler.planfile import find_stale, save_plan
 from reconciler.powerschool.source import fetch_roster
+from reconciler.safety import SafetyVerdict
 from reconciler.serve.schedule import Trigger
 
 log = logging.getLogger(__name__)
@@ -108,15 +110,15 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def hold_back(run: PlanRun, *, auto_apply: bool) -> Outcome | None:
+def hold_back(plan: Plan, verdict: SafetyVerdict, *, auto_apply: bool) -> Outcome | None:
     """The outcome that ends a run before any write, or None when the plan is to be applied.
 
     Unattended apply needs a plan the gate passed on its own: a refusal, and even an
     override (which this server never gives), keeps the plan for a person.
     """
-    if not run.verdict.ok or run.verdict.overridden:
+    if not verdict.ok or verdict.overridden:
         return Outcome.REFUSED
-    if run.plan.is_empty:
+    if plan.is_empty:
         return Outcome.NO_CHANGES
     if not auto_apply:
         return Outcome.PLANNED
@@ -156,7 +158,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
             "violations": len(run.verdict.violations),
             "folder": folder.name,
         }
-        held = hold_back(run, auto_apply=config.serve.auto_apply)
+        held = hold_back(run.plan, run.verdict, auto_apply=config.serve.auto_apply)
         if held is not None:
             _log_held(held, run, folder)
             return {**fields, "outcome": held}

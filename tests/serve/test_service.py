@@ -288,3 +288,12 @@ def test_a_short_or_missing_webhook_key_stops_the_start(
     with pytest.raises(error, match=message) as caught:
         SyncService(settings, tls_context(*tls_files), port=0)
     assert "district-42" not in str(caught.value)
+
+
+def test_a_missing_secret_stops_the_start_rather_than_every_run(
+    config: Config, tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PS2M_SERVE_PS_SECRET")
+
+    with pytest.raises(SecretError, match="environment variable PS2M_SERVE_PS_SECRET is not set"):
+        SyncService(config, tls_context(*tls_files), port=0)

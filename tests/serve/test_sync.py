@@ -1,0 +1,125 @@
+"""One run: when a plan is held back, where it is saved, and how runs end when something
+goes wrong (never with an exception)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from reconciler.config.model import Config
+from reconciler.errors import PlanFileError
+from reconciler.model import Key, Kind
+from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.roles import RoleMap
+from reconciler.pipeline import read_for_apply, run_apply
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.planfile import read_document
+from reconciler.safety import SafetyVerdict
+from reconciler.serve import sync
+from reconciler.serve.schedule import Trigger
+from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync_once
+
+from .conftest import Systems
+
+ONE_CHANGE = Plan(changes=(Change(Action.DELETE, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
+STARTED = datetime(2025, 9, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
+
+
+@pytest.mark.parametrize(
+    ("plan", "verdict", "auto_apply", "expected"),
+    [
+        (ONE_CHANGE, SafetyVerdict(ok=True), True, None),
+        (ONE_CHANGE, SafetyVerdict(ok=True), False, Outcome.PLANNED),
+        (Plan(), SafetyVerdict(ok=True), True, Outcome.NO_CHANGES),
+        (ONE_CHANGE, SafetyVerdict(ok=False, violations=("too many",)), True, Outcome.REFUSED),
+        (Plan(), SafetyVerdict(ok=False, violations=("empty school",)), False, Outcome.REFUSED),
+        (
+            ONE_CHANGE,
+            SafetyVerdict(ok=True, violations=("too many",), override_reason="rollover"),
+            True,
+            Outcome.REFUSED,
+        ),
+    ],
+)
+def test_only_a_plan_the_gate_passed_on_its_own_is_applied(
+    plan: Plan, verdict: SafetyVerdict, auto_apply: bool, expected: Outcome | None
+) -> None:
+    assert hold_back(plan, verdict, auto_apply=auto_apply) is expected
+
+
+def _doc(checksum: str) -> dict[str, object]:
+    return {"checksum": checksum}
+
+
+def test_each_run_gets_a_folder_named_by_its_utc_start_and_latest_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved: list[Path] = []
+    monkeypatch.setattr(sync, "save_plan", lambda doc, folder: saved.append(Path(folder)))
+
+    first = save_run(_doc("a"), tmp_path / "runs", STARTED)
+    second = save_run(_doc("b"), tmp_path / "runs", STARTED)
+    third = save_run(_doc("c"), tmp_path / "runs", STARTED + timedelta(seconds=1))
+
+    assert [p.name for p in (first, second, third)] == ["20250901T123005Z", "20250901T123005Z-1", "20250901T123006Z"]
+    assert saved == [first, second, third]
+    assert (tmp_path / "runs" / "latest").read_text(encoding="utf-8") == "20250901T123006Z\n"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "20250901T123005Z",
+        "20250901T123005Z-1",
+        "20250901T123006Z",
+        "latest",
+    ]
+
+
+def test_an_unwritable_out_dir_is_a_plan_file_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+
+    with pytest.raises(PlanFileError, match="cannot create a run folder"):
+        save_run(_doc("a"), blocker / "runs", STARTED)
+
+
+def _at(config: Config, **serve: object) -> Config:
+    return dataclasses.replace(config, serve=dataclasses.replace(config.serve, **serve))
+
+
+def test_a_bug_in_a_run_is_a_failed_report_with_the_traceback_logged(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(settings: object) -> MoodleClient:
+        raise RuntimeError("boom")
+
+    report = sync_once(config, Trigger.SCHEDULE, connectors=Connectors(moodle=broken))
+
+    assert (report.outcome, report.error, report.folder) == (Outcome.FAILED, "RuntimeError", None)
+    assert report.finished_at >= report.started_at
+    assert "Traceback" in caplog.text and "boom" in caplog.text
+
+
+def test_a_plan_that_went_stale_before_applying_is_not_applied(
+    config: Config, systems: Systems, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    concurrent: list[int] = []
+
+    def someone_applied_it_first(moodle: MoodleClient, plan: Plan, roles: RoleMap) -> object:
+        report = run_apply(config, moodle, plan, read_for_apply(moodle, plan, roles), roles=roles)
+        concurrent.append(len(report.results))
+        return read_for_apply(moodle, plan, roles)
+
+    monkeypatch.setattr(sync, "read_for_apply", someone_applied_it_first)
+
+    report = sync_once(_at(config, auto_apply=True), Trigger.WEBHOOK, connectors=systems.connectors())
+
+    assert report.outcome is Outcome.STALE and report.applied == 0
+    assert concurrent and concurrent[0] == sum(report.changes.values())
+    folder = Path(config.serve.out_dir) / str(report.folder)
+    assert read_document(folder / "plan.json")["verdict"]["ok"] is True
+    assert not (folder / "apply.json").exists()
+    assert not Path(config.audit_log or "").exists()  # nothing applied under this plan
+    assert "Moodle changed while planning" in caplog.text
