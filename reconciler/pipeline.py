@@ -24,8 +24,8 @@ from reconciler.moodle.live import live_ids, read_live
 from reconciler.moodle.passwords import Passwords
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
-from reconciler.plan.diff import compute_plan
-from reconciler.plan.model import Plan
+from reconciler.plan.diff import compute_plan, follow_moves
+from reconciler.plan.model import Action, Plan
 from reconciler.planfile import build_document
 from reconciler.powerschool.roster import Roster
 from reconciler.safety import SafetyVerdict, check_safety
@@ -135,8 +135,15 @@ def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     touched = State.of(c.resource for c in plan.changes)
     users = {ref for c in plan.changes for ref in c.resource.references() if ref.kind is Kind.USER}
     users |= {c.key for c in plan.changes if c.key.kind is Kind.USER}
-    kinds = {c.key.kind for c in plan.changes} | {Kind.USER}
-    return read_live(client, touched, kinds=kinds, roles=roles, also_users=users)
+    # The parents changes point at (a course's category, an enrolment's course) are read
+    # too: the writer needs their Moodle ids even when the plan does not change them.
+    kinds = {c.key.kind for c in plan.changes} | {ref.kind for c in plan.changes for ref in c.resource.references()}
+    kinds.add(Kind.USER)
+    live = read_live(client, touched, kinds=kinds, roles=roles, also_users=users)
+    # A reviewed section migration planned the moving course's enrolments under its new
+    # key; until the move is applied Moodle still holds them under the old one.
+    moves = {c.key: c.before.key for c in plan.changes if c.action is Action.MOVE and c.before is not None}
+    return follow_moves(live, moves)
 
 
 def run_apply(

@@ -52,6 +52,7 @@ from reconciler.model import (
     Course,
     Enrolment,
     Group,
+    GroupMember,
     Key,
     Kind,
     Resource,
@@ -216,10 +217,15 @@ class _Reader:
                     )
                 )
         if self.wants(Kind.GROUP, Kind.GROUP_MEMBER):
-            grouped = {r.course for r in self.desired.by_kind(Kind.GROUP) if isinstance(r, Group)}
-            grouped |= self.courses_with_groups
+            courses = {r.key: r.course for r in self.desired.by_kind(Kind.GROUP) if isinstance(r, Group)}
+            grouped = set(courses.values()) | self.courses_with_groups
+            # Members of groups ``desired`` does not describe (a saved plan adding people to a
+            # group it does not change, still empty): such a group may be in any owned course.
+            unplaced = any(
+                isinstance(r, GroupMember) and r.group not in courses for r in self.desired.by_kind(Kind.GROUP_MEMBER)
+            )
             for course_id, key in sorted(self.course_keys.items()):
-                if key in grouped:
+                if key in grouped or unplaced:
                     calls.append(
                         (
                             "core_group_get_course_groups",
