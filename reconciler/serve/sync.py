@@ -166,7 +166,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         stale = find_stale(doc, live)
         if stale:
             log.warning(
-                "sync: Moodle changed while planning (%d objects); plan %s not applied, the next run plans again",
+                "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
                 len(stale),
                 folder,
             )

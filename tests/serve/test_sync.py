@@ -122,4 +122,4 @@ def test_a_plan_that_went_stale_before_applying_is_not_applied(
     assert read_document(folder / "plan.json")["verdict"]["ok"] is True
     assert not (folder / "apply.json").exists()
     assert not Path(config.audit_log or "").exists()  # nothing applied under this plan
-    assert "Moodle changed while planning" in caplog.text
+    assert "changed in Moodle since planning" in caplog.text
