@@ -183,11 +183,8 @@ class Running:
             assert time.monotonic() < deadline, f"timed out waiting; last health: {body}"
             time.sleep(0.05)
 
-    def runs(self) -> int:
-        return sum(self.health()["runs"].values())
-
     def settled(self, count: int) -> dict[str, Any]:
-        """Wait until ``count`` runs have finished and none is running or due soon."""
+        """Wait until at least ``count`` runs have finished and none is running."""
         return self.wait(lambda h: sum(h["runs"].values()) >= count and not h["running"])
 
     def notify(self, body: Any = None, **kwargs: Any) -> httpx.Response:
