@@ -65,10 +65,15 @@ def _load(path: str | os.PathLike[str]) -> tuple[Config | None, list[ConfigIssue
     return build_config(doc, digest=_digest(doc.data)), []
 
 
+#: Top-level sections that say how the tool runs, not what Moodle should hold: changing
+#: them must not make a reviewed plan stale.
+_NOT_DIGESTED = ("serve",)
+
+
 def _digest(data: object) -> str:
-    """sha256 of the canonical JSON of the settings: comments, layout, key order and
-    ``x-`` anchor holders do not change it."""
+    """sha256 of the canonical JSON of the settings: comments, layout, key order,
+    ``x-`` anchor holders and the ``serve`` section do not change it."""
     if isinstance(data, dict):
-        data = {k: v for k, v in data.items() if not k.startswith("x-")}
+        data = {k: v for k, v in data.items() if not k.startswith("x-") and k not in _NOT_DIGESTED}
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

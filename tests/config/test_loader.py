@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
@@ -365,9 +366,11 @@ def test_the_digest_ignores_comments_layout_order_and_anchor_holders(write_confi
     first = load_config(write_config(block, "a.yaml")).digest
     second = load_config(write_config(flow, "b.yaml")).digest
     changed = load_config(write_config(block.replace("[100]", "[101]"), "c.yaml")).digest
+    served = load_config(write_config(dedent(block) + "serve: {interval_s: 600}\n", "d.yaml")).digest
 
     assert first == second
     assert changed != first
+    assert served == first  # how the server runs is not what Moodle should hold
 
 
 def test_thresholds_merge_with_the_defaults_by_key(write_config: WriteConfig, valid_text: str) -> None:
