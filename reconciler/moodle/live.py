@@ -87,15 +87,19 @@ def read_live(
     kinds: set[Kind] | None = None,
     roles: RoleMap | None = None,
     also_users: Iterable[Key] = (),
+    courses: Iterable[Key] | None = None,
 ) -> State:
     """Everything the tool owns in Moodle, of ``kinds`` (all by default), with Moodle ids.
 
     ``desired`` says which users to look up and which foreign name holders to find;
     ``also_users`` are further owned user keys to look up (people PowerSchool lists as
     inactive, so leavers are found even when no membership points at them). Role
-    shortnames seen on enrolments are taught to ``roles``.
+    shortnames seen on enrolments are taught to ``roles``. ``courses`` limits the
+    per-course reads (enrolments, groups and their members) to those courses; by
+    default every owned course is read.
     """
-    reader = _Reader(client, desired, set(Kind) if kinds is None else set(kinds), roles or RoleMap())
+    kinds = set(Kind) if kinds is None else set(kinds)
+    reader = _Reader(client, desired, kinds, roles or RoleMap(), None if courses is None else set(courses))
     return reader.read(also_users)
 
 
@@ -120,11 +124,14 @@ def _unowned_ref(kind: Kind, moodle_id: int) -> Key:
 
 
 class _Reader:
-    def __init__(self, client: MoodleClient, desired: State, kinds: set[Kind], roles: RoleMap) -> None:
+    def __init__(
+        self, client: MoodleClient, desired: State, kinds: set[Kind], roles: RoleMap, member_courses: set[Key] | None
+    ) -> None:
         self.client = client
         self.desired = desired
         self.kinds = kinds
         self.roles = roles
+        self.member_courses = member_courses
         self.out: dict[Key, Resource] = {}
         self.foreign: dict[Key, Resource] = {}
         self.claims: dict[Key, set[int]] = defaultdict(set)
@@ -150,6 +157,14 @@ class _Reader:
 
     def wants(self, *kinds: Kind) -> bool:
         return any(k in self.kinds for k in kinds)
+
+    def per_course(self) -> list[tuple[int, Key]]:
+        """The owned courses whose memberships and groups are read, by Moodle id."""
+        return [
+            (cid, key)
+            for cid, key in sorted(self.course_keys.items())
+            if self.member_courses is None or key in self.member_courses
+        ]
 
     # The three rounds ---------------------------------------------------------
 
@@ -183,7 +198,7 @@ class _Reader:
         calls: list[_Call] = []
         if self.wants(*_FROM_ENROLLED):
             options = [{"name": "userfields", "value": ENROLLED_USERFIELDS}]
-            for course_id, key in sorted(self.course_keys.items()):
+            for course_id, key in self.per_course():
                 calls.append(
                     (
                         "core_enrol_get_enrolled_users",
@@ -224,7 +239,7 @@ class _Reader:
             unplaced = any(
                 isinstance(r, GroupMember) and r.group not in courses for r in self.desired.by_kind(Kind.GROUP_MEMBER)
             )
-            for course_id, key in sorted(self.course_keys.items()):
+            for course_id, key in self.per_course():
                 if key in grouped or unplaced:
                     calls.append(
                         (
