@@ -19,16 +19,15 @@ so both paths exercise exactly the same emulator.
 
 from __future__ import annotations
 
-import ipaddress
 import sys
-import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from urllib.parse import unquote
 
 import httpx
+
+from reconciler.net import BackgroundServer, is_loopback
 
 Reply = tuple[int, Mapping[str, str], bytes]
 """What a handler answers: status, response headers, body."""
@@ -60,16 +59,7 @@ def mock_transport(handler: Handler) -> httpx.MockTransport:
     return httpx.MockTransport(send)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class LoopbackServer:
+class LoopbackServer(BackgroundServer):
     """Serves a :class:`Handler` over HTTP/1.1 on a loopback address.
 
     ``port=0`` picks a free port; :attr:`url` tells which. Use :meth:`start` to serve
@@ -78,48 +68,11 @@ class LoopbackServer:
     """
 
     def __init__(self, handler: Handler, port: int = 0, host: str = "127.0.0.1") -> None:
-        if not _is_loopback(host):
+        super().__init__()
+        if not is_loopback(host):
             raise ValueError(f"emulators listen on loopback only, not {host!r}")
         self._server = _Server((host, port), _request_handler(handler))
         self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        """The port actually bound."""
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL, without a trailing slash: ``http://127.0.0.1:PORT``."""
-        host = str(self._server.server_address[0])
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> Self:
-        """Serve from a daemon thread; returns at once."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (KeyboardInterrupt propagates)."""
-        self._server.serve_forever()
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class _Server(ThreadingHTTPServer):

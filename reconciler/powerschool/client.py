@@ -18,7 +18,6 @@ path and PowerSchool's own message.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import threading
 import time
@@ -36,6 +35,7 @@ import httpx
 from reconciler import __version__
 from reconciler.config.model import PowerSchoolSettings
 from reconciler.errors import SourceError
+from reconciler.net import is_loopback
 from reconciler.powerschool import quirks
 
 log = logging.getLogger(__name__)
@@ -63,22 +63,13 @@ def normalize_url(url: str) -> str:
         raise SourceError(f"PowerSchool URL {where} must not carry credentials; use client_id and client_secret")
     if parsed.query or parsed.fragment:
         raise SourceError(f"PowerSchool URL {where} must not have a query or fragment")
-    if scheme == "http" and not _is_loopback(parsed.host):
+    if scheme == "http" and not is_loopback(parsed.host):
         raise SourceError(
             f"refusing plain-http PowerSchool URL {where}: the client secret and student data would travel "
             "unencrypted; use https:// (plain http is accepted only for a loopback emulator)"
         )
     port = f":{parsed.port}" if parsed.port else ""
     return f"{where}{port}{parsed.path.rstrip('/')}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def fiql(*clauses: tuple[str, str, object]) -> str:

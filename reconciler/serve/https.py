@@ -16,15 +16,14 @@ import logging
 import socket
 import ssl
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.net import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -72,50 +71,19 @@ def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     return context
 
 
-class HTTPSServer:
+class HTTPSServer(BackgroundServer):
     """Serves ``app`` over HTTPS on ``host``:``port`` (``port=0`` picks a free one) from a
     background thread. Start with :meth:`start`, stop with :meth:`close`."""
 
+    scheme = "https"
+
     def __init__(self, app: App, context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 8443) -> None:
+        super().__init__()
         server_class = _Server6 if ":" in host else _Server
         try:
             self._server = server_class((host, port), _handler(app), context)
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        """The port actually bound."""
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL, without a trailing slash."""
-        host = str(self._server.server_address[0])
-        return f"https://{f'[{host}]' if ':' in host else host}:{self.port}"
-
-    def start(self) -> Self:
-        """Serve from a background thread; returns at once."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="https-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop accepting requests and release the port (requests in flight finish on their own)."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class _Server(ThreadingHTTPServer):
