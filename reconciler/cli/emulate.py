@@ -17,6 +17,7 @@ from reconciler.cli.app import app, err, out
 from reconciler.emulators.district import District, generate_district
 from reconciler.emulators.http import LoopbackServer
 from reconciler.emulators.powerschool import PowerSchoolEmulator
+from reconciler.net import BackgroundServer
 from reconciler.powerschool.roster import school_year_of
 
 emulate_app = typer.Typer(
@@ -69,6 +70,11 @@ def powerschool(
     out.print(Text(f"url:           {server.url}"))
     out.print(Text(f"client_id:     {emulator.client_id}"))
     out.print(Text(f"client_secret: {emulator.client_secret}"))
+    serve_until_interrupted(server)
+
+
+def serve_until_interrupted(server: BackgroundServer) -> None:
+    """Serve in the foreground until Ctrl-C, then release the port."""
     err.print(Text("Serving on loopback only. Press Ctrl-C to stop."))
     try:
         server.serve_forever()

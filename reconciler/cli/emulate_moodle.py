@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from reconciler.cli.app import err, out
-from reconciler.cli.emulate import emulate_app
+from reconciler.cli.app import out
+from reconciler.cli.emulate import emulate_app, serve_until_interrupted
 from reconciler.emulators.http import LoopbackServer
 from reconciler.emulators.moodle import MoodleSite, serve_moodle
 
@@ -45,10 +45,4 @@ def moodle(
     out.print(Text(f"token: {token}"))
     if test_hooks:
         out.print(Text(f"test hooks: POST {server.url}/_emulator/setup"))
-    err.print(Text("Serving on loopback only. Press Ctrl-C to stop."))
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        err.print(Text("stopped"))
-    finally:
-        server.close()
+    serve_until_interrupted(server)
