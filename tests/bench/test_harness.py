@@ -1,0 +1,51 @@
+"""Smoke test of ``make bench``'s harness at tiny scale, with the cost models sped up.
+
+Timing ratios are not asserted (a benchmark reports them); the structure is: every run
+has its stages, requests and minimums per endpoint, a request bound, CPU and memory
+figures, and a verdict on each target, in the table and in the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.bench.__main__ import main
+from reconciler.bench.report import render, write_json
+from reconciler.bench.runner import Settings, run_benchmark
+
+ISSUE_KEYS = {"requests", "min_requests", "wall_s", "request_bound_s", "cpu_middle_s", "peak_rss_mb"}
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_reports_every_run_with_its_figures(tmp_path: Path) -> None:
+    settings = Settings(scale="tiny", workers=2, runs=("a", "b", "c"), out_dir=tmp_path, cost_scale=0.2)
+    runs = run_benchmark(settings, lambda line: None)
+
+    assert [r.run for r in runs] == ["a", "b", "c"]
+    first, no_change, incremental = runs
+    assert list(first.stages) == ["plan", "apply"] and list(no_change.stages) == ["plan"]
+    for run in runs:
+        doc = json.loads(write_json(run, tmp_path, scale="tiny", workers=2).read_text())
+        assert doc.keys() >= ISSUE_KEYS
+        assert doc["requests"].keys() == doc["min_requests"].keys()
+        assert all(doc["min_requests"][k] <= n for k, n in doc["requests"].items())
+        assert doc["wall_s"] > 0 and doc["request_bound_s"] > 0 and doc["peak_rss_mb"] > 0
+        assert all(t["pass"] in (True, False) for t in doc["targets"])
+        assert "targets:" in render(run)
+    # The first apply writes in batches; the incremental one writes little and reads once.
+    assert first.stages["apply"].requests(read=False) > incremental.stages["apply"].requests(read=False) > 0
+    assert "moodle core_user_create_users" in first.per_endpoint("requests")
+    assert first.stages["apply"].result.outcome["applied"] > 0
+    assert incremental.stages["apply"].result.outcome["failed"] == 0
+    assert no_change.stages["plan"].result.changes == {}
+    names = {t.name.partition(":")[0] for t in incremental.targets}
+    assert {"reads", "writes", "apply", "incremental", "pure middle", "peak memory"} <= names
+
+
+def test_unknown_runs_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--scale", "tiny", "--runs", "a,x"])
+    assert "unknown runs x" in capsys.readouterr().err
