@@ -114,24 +114,24 @@ def test_discover_reports_a_mistyped_school_without_a_traceback(served: str, tmp
 
 def test_emulate_powerschool_serves_until_interrupted() -> None:
     command = [sys.executable, "-c", "from reconciler.cli import app; app()", "emulate", "powerschool"]
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [*command, "--scale", "tiny", "--seed", "2", "--year", "2024"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = dict(process.stdout.readline().split(":", 1) for _ in range(4))
-        url, client_id, secret = (lines[k].strip() for k in ("url", "client_id", "client_secret"))
-        assert url.startswith("http://127.0.0.1:") and client_id != secret
-        reply = httpx.post(
-            f"{url}/oauth/access_token", auth=(client_id, secret), data={"grant_type": "client_credentials"}
-        )
-        assert reply.status_code == 200 and reply.json()["token_type"] == "Bearer"
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, errors = process.communicate(timeout=30)
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = dict(process.stdout.readline().split(":", 1) for _ in range(4))
+            url, client_id, secret = (lines[k].strip() for k in ("url", "client_id", "client_secret"))
+            assert url.startswith("http://127.0.0.1:") and client_id != secret
+            reply = httpx.post(
+                f"{url}/oauth/access_token", auth=(client_id, secret), data={"grant_type": "client_credentials"}
+            )
+            assert reply.status_code == 200 and reply.json()["token_type"] == "Bearer"
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, errors = process.communicate(timeout=30)
     assert process.returncode == 0, errors
     assert "stopped" in errors
 
