@@ -66,7 +66,7 @@ connections:
     students:
       username: "s{student_number}"
       fields: {institution: "{school_name}", email: "{student_number}@x.example.org"}
-      custom_fields: [{source: homeroom, moodle: hr}]
+      custom_fields: [{source: u_students_extension.homeroom, moodle: hr}]
       auth: nologin
       password: initial
       initial_password: ${FIRST_PASSWORD}
@@ -165,7 +165,7 @@ def test_every_setting_reaches_the_config(write_config: WriteConfig, tmp_path: P
                         ("institution", "{school_name}"),
                         ("lastname", "{last_name}"),
                     ),
-                    custom_fields=(CustomField("homeroom", "hr"),),
+                    custom_fields=(CustomField("u_students_extension.homeroom", "hr"),),
                     auth="nologin",
                     password=PasswordMode.INITIAL,
                     initial_password=SecretRef(
@@ -412,7 +412,7 @@ def test_several_connections_with_their_own_prefixes_are_valid(write_config: Wri
         "    school_settings:\n      100:\n",
         "    school_settings:\n      '100': {terms: [S1], courses: {ENG1: , MTH1: {}}}\n",
         "    roles: {lead: editingteacher, counsellor: teacher}\n",
-        "    section_migration: {field: new_course_id}\n",
+        "    section_migration: {field: u_sections.new_course_id}\n",
     ],
     ids=["shortname-alternatives", "literal-braces", "cohort-on-custom-field", "initial-password-file",
          "empty-school", "course-defaults", "custom-role", "migration-without-moves"],
