@@ -146,12 +146,13 @@ class Result:
 
 
 class Replayer:
-    """Replays recorded requests against one emulated site served on loopback."""
+    """Replays recorded requests against one emulated site at ``url`` (``site`` is the
+    in-process site when the test started it, None for one served by another process)."""
 
-    def __init__(self, site: MoodleSite, server: LoopbackServer) -> None:
+    def __init__(self, url: str, site: MoodleSite | None = None) -> None:
         self.site = site
-        self.url = server.url
-        self.client = httpx.Client(base_url=server.url, timeout=30)
+        self.url = url
+        self.client = httpx.Client(base_url=url, timeout=30)
 
     def send(self, record: dict[str, Any]) -> httpx.Response:
         """Send a recorded call as the recorder did: reserved fields first, then the parameters."""
@@ -201,7 +202,7 @@ def make_replayer() -> Iterator[Callable[..., Replayer]]:
         site.test_hooks = True
         server = site.serve()
         servers.append(server)
-        replayers.append(Replayer(site, server))
+        replayers.append(Replayer(server.url, site))
         return replayers[-1]
 
     yield start

@@ -5,8 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from typing import Any
 
 import httpx
+
+from .conftest import TOKEN, Replayer
+from .test_golden_sequence import replay_sequence
 
 COMMAND = [sys.executable, "-c", "from reconciler.cli import app; app()", "emulate", "moodle"]
 
@@ -37,3 +41,30 @@ def test_emulate_moodle_serves_a_fresh_site_until_interrupted() -> None:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+def test_the_production_sequence_replays_against_the_command(sequence: list[dict[str, Any]]) -> None:
+    """The issue's wording, literally: `ps2moodle emulate moodle --test-hooks` in its own
+    process, the whole recorded session replayed over HTTP, setup steps through the hook."""
+    process = subprocess.Popen(
+        [*COMMAND, "--port", "0", "--token", TOKEN, "--test-hooks"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        url = next(line.split()[-1] for line in lines if line.startswith("url:"))
+        replayer = Replayer(url)
+        try:
+            failures = replay_sequence(replayer, sequence)
+        finally:
+            replayer.client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    calls = [r for r in sequence if "setup" not in r]
+    print(f"\n`ps2moodle emulate moodle` replay: {len(calls) - len(failures)}/{len(calls)} records match")
+    assert len(calls) == 252
+    assert not failures, "\n".join(failures)
