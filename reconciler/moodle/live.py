@@ -5,7 +5,9 @@ only those come back (memberships count when both ends are ours). Beside them,
 ``State.foreign`` holds, for each desired user, course, category or cohort that has no
 owned object yet, the unowned object occupying its unique name (username, shortname,
 name under the same parent, name), keyed by the desired key, so the planner can propose
-a reviewed adoption or report the conflict.
+a reviewed adoption or report the conflict; likewise for an owned account or course
+whose desired new username or shortname an unowned object holds (a rename Moodle would
+refuse).
 
 The reads, fewest calls first (``n`` owned courses):
 
@@ -153,6 +155,9 @@ class _Reader:
         self.enrolled: dict[Key, dict[Key, tuple[int, tuple[str, ...], tuple[int, ...]]]] = {}
         self.courses_with_groups: set[Key] = set()
         self.suspended: dict[Key, set[int]] = {}
+        #: course key -> user id -> (role shortnames, group ids) of accounts not ours: those of
+        #: an account a desired one may adopt count as the desired one's.
+        self.others_enrolled: dict[Key, dict[int, tuple[tuple[str, ...], tuple[int, ...]]]] = defaultdict(dict)
         self.cohort_members: dict[Key, list[int]] = {}
 
     def wants(self, *kinds: Kind) -> bool:
@@ -210,10 +215,14 @@ class _Reader:
             for group in self.client.read_batches(sorted(self.cohort_keys)):
                 calls.append(("core_cohort_get_cohort_members", {"cohortids": group}, self.on_cohort_members))
         if self.wants(Kind.USER):
+            # Usernames desired accounts do not hold yet: not found, or renamed (PowerSchool
+            # changed a login, or someone changed it in Moodle), which another account may block.
             missing = [
                 r.username
                 for r in self.desired.by_kind(Kind.USER)
-                if isinstance(r, User) and r.key not in self.users_read and _LOOKUP_USERNAME.match(r.username)
+                if isinstance(r, User)
+                and _LOOKUP_USERNAME.match(r.username)
+                and (r.key not in self.users_read or self.renamed(r))
             ]
             calls += self.user_lookups("username", sorted(set(missing)), self.on_username_holders)
         return calls
@@ -223,7 +232,9 @@ class _Reader:
         if self.wants(Kind.ENROLMENT):
             options = [{"name": "onlysuspended", "value": "1"}, {"name": "userfields", "value": "id"}]
             ids = {key: cid for cid, key in self.course_keys.items()}
-            for key in sorted(k for k, users in self.enrolled.items() if users):
+            candidates = self.candidate_users()
+            held = {k for k, others in self.others_enrolled.items() if candidates.keys() & others.keys()}
+            for key in sorted({k for k, users in self.enrolled.items() if users} | held):
                 calls.append(
                     (
                         "core_enrol_get_enrolled_users",
@@ -255,6 +266,13 @@ class _Reader:
             unknown |= {uid for uid in members if uid not in self.user_keys and uid not in self.not_ours}
         calls += self.user_lookups("id", sorted(unknown))
         return calls
+
+    def renamed(self, wanted: User | Course) -> bool:
+        """True when the owned object read for a desired one goes by another unique name."""
+        live = self.out.get(wanted.key)
+        if isinstance(wanted, User):
+            return isinstance(live, User) and live.username != wanted.username
+        return isinstance(live, Course) and live.shortname != wanted.shortname
 
     def run(self, calls: Sequence[_Call]) -> None:
         answers = self.client.call_many([(function, params) for function, params, _ in calls], raw=True)
@@ -377,7 +395,12 @@ class _Reader:
             if groups:
                 self.courses_with_groups.add(course)
             if not _owned(rec.get("idnumber")):
-                continue  # someone else's enrolment: left alone
+                # Someone else's enrolment: left alone (unless the plan adopts the account).
+                self.others_enrolled[course][int(rec["id"])] = (
+                    tuple(sorted({str(r["shortname"]) for r in held})),
+                    groups,
+                )
+                continue
             uid = int(rec["id"])
             key = Key(Kind.USER, rec["idnumber"])
             self.claim(key, uid)
@@ -408,7 +431,26 @@ class _Reader:
 
     # Memberships and foreign holders ----------------------------------------------
 
+    def candidate_users(self) -> dict[int, Key]:
+        """Moodle ids of accounts not ours that hold a desired username (a plan may adopt
+        them), by the desired key: their memberships are read as that key's, so a plan that
+        adopts one knows what the account already has (the planner touches none of it otherwise)."""
+        return {
+            held.moodle_id: key
+            for key, held in self.foreign.items()
+            if key.kind is Kind.USER and key not in self.out and held.moodle_id is not None
+        }
+
     def build_memberships(self) -> None:
+        candidates = self.candidate_users()
+        for course, others in self.others_enrolled.items():
+            for uid, (roles, groups) in others.items():
+                if uid in candidates:
+                    self.enrolled.setdefault(course, {})[candidates[uid]] = (uid, roles, groups)
+        for cohort, members in self.cohort_members.items():
+            for uid in members:
+                if uid in candidates:
+                    self.add(replace(cohort_member(cohort, candidates[uid]), moodle_id=uid))
         for course, users in self.enrolled.items():
             suspended = self.suspended.get(course, set())
             for user, (uid, roles, groups) in users.items():
@@ -462,6 +504,15 @@ class _Reader:
             rec = holders.get(course.shortname)
             if rec is not None:
                 self.foreign[course.key] = self.course(Key(Kind.COURSE, _text(rec.get("idnumber"))), rec)
+                # A candidate for adoption: what it holds of ours (enrolments of our accounts,
+                # our groups) is read under the key it would take, so a plan that adopts it
+                # knows what is already there (the planner touches none of it otherwise).
+                self.course_keys[int(rec["id"])] = course.key
+        if Kind.COURSE in self.kinds:
+            for course in self.desired.by_kind(Kind.COURSE):
+                if isinstance(course, Course) and self.renamed(course) and course.shortname in holders:
+                    rec = holders[course.shortname]
+                    self.foreign[course.key] = self.course(Key(Kind.COURSE, _text(rec.get("idnumber"))), rec)
 
     def find_foreign_cohorts(self) -> None:
         holders: dict[str, dict[str, Any]] = {}

@@ -172,6 +172,10 @@ class _Planner:
         self.grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
         #: Keys that will exist after apply (live, or created/adopted/moved by this plan).
         self.will_exist: set[Key] = set(live.resources)
+        #: Unowned objects that desired ones could take over (adopt): what the live state
+        #: holds inside them may be changed only once the plan adopts them.
+        self.candidates: set[Key] = set(live.foreign) - set(live.resources)
+        self._blocked: dict[Key, bool] = {}
 
     def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
         """Where a change belongs, for grouping in renderers: its school and course, and for a
@@ -276,8 +280,15 @@ class _Planner:
             self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
 
     def plan_existing(self, res: Resource, live_res: Resource) -> None:
+        res = self.keep_held_name(res, live_res)
         want, have = compared(res, live_res)
         if want == have:
+            return
+        if isinstance(res, Group):
+            # This tool's Moodle service has no group update (see the writer): report the
+            # new name rather than plan a change apply cannot make.
+            reason = "groups keep their Moodle names (this tool's web service cannot rename groups; rename in Moodle)"
+            self.grouped[("warning", reason)].append(f"{live_res.label} -> {res.label}")
             return
         fields = field_changes(want, have)
         action = Action.UPDATE
@@ -285,6 +296,38 @@ class _Planner:
             action = Action.UNSUSPEND
         reason = "back in PowerSchool" if action is Action.UNSUSPEND else "differs from PowerSchool"
         self.emit(Change(action, res.key, live_res, res, fields, reason, self.context(res)))
+
+    def keep_held_name(self, res: Resource, live_res: Resource) -> Resource:
+        """``res`` without a rename Moodle would refuse, reported: an object the tool does
+        not own holds the new username or shortname. The other fields still update."""
+        foreign = self.live.foreign.get(res.key)
+        if foreign is None:
+            return res
+        holder = foreign.key.id or "empty"
+        if isinstance(res, User) and isinstance(live_res, User):
+            if normalize(res.username, "username") == normalize(live_res.username, "username"):
+                return res
+            # Keys, not usernames: a redacted plan shows notices as they are.
+            self.notices.append(
+                Notice(
+                    "warning",
+                    f"{res.key.id} keeps its username: the new one is held by an account the tool does not own "
+                    f"(idnumber {holder}); rename or remove that account in Moodle",
+                    res.key.id,
+                )
+            )
+            return replace(res, username=live_res.username)
+        if isinstance(res, Course) and isinstance(live_res, Course) and res.shortname != live_res.shortname:
+            self.notices.append(
+                Notice(
+                    "warning",
+                    f"course {live_res.shortname!r} cannot be renamed to {res.shortname!r}: a course the tool does "
+                    f"not own has that shortname (idnumber {holder}); rename or remove it in Moodle",
+                    res.key.id,
+                )
+            )
+            return replace(res, shortname=live_res.shortname)
+        return res
 
     def plan_removal(self, live_res: Resource) -> None:
         kind = live_res.key.kind
@@ -321,6 +364,13 @@ class _Planner:
         if policy is EnrolmentRemoval.UNENROL:
             self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), reason, ctx))
         elif policy is EnrolmentRemoval.SUSPEND and not live_res.suspended:
+            if not live_res.roles:
+                # Someone took every role away: it gives no access already, and Moodle's manual
+                # enrolment service suspends only by re-enrolling with a role.
+                self.grouped[("info", "enrolments without any role give no access and are left as they are")].append(
+                    str(live_res.key)
+                )
+                return
             after = replace(live_res, suspended=True)
             fields = (FieldChange("suspended", False, True),)
             self.emit(Change(Action.SUSPEND, live_res.key, live_res, after, fields, reason, ctx))
@@ -335,13 +385,28 @@ class _Planner:
         reason = "no longer implied by PowerSchool"
         self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), reason, self.context(live_res)))
 
+    def blocked(self, key: Key) -> bool:
+        """True when ``key`` is, or lives inside, an unowned object this plan does not adopt."""
+        if not self.candidates:
+            return False
+        if key not in self._blocked:
+            held = self.live.get(key)
+            refs = held.references() if held is not None else []
+            self._blocked[key] = (key in self.candidates and key not in self.will_exist) or any(
+                self.blocked(ref) for ref in refs
+            )
+        return self._blocked[key]
+
     def check_references(self, selected: set[Kind]) -> list[Change]:
         """The changes in apply order, without those whose parents will not exist (a
         scoped plan, a blocked create); dropping a create drops its dependants too."""
         kept: list[Change] = []
         for change in sorted(self.changes, key=Change.sort_key):
-            missing = [ref for ref in change.resource.references() if ref not in self.will_exist]
-            if missing and change.action is not Action.DELETE:
+            refs = change.resource.references()
+            missing = [ref for ref in refs if ref not in self.will_exist or self.blocked(ref)]
+            if change.action is Action.DELETE:
+                missing = [ref for ref in refs if self.blocked(ref)]
+            if missing:
                 first = missing[0]
                 hint = "" if first.kind in selected else f"; plan with a scope that includes {first.kind.value}s"
                 reason = f"{change.key.kind.value} changes wait for a {first.kind.value} that is not in Moodle{hint}"

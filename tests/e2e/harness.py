@@ -244,14 +244,16 @@ def this_year(district: District, section: DistrictSection) -> bool:
     return section.term_id // 100 == district.year_id
 
 
-def students_with_accounts(district: District, schools: Iterable[int]) -> list[DistrictStudent]:
+def students_with_accounts(
+    district: District, schools: Iterable[int], *, email_fallback: bool = False
+) -> list[DistrictStudent]:
     """Students of ``schools`` who get an account by default: active or pre-registered,
-    with a PowerSchool login and an e-mail address."""
+    with a PowerSchool login and an e-mail address (or any, with an ``email_fallback``)."""
     chosen = set(schools)
     return [
         s
         for s in district.students
-        if s.school_number in chosen and s.enroll_status in ACTIVE_CODES and s.web_id and s.email
+        if s.school_number in chosen and s.enroll_status in ACTIVE_CODES and s.web_id and (s.email or email_fallback)
     ]
 
 

@@ -208,25 +208,54 @@ class SiteView:
         return _rows(self.site, lambda table, row: True)
 
 
-def unowned_snapshot(site: MoodleSite) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Unowned:
+    """The Moodle ids of what the tool does not own, fixed at one moment."""
+
+    users: frozenset[int]
+    courses: frozenset[int]
+    cohorts: frozenset[int]
+    groups: frozenset[int]
+
+    @classmethod
+    def of(cls, site: MoodleSite) -> Unowned:
+        return cls(
+            users=frozenset(u.id for u in site.users.by_id() if not owned(u.idnumber)),
+            courses=frozenset(c.id for c in site.courses.by_id() if not owned(c.idnumber)),
+            cohorts=frozenset(c.id for c in site.cohorts.by_id() if not owned(c.idnumber)),
+            groups=frozenset(g.id for g in site.groups.by_id() if not owned(g.idnumber)),
+        )
+
+    def without(self, *, users: set[int], courses: set[int]) -> Unowned:
+        """Less the accounts and courses the tool took over through a reviewed adopt rule."""
+        return replace(self, users=self.users - users, courses=self.courses - courses)
+
+
+def unowned_snapshot(site: MoodleSite, unowned: Unowned | None = None) -> dict[str, Any]:
     """Every row the tool must leave alone: objects without its idnumber, and memberships,
     enrolments, role assignments and profile data of accounts it does not own (wherever
-    they are, owned courses included). Sort orders are left out: Moodle renumbers a
-    category's courses when one is added, which is Moodle's doing, not the tool's."""
-    users = {u.id for u in site.users.by_id() if not owned(u.idnumber)}
-    courses = {c.id for c in site.courses.by_id() if not owned(c.idnumber)}
+    they are, owned courses included). ``unowned`` fixes which objects those are (by
+    default, what is unowned now), so a before and an after compare the same objects.
+    Sort orders are left out: Moodle renumbers a category's courses when one is added,
+    which is Moodle's doing, not the tool's."""
+    ids = unowned or Unowned.of(site)
+    users, courses, cohorts, groups = ids.users, ids.courses, ids.cohorts, ids.groups
     contexts = {site.system_context().id}
     contexts |= {c.id for c in site.contexts.by_id() if c.contextlevel == CONTEXT_COURSE and c.instanceid in courses}
     instances = {e.id for e in site.enrol_instances.by_id() if e.courseid in courses}
-    cohorts = {c.id for c in site.cohorts.by_id() if not owned(c.idnumber)}
-    groups = {g.id for g in site.groups.by_id() if not owned(g.idnumber)}
 
     def keep(table: str, row: Any) -> bool:
         if table == "users":
             return row.id in users
         if table == "profile_data":
             return row.userid in users
-        if table in ("categories", "cohorts", "courses", "groups"):
+        if table == "courses":
+            return row.id in courses
+        if table == "cohorts":
+            return row.id in cohorts
+        if table == "groups":
+            return row.id in groups
+        if table == "categories":
             return not owned(row.idnumber)
         if table == "enrol_instances":
             return row.courseid in courses
