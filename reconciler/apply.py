@@ -89,9 +89,12 @@ def apply_plan(
     *,
     audit: AuditLog | None = None,
     plan_checksum: str = "",
+    override_reason: str | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport:
-    """Run every change of ``plan``; ``ids`` starts as the live ids and gains created ones."""
+    """Run every change of ``plan``; ``ids`` starts as the live ids and gains created ones.
+    With an ``audit`` log, each outcome is recorded under the plan's checksum and the
+    override reason the plan carries (if a person overrode the safety checks)."""
     results: list[ChangeResult] = []
     total = len(plan.changes)
 
@@ -99,7 +102,13 @@ def apply_plan(
         for result in batch:
             results.append(result)
             if audit is not None:
-                audit.record(plan_checksum, result.change.to_dict(), result.status.value, result.error)
+                audit.record(
+                    plan_checksum,
+                    result.change.to_dict(),
+                    result.status.value,
+                    result.error,
+                    override_reason=override_reason,
+                )
         if progress is not None:
             progress(len(results), total)
 

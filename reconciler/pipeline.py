@@ -175,13 +175,22 @@ def run_apply(
     roles: RoleMap | None = None,
     audit: AuditLog | None = None,
     plan_checksum: str = "",
+    override_reason: str | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport:
     """Apply ``plan``; ``live`` (read just before) supplies the Moodle ids of what exists."""
     roles = roles or RoleMap.from_settings(config.moodle)
     writer = MoodleWriter(moodle, roles=roles, passwords=Passwords.from_config(config))
     ids: IdMap = live_ids(live)
-    return apply_plan(plan, writer, ids, audit=audit, plan_checksum=plan_checksum, progress=progress)
+    return apply_plan(
+        plan,
+        writer,
+        ids,
+        audit=audit,
+        plan_checksum=plan_checksum,
+        override_reason=override_reason,
+        progress=progress,
+    )
 
 
 def apply_audited(
@@ -203,7 +212,15 @@ def apply_audited(
         if audit is not None and reason:
             audit.record_override(doc["checksum"], reason, doc["verdict"]["violations"])
         return run_apply(
-            config, moodle, plan, live, roles=roles, audit=audit, plan_checksum=doc["checksum"], progress=progress
+            config,
+            moodle,
+            plan,
+            live,
+            roles=roles,
+            audit=audit,
+            plan_checksum=doc["checksum"],
+            override_reason=reason,
+            progress=progress,
         )
     finally:
         if audit is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from reconciler import keys
 from reconciler.config.model import SafetyPolicy
-from reconciler.model import Kind, State
+from reconciler.model import Key, Kind, State
 from reconciler.plan.model import Action, Change, Plan
 
 
@@ -62,7 +62,7 @@ def check_safety(
     override_reason: str | None = None,
 ) -> SafetyVerdict:
     """Judge ``plan``; an empty or whitespace ``override_reason`` is no override."""
-    violations = [*_brakes(plan, policy), *_empty_schools(live, policy, school_students or {})]
+    violations = [*_brakes(plan, policy), *_empty_schools(plan, live, policy, school_students or {})]
     reason = (override_reason or "").strip() or None
     if not violations:
         return SafetyVerdict(ok=True)
@@ -94,16 +94,27 @@ def _brakes(plan: Plan, policy: SafetyPolicy) -> list[str]:
     return out
 
 
-def _empty_schools(live: State, policy: SafetyPolicy, school_students: Mapping[tuple[str, int], int]) -> list[str]:
+def _empty_schools(
+    plan: Plan, live: State, policy: SafetyPolicy, school_students: Mapping[tuple[str, int], int]
+) -> list[str]:
+    """A school that returned no students while the plan removes people from its courses.
+    (Once a reviewed override has emptied a closed school, plans that remove nothing more
+    there pass again.)"""
     if not policy.empty_school_guard:
         return []
     courses_by_school: Counter[tuple[str, str]] = Counter(
         (keys.connection_of(r.key), keys.school_of(r.key)) for r in live.by_kind(Kind.COURSE)
     )
+    removing: Counter[tuple[str, str]] = Counter()
+    for change in plan.changes:
+        course = dict(change.context).get("course")
+        if change.is_removal and course is not None:
+            course_key = Key(Kind.COURSE, course)
+            removing[(keys.connection_of(course_key), keys.school_of(course_key))] += 1
     out: list[str] = []
     for (connection, school), students in sorted(school_students.items()):
         held = courses_by_school.get((connection, str(school)), 0)
-        if students == 0 and held:
+        if students == 0 and held and removing.get((connection, str(school))):
             out.append(
                 f"school {school} of connection {connection} returned no active students from PowerSchool, "
                 f"but Moodle holds {held} of its courses: a PowerSchool outage or a wrong school number?"

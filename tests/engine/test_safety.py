@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler import keys
 from reconciler.config.model import SafetyPolicy, Threshold
-from reconciler.model import Course, State, User
+from reconciler.model import Course, State, User, enrolment
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.safety import check_safety
 
@@ -59,14 +59,19 @@ def test_empty_school_guard() -> None:
     course = Course(
         keys.section_course_key("north", 100, 1), shortname="s", fullname="f", category=keys.category_key(("A",))
     )
-    live = State.of([course])
-    verdict = check_safety(Plan(), live, POLICY, school_students={("north", 100): 0, ("north", 200): 0})
+    seat = enrolment(course.key, keys.student_key("north", 7), ["student"])
+    suspend = Change(Action.SUSPEND, seat.key, seat, seat, context=(("course", course.key.id), ("school", "100")))
+    live = State.of([course, seat])
+    plan = Plan(changes=(suspend,), owned_counts={"enrolment": 1})
+    verdict = check_safety(plan, live, POLICY, school_students={("north", 100): 0, ("north", 200): 0})
     assert not verdict.ok
     assert verdict.violations == (
         "school 100 of connection north returned no active students from PowerSchool, but Moodle holds 1 of its "
         "courses: a PowerSchool outage or a wrong school number?",
     )
-    assert check_safety(Plan(), live, POLICY, school_students={("north", 100): 3}).ok
+    assert check_safety(plan, live, POLICY, school_students={("north", 100): 3}).ok
+    # Nothing removed there (a closed school already emptied under a reviewed override): no trip.
+    assert check_safety(Plan(), live, POLICY, school_students={("north", 100): 0}).ok
 
 
 def test_override_needs_a_written_reason() -> None:
