@@ -176,6 +176,10 @@ class _Planner:
         #: holds inside them may be changed only once the plan adopts them.
         self.candidates: set[Key] = set(live.foreign) - set(live.resources)
         self._blocked: dict[Key, bool] = {}
+        #: Who holds each username and course shortname among the objects the tool owns.
+        self.owned_names: dict[tuple[Kind, str], Key] = {
+            (r.key.kind, _unique_name(r).casefold()): r.key for r in live if isinstance(r, (User, Course))
+        }
 
     def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
         """Where a change belongs, for grouping in renderers: its school and course, and for a
@@ -246,6 +250,10 @@ class _Planner:
             reason = f"reviewed section migration: {moved.key.id} continues as {res.key.id}"
             self.emit(Change(Action.MOVE, res.key, moved, res, fields, reason, self.context(res)))
             return
+        holder = self.owned_holder(res)
+        if holder is not None:
+            self.notices.append(Notice("warning", f"{res.key.id} is not created: {self.held(res, holder)}", res.key.id))
+            return
         foreign = self.live.foreign.get(res.key)
         if foreign is not None:
             self.plan_foreign(res, foreign)
@@ -297,9 +305,32 @@ class _Planner:
         reason = "back in PowerSchool" if action is Action.UNSUSPEND else "differs from PowerSchool"
         self.emit(Change(action, res.key, live_res, res, fields, reason, self.context(res)))
 
+    def owned_holder(self, res: Resource) -> Key | None:
+        """Another object the tool owns that holds ``res``'s username or shortname now (a
+        leaver's account, a course of a section PowerSchool re-created): Moodle refuses the
+        name twice, and the tool does not guess which of its own objects should have it."""
+        if not isinstance(res, (User, Course)):
+            return None
+        holder = self.owned_names.get((res.key.kind, _unique_name(res).casefold()))
+        return holder if holder is not None and holder != res.key else None
+
+    @staticmethod
+    def held(res: Resource, holder: Key) -> str:
+        # Keys, not usernames: a redacted plan shows notices as they are.
+        name = "its username" if isinstance(res, User) else f"its shortname {_unique_name(res)!r}"
+        return (
+            f"{name} belongs to {holder.id}, which the tool also owns; rename or remove one of them in Moodle "
+            "(or in PowerSchool)"
+        )
+
     def keep_held_name(self, res: Resource, live_res: Resource) -> Resource:
-        """``res`` without a rename Moodle would refuse, reported: an object the tool does
-        not own holds the new username or shortname. The other fields still update."""
+        """``res`` without a rename Moodle would refuse, reported: another object holds the
+        new username or shortname. The other fields still update."""
+        owner = self.owned_holder(res)
+        if owner is not None and isinstance(res, (User, Course)) and isinstance(live_res, (User, Course)):
+            self.notices.append(Notice("warning", f"{res.key.id} keeps its name: {self.held(res, owner)}", res.key.id))
+            name = "username" if isinstance(res, User) else "shortname"
+            return replace(res, **{name: getattr(live_res, name)})
         foreign = self.live.foreign.get(res.key)
         if foreign is None:
             return res

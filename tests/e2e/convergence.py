@@ -100,26 +100,48 @@ def site_state(site: MoodleSite) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+def same(field: str, value: Any) -> Any:
+    """A value as Moodle keeps it: text trimmed with inner whitespace folded (Moodle trims
+    names; a template with an empty placeholder leaves doubled spaces), usernames and
+    e-mail addresses in any case."""
+    if isinstance(value, dict):
+        return {k: same(k, v) for k, v in value.items()}
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        return text.lower() if field in ("username", "email") else text
+    return value
+
+
 def held_names(site: MoodleSite, desired: State) -> set[str]:
-    """Keys of desired accounts and courses whose username or shortname an object the tool
-    does not own holds in Moodle (the tool may not take it: it must say so in the plan)."""
-    usernames = {u.username for u in site.users.by_id() if not u.deleted and not owned(u.idnumber)}
-    shortnames = {c.shortname for c in site.courses.by_id() if not owned(c.idnumber)}
-    out = {r.key.id for r in desired if isinstance(r, User) and r.username in usernames}
-    return out | {r.key.id for r in desired if isinstance(r, Course) and r.shortname in shortnames}
+    """Keys of desired accounts and courses whose username or shortname another object
+    holds in Moodle (one the tool does not own, or another of its own): Moodle refuses a
+    name twice, so the tool may not take it, and must say so in the plan."""
+    usernames = {u.username: u.idnumber for u in site.users.by_id() if not u.deleted}
+    shortnames = {c.shortname.casefold(): c.idnumber for c in site.courses.by_id()}
+    out = set()
+    for r in desired:
+        if isinstance(r, User) and usernames.get(r.username, r.key.id) != r.key.id:
+            out.add(r.key.id)
+        if isinstance(r, Course) and shortnames.get(r.shortname.casefold(), r.key.id) != r.key.id:
+            out.add(r.key.id)
+    return out
 
 
 def mismatches(site: MoodleSite, desired: State, held: Iterable[str] = ()) -> list[str]:
     """How the site differs from ``desired``; empty when Moodle holds exactly it (plus what
     the removal policy leaves: suspended leavers and enrolments, unselected objects).
-    ``held`` are keys whose unique name someone else holds: their name is not compared."""
+    ``held`` are keys whose unique name someone else holds: their name is not compared, and
+    when they could not be created at all, neither they nor what hangs on them are expected."""
     have = site_state(site)
     problems: list[str] = []
     wanted: set[tuple[str, str]] = set()
     blocked = set(held)
+    absent = {k for k in blocked if not any(ident == k for _, ident in have)}
     for resource in desired:
         key = (resource.key.kind.value, resource.key.id)
         wanted.add(key)
+        if resource.key.id in absent or any(ref.id in absent for ref in resource.references()):
+            continue  # not created: someone else has its name (and so nothing of it exists)
         want = resource.managed()
         if resource.key.id in blocked:
             want = {k: v for k, v in want.items() if k not in ("username", "shortname")}
@@ -131,7 +153,7 @@ def mismatches(site: MoodleSite, desired: State, held: Iterable[str] = ()) -> li
             held = got.get(name)
             if isinstance(value, dict):
                 held = {k: (held or {}).get(k, "") for k in value}
-            if held != value:
+            if same(name, held) != same(name, value):
                 problems.append(f"{key} {name}: Moodle has {held!r}, PowerSchool says {value!r}")
     for key, got in have.items():
         if key in wanted:

@@ -619,6 +619,7 @@ def test_manual_sync_plan_then_apply_and_a_day_of_changes(make_stack: MakeStack)
     stack.apply(plan_file, config)
     # The same plan file again is refused: Moodle is no longer what it was reviewed against.
     after_first = stack.view.everything()
+    after_first_categories = stack.view.categories()
     outcome = stack.apply(plan_file, config, expect=1)
     assert "cannot be applied as reviewed" in outcome.output
     assert stack.view.everything() == after_first
@@ -658,3 +659,12 @@ def test_manual_sync_plan_then_apply_and_a_day_of_changes(make_stack: MakeStack)
     assert view.seats(courses["200-CHIN2-1-S1-2024"].id)[co_teacher].roles == {"teacher"}
     assert view.owned_accounts()[leaver_name].suspended
     assert not view.owned_accounts()[mover_name].suspended
+
+    # A course added to the config later lands in the category the others made, through
+    # a saved plan (apply reads the Moodle ids of what the new course hangs on).
+    config = stack.write(text.replace("PRECALC: }", "PRECALC: , STAT: }"))
+    document = stack.sync(config)
+    assert [a for a, key in actions(document, "course")] == ["create"]
+    courses = stack.view.owned_courses()
+    assert courses["200-STAT-1-24-25-2024"].category == courses["200-CALC-1-24-25-2024"].category
+    assert len(stack.view.categories()) == len(after_first_categories)
