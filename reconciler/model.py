@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, ClassVar, TypeAlias
+from functools import cached_property
+from typing import Any, ClassVar, NamedTuple, TypeAlias, TypeVar, cast
 
 #: Every idnumber the tool writes starts with this; anything else is not ours.
 OWNED_PREFIX = "ps2m:"
@@ -34,14 +35,20 @@ class Kind(str, Enum):
     COHORT_MEMBER = "cohort_member"
     GROUP_MEMBER = "group_member"
 
+    # Hash like the value it equals (Enum hashes the name, in Python, on every Key lookup).
+    __hash__ = str.__hash__
+
 
 #: Creation order; removals run in the reverse order.
 KIND_ORDER: tuple[Kind, ...] = tuple(Kind)
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Key:
-    """Identity of a managed object: its kind and its owned idnumber (or membership pair)."""
+class Key(NamedTuple):
+    """Identity of a managed object: its kind and its owned idnumber (or membership pair).
+
+    A named tuple: hashing, equality and ordering run in C, which a district's half a
+    million keys need (a dataclass does them in Python).
+    """
 
     kind: Kind
     id: str
@@ -82,14 +89,11 @@ class Resource:
 
     def managed(self) -> dict[str, Any]:
         """The attributes the diff compares, as plain JSON-ready values."""
-        skip = {"key", "moodle_id", *self.CREATE_ONLY}
-        return {f.name: _plain(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        return {name: _plain(name, getattr(self, name)) for name in _names(type(self)).managed}
 
     def to_dict(self) -> dict[str, Any]:
         """Every attribute (create-only ones included) as JSON-ready values, for plan files."""
-        out = {
-            f.name: _plain(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("key", "moodle_id")
-        }
+        out = {name: _plain(name, getattr(self, name)) for name in _names(type(self)).stored}
         out["key"] = self.key.id
         return out
 
@@ -100,7 +104,27 @@ class Resource:
 
     def references(self) -> list[Key]:
         """The objects this one points at (its category, course, user...): they must exist first."""
-        return [v for f in fields(self) if isinstance(v := getattr(self, f.name), Key) and f.name != "key"]
+        return [v for name in _names(type(self)).stored if isinstance(v := getattr(self, name), Key)]
+
+
+class _Names(NamedTuple):
+    """A resource class's attribute names, in declaration order: those stored in plan files
+    (all but ``key`` and ``moodle_id``) and those the diff compares (less ``CREATE_ONLY``)."""
+
+    stored: tuple[str, ...]
+    managed: tuple[str, ...]
+
+
+_NAMES: dict[type[Resource], _Names] = {}
+
+
+def _names(cls: type[Resource]) -> _Names:
+    # dataclasses.fields() is slow enough to matter half a million times: look once per class.
+    names = _NAMES.get(cls)
+    if names is None:
+        stored = tuple(f.name for f in fields(cls) if f.name not in ("key", "moodle_id"))
+        names = _NAMES[cls] = _Names(stored, tuple(name for name in stored if name not in cls.CREATE_ONLY))
+    return names
 
 
 #: Attributes held as sorted (name, value) pairs; plain form is a mapping.
@@ -247,23 +271,40 @@ def group_member(group: Key, user: Key) -> GroupMember:
     return GroupMember(Key(Kind.GROUP_MEMBER, membership_id(group, user)), group=group, user=user)
 
 
+#: The kind each reference attribute points at.
+_REFERENCE_KINDS = {"parent": Kind.CATEGORY} | {
+    k.value: k for k in (Kind.CATEGORY, Kind.COURSE, Kind.USER, Kind.COHORT, Kind.GROUP)
+}
+
+E = TypeVar("E", bound=Enum)
+
+
+def enum_member(enum: type[E], value: object) -> E:
+    """``enum(value)``, without the microseconds EnumType's call takes (loading a
+    district's plan file asks two million times)."""
+    try:
+        return cast(E, enum._value2member_map_[value])
+    except (KeyError, TypeError):  # not one of its values: the enum's own error
+        return enum(value)
+
+
 def resource_from_dict(kind: Kind, data: Mapping[str, Any]) -> Resource:
     """Rebuild a resource from :meth:`Resource.to_dict` output (used when loading plan files)."""
     cls = RESOURCE_TYPES[kind]
     values: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name in ("key", "moodle_id") or f.name not in data:
+    for name in _names(cls).stored:
+        if name not in data:
             continue
-        raw = data[f.name]
-        if f.name in ("category", "parent", "course", "user", "cohort", "group"):
-            ref_kind = Kind.CATEGORY if f.name == "parent" else Kind(f.name)
-            values[f.name] = None if raw is None else Key(ref_kind, raw)
-        elif f.name in PAIR_FIELDS:
-            values[f.name] = pairs(raw)
-        elif f.name == "roles":
-            values[f.name] = tuple(raw)
+        raw = data[name]
+        ref_kind = _REFERENCE_KINDS.get(name)
+        if ref_kind is not None:
+            values[name] = None if raw is None else Key(ref_kind, raw)
+        elif name in PAIR_FIELDS:
+            values[name] = pairs(raw)
+        elif name == "roles":
+            values[name] = tuple(raw)
         else:
-            values[f.name] = raw
+            values[name] = raw
     return cls(Key(kind, data["key"]), **values)
 
 
@@ -305,7 +346,15 @@ class State:
 
     def by_kind(self, kind: Kind) -> list[Resource]:
         """Every resource of one kind, sorted by key."""
-        return sorted((r for r in self.resources.values() if r.key.kind is kind), key=lambda r: r.key)
+        return list(self._by_kind.get(kind, ()))
+
+    @cached_property
+    def _by_kind(self) -> dict[Kind, tuple[Resource, ...]]:
+        # One pass and one sort per kind for the state's lifetime: planning asks per kind many times.
+        kinds: dict[Kind, list[Resource]] = {}
+        for resource in self.resources.values():
+            kinds.setdefault(resource.key.kind, []).append(resource)
+        return {kind: tuple(sorted(found, key=lambda r: r.key)) for kind, found in kinds.items()}
 
     def counts(self) -> dict[str, int]:
         """How many resources of each kind, for summaries."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from reconciler.model import KIND_ORDER, Key, Kind, Resource, resource_from_dict
+from reconciler.model import KIND_ORDER, Key, Kind, Resource, enum_member, resource_from_dict
 
 
 class Action(str, Enum):
@@ -38,6 +38,7 @@ SYMBOLS: dict[Action, str] = {
 }
 
 _REMOVING = (Action.SUSPEND, Action.DELETE)
+_KIND_POSITION = {kind: position for position, kind in enumerate(KIND_ORDER)}
 
 
 def verb(action: Action, kind: Kind) -> str:
@@ -88,7 +89,7 @@ class Change:
 
     def sort_key(self) -> tuple[int, int, Key]:
         """Phase order: creates and updates in dependency order, removals in reverse."""
-        kind_pos = KIND_ORDER.index(self.key.kind)
+        kind_pos = _KIND_POSITION[self.key.kind]
         if self.action is Action.DELETE:
             return (2, -kind_pos, self.key)
         if self.action is Action.SUSPEND:
@@ -111,14 +112,14 @@ class Change:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
-        kind = Kind(data["kind"])
+        kind = enum_member(Kind, data["kind"])
         before = None
         if data["before"] is not None:
             before = resource_from_dict(kind, data["before"])
             object.__setattr__(before, "moodle_id", data.get("before_id"))
         after = None if data["after"] is None else resource_from_dict(kind, data["after"])
         return cls(
-            action=Action(data["action"]),
+            action=enum_member(Action, data["action"]),
             key=Key(kind, data["key"]),
             before=before,
             after=after,
