@@ -180,6 +180,8 @@ class _Planner:
         self.owned_names: dict[tuple[Kind, str], Key] = {
             (r.key.kind, _unique_name(r).casefold()): r.key for r in live if isinstance(r, (User, Course))
         }
+        #: Course context by course key: a district's enrolments share a few thousand courses.
+        self._course_contexts: dict[Key | None, tuple[tuple[str, str], ...]] = {}
 
     def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
         """Where a change belongs, for grouping in renderers: its school and course, and for a
@@ -200,6 +202,12 @@ class _Planner:
         elif isinstance(resource, GroupMember):
             group = self.desired.get(resource.group) or self.live.get(resource.group)
             course = group.course if isinstance(group, Group) else None
+        context = self._course_contexts.get(course)
+        if context is None:
+            context = self._course_contexts[course] = self._new_course_context(course)
+        return context
+
+    def _new_course_context(self, course: Key | None) -> tuple[tuple[str, str], ...]:
         if course is None:
             return ()
         context = {"course": course.id, "school": keys.school_of(course)}
@@ -219,6 +227,8 @@ class _Planner:
             self.will_exist.add(change.key)
 
     def is_protected(self, change: Change) -> bool:
+        if not self.protected:
+            return False
         res = change.resource
         names = {res.label, res.key.id}
         if change.before is not None:
@@ -288,6 +298,8 @@ class _Planner:
             self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
 
     def plan_existing(self, res: Resource, live_res: Resource) -> None:
+        if res == live_res:
+            return  # identical attributes compare equal however normalized (the common case)
         res = self.keep_held_name(res, live_res)
         want, have = compared(res, live_res)
         if want == have:
