@@ -36,7 +36,7 @@ from reconciler.errors import PlanFileError
 from reconciler.model import Key, Kind, State
 from reconciler.plan.model import Change, Notice, Plan
 from reconciler.redact import redact_document
-from reconciler.render.json import render_json
+from reconciler.render.json import json_chunks
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
@@ -78,6 +78,21 @@ def _sha256(value: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+def _canonical_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
+    """``canonical_json(doc)`` in pieces, one list item at a time: the same text without
+    ever holding it whole (a district's first plan is 300 MB of it)."""
+    yield "{"
+    for index, (name, value) in enumerate(sorted(doc.items())):
+        yield ("," if index else "") + canonical_json(name) + ":"
+        if isinstance(value, list):
+            yield "["
+            yield from (("," if i else "") + canonical_json(item) for i, item in enumerate(value))
+            yield "]"
+        else:
+            yield canonical_json(value)
+    yield "}"
+
+
 def fingerprint(obj: Mapping[str, Any], moodle_id: int | None) -> str:
     """The fingerprint of one live object: its :meth:`Resource.to_dict` and its Moodle id."""
     return _sha256({"moodle_id": moodle_id, "object": obj})
@@ -85,7 +100,10 @@ def fingerprint(obj: Mapping[str, Any], moodle_id: int | None) -> str:
 
 def document_checksum(doc: Mapping[str, Any]) -> str:
     """The checksum of a document: over everything but the ``checksum`` field itself."""
-    return _sha256({k: v for k, v in doc.items() if k != "checksum"})
+    digest = hashlib.sha256()
+    for piece in _canonical_pieces({k: v for k, v in doc.items() if k != "checksum"}):
+        digest.update(piece.encode("utf-8"))
+    return "sha256:" + digest.hexdigest()
 
 
 def build_document(
@@ -169,13 +187,15 @@ def save_plan(
     paths = PlanPaths(out / "plan.json", out / "plan.txt", out / "plan.md")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for path, content in (
-            (paths.json, render_json(doc)),
-            (paths.text, render_text(view)),
-            (paths.markdown, render_markdown(view)),
+        # Each rendering is made just before it is written; the JSON is written in pieces.
+        for path, render in (
+            (paths.json, lambda: json_chunks(doc)),
+            (paths.text, lambda: (render_text(view),)),
+            (paths.markdown, lambda: (render_markdown(view),)),
         ):
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(content, encoding="utf-8")
+            with tmp.open("w", encoding="utf-8") as file:
+                file.writelines(render())
             os.replace(tmp, path)
     except OSError as exc:
         raise PlanFileError(f"cannot write the plan to {out}: {exc.strerror}") from None

@@ -9,6 +9,7 @@ work). ``plan.json`` is written this way.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from reconciler.render.layout import Doc
@@ -19,14 +20,34 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
 _line = _ENCODER.encode
 
 
-def _member(value: Any) -> str:
+def json_chunks(doc: Doc) -> Iterator[str]:
+    """:func:`render_json`'s text in pieces, one line at a time: a district's first plan is
+    written without ever holding its 350 MB whole."""
+    yield "{\n"
+    separator = ""
+    for name, value in sorted(doc.items()):
+        yield f"{separator}  {_line(name)}: "
+        separator = ",\n"
+        yield from _member(value)
+    yield "\n}\n"
+
+
+def _member(value: Any) -> Iterator[str]:
     if isinstance(value, list) and value:
-        return "[\n" + ",\n".join(f"    {_line(item)}" for item in value) + "\n  ]"
-    if isinstance(value, dict) and value:
-        return "{\n" + ",\n".join(f"    {_line(k)}: {_line(v)}" for k, v in sorted(value.items())) + "\n  }"
-    return _line(value)
+        lines = (f"    {_line(item)}" for item in value)
+    elif isinstance(value, dict) and value:
+        lines = (f"    {_line(k)}: {_line(v)}" for k, v in sorted(value.items()))
+    else:
+        yield _line(value)
+        return
+    yield "[\n" if isinstance(value, list) else "{\n"
+    separator = ""
+    for line in lines:
+        yield separator + line
+        separator = ",\n"
+    yield "\n  ]" if isinstance(value, list) else "\n  }"
 
 
 def render_json(doc: Doc) -> str:
     """The document as deterministic JSON, ending with a newline."""
-    return "{\n" + ",\n".join(f"  {_line(k)}: {_member(v)}" for k, v in sorted(doc.items())) + "\n}\n"
+    return "".join(json_chunks(doc))
