@@ -97,8 +97,9 @@ def read_live(
     ``also_users`` are further owned user keys to look up (people PowerSchool lists as
     inactive, so leavers are found even when no membership points at them). Role
     shortnames seen on enrolments are taught to ``roles``. ``courses`` limits the
-    per-course reads (enrolments, groups and their members) to those courses; by
-    default every owned course is read.
+    per-course reads (enrolments, groups and their members) to those courses, and the
+    users read to those named (what applying a saved plan needs); by default every
+    owned course is read, and so are owned users found only through memberships.
     """
     kinds = set(Kind) if kinds is None else set(kinds)
     reader = _Reader(client, desired, kinds, roles or RoleMap(), None if courses is None else set(courses))
@@ -259,6 +260,8 @@ class _Reader:
                             partial(self.on_groups, key),
                         )
                     )
+        if self.member_courses is not None:
+            return calls  # a partial read: members it meets need not be read as users
         unknown: set[int] = set()
         if self.wants(Kind.USER):
             unknown |= {uid for uid, key in self.user_keys.items() if key not in self.users_read}
