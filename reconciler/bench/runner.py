@@ -97,8 +97,12 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
                     profile=settings.profile and run in settings.runs,
                 )
                 servers.snapshot()  # start this stage's meters from zero
-                stages[stage] = stage_figures(run_stage(spec), servers.snapshot(), limits)
-            figures = RunFigures(run, TITLES[run], stages)
-            judge(figures, limits, no_change=done.get("b"), district_scale=settings.scale == "district")
-            done[run] = figures
+                figures = stages[stage] = stage_figures(run_stage(spec), servers.snapshot(), limits)
+                echo(
+                    f"run {run}: {stage} took {figures.result.wall_s:.1f} s (request bound "
+                    f"{figures.request_bound_s:.1f} s, pure middle {figures.result.cpu_middle_s:.2f} s CPU, "
+                    f"peak {figures.result.peak_rss_mb:.0f} MB)"
+                )
+            done[run] = RunFigures(run, TITLES[run], stages)
+            judge(done[run], limits, no_change=done.get("b"), district_scale=settings.scale == "district")
     return [done[run] for run in todo if run in settings.runs]
