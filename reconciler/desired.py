@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from reconciler import keys
+from reconciler.bulk import bulk
 from reconciler.config.model import Config, Connection, CourseMode, CourseRule, PeopleSettings, SectionMove
 from reconciler.config.templates import render
 from reconciler.model import (
@@ -64,6 +65,7 @@ class Desired:
     school_students: Mapping[tuple[str, int], int] = field(default_factory=dict)
 
 
+@bulk
 def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
     """The Moodle state implied by ``config`` and one roster per connection name."""
     builder = _Builder()

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler import __version__
+from reconciler.bulk import bulk
 from reconciler.errors import PlanFileError
 from reconciler.model import Key, Kind, State
 from reconciler.plan.model import Change, Notice, Plan
@@ -106,6 +107,7 @@ def document_checksum(doc: Mapping[str, Any]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+@bulk
 def build_document(
     plan: Plan,
     *,
@@ -176,6 +178,7 @@ def _fingerprints(changes: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, s
     return out
 
 
+@bulk
 def save_plan(
     doc: Mapping[str, Any], out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR, *, redact: bool = False
 ) -> PlanPaths:
@@ -238,6 +241,7 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+@bulk
 def load_plan(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Plan]:
     """The verified document of a plan file and the :class:`Plan` it holds."""
     doc = read_document(path)

@@ -20,6 +20,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler import keys
+from reconciler.bulk import bulk
 from reconciler.config.model import (
     AdoptRule,
     EnrolmentRemoval,
@@ -52,6 +53,7 @@ _LEFT_ALONE = (Kind.CATEGORY, Kind.COURSE, Kind.COHORT, Kind.GROUP)
 _CASELESS = ("username", "email")
 
 
+@bulk
 def compute_plan(
     desired: State,
     live: State,
