@@ -36,6 +36,7 @@ def _stage_json(stage: StageFigures) -> dict[str, Any]:
         "peak_rss_mb": round(result.peak_rss_mb, 1),
         "steps_wall_s": {k: round(v, 3) for k, v in result.steps.items()},
         "middle_cpu_s": {k: round(v, 3) for k, v in result.middle_cpu.items()},
+        "client_cpu_s": {k: round(v, 3) for k, v in result.client_cpu.items()},
         "server_cpu_s": dict(stage.server_cpu_s),
         "endpoints": {
             e.label: {
@@ -79,7 +80,7 @@ def render(run: RunFigures) -> str:
     for name, stage in run.stages.items():
         steps = ", ".join(
             f"{step} {wall:.1f} s"
-            + (f" (cpu {stage.result.middle_cpu[step]:.1f})" if step in stage.result.middle_cpu else "")
+            + f" (cpu {stage.result.middle_cpu.get(step, stage.result.client_cpu.get(step, 0.0)):.1f})"
             for step, wall in stage.result.steps.items()
         )
         servers = ", ".join(f"{side} {cpu:.1f} s" for side, cpu in stage.server_cpu_s.items())

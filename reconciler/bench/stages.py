@@ -60,8 +60,10 @@ class StageResult:
     wall_s: float = 0.0
     #: Wall seconds of every step, in order.
     steps: dict[str, float] = field(default_factory=dict)
-    #: CPU seconds of the pure steps.
+    #: CPU seconds of the pure steps (the thread running them).
     middle_cpu: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the I/O steps, every thread of the tool (the client side's own work).
+    client_cpu: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     #: The plan's changes by kind and action (planned, or applied with their outcome).
     changes: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -127,7 +129,10 @@ class _Stage:
 
     def io(self, name: str, step: Callable[[], T]) -> T:
         context = self.profiles.io() if self.profiles else nullcontext()
-        return self._timed(name, step, context)
+        cpu = time.process_time()
+        result = self._timed(name, step, context)
+        self.result.client_cpu[name] = time.process_time() - cpu
+        return result
 
     def pure(self, name: str, step: Callable[[], T]) -> T:
         context = self.profiles.pure() if self.profiles else nullcontext()
