@@ -320,16 +320,25 @@ class State:
 
     resources: Mapping[Key, Resource] = field(default_factory=dict)
     foreign: Mapping[Key, Resource] = field(default_factory=dict)
+    #: Live only: desired accounts not in Moodle whose email another account already uses
+    #: (its Moodle id). Moodle refuses such a create unless allowaccountssameemail is on.
+    email_holders: Mapping[Key, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, items: Iterable[Resource], *, foreign: Mapping[Key, Resource] | None = None) -> State:
+    def of(
+        cls,
+        items: Iterable[Resource],
+        *,
+        foreign: Mapping[Key, Resource] | None = None,
+        email_holders: Mapping[Key, int] | None = None,
+    ) -> State:
         """Build a state from resources; a duplicate key is a programming error."""
         out: dict[Key, Resource] = {}
         for item in items:
             if item.key in out and out[item.key] != item:
                 raise ValueError(f"two different resources share the key {item.key}")
             out[item.key] = item
-        return cls(out, dict(foreign or {}))
+        return cls(out, dict(foreign or {}), dict(email_holders or {}))
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources.values())

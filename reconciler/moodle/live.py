@@ -73,6 +73,8 @@ from reconciler.moodle.roles import RoleMap
 ENROLLED_USERFIELDS = "id,idnumber,roles,groups"
 #: Usernames Moodle accepts as a lookup value (PARAM_USERNAME, extendedusernamechars off).
 _LOOKUP_USERNAME = re.compile(r"^[a-z0-9._@-]+$")
+#: Emails safe to look up (a conservative subset of what Moodle's validate_email takes).
+_LOOKUP_EMAIL = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
 #: Kinds read from the per-course enrolment lists.
 _FROM_ENROLLED = frozenset({Kind.ENROLMENT, Kind.GROUP, Kind.GROUP_MEMBER})
 #: Kinds whose objects carry no Moodle id of their own.
@@ -137,6 +139,7 @@ class _Reader:
         self.member_courses = member_courses
         self.out: dict[Key, Resource] = {}
         self.foreign: dict[Key, Resource] = {}
+        self.email_holders: dict[Key, int] = {}
         self.claims: dict[Key, set[int]] = defaultdict(set)
         desired_users = [r for r in desired.by_kind(Kind.USER) if isinstance(r, User)]
         self.profile_names = sorted({name for u in desired_users for name, _ in u.profile})
@@ -185,7 +188,11 @@ class _Reader:
         clashes = {str(key): sorted(ids) for key, ids in self.claims.items() if len(ids) > 1}
         if clashes:
             raise AmbiguousOwnership(clashes)
-        return State.of((r for r in self.out.values() if r.key.kind in self.kinds), foreign=self.foreign)
+        return State.of(
+            (r for r in self.out.values() if r.key.kind in self.kinds),
+            foreign=self.foreign,
+            email_holders=self.email_holders,
+        )
 
     def first_round(self, also_users: Iterable[Key]) -> list[_Call]:
         calls: list[_Call] = []
@@ -262,6 +269,8 @@ class _Reader:
                     )
         if self.member_courses is not None:
             return calls  # a partial read: members it meets need not be read as users
+        if self.wants(Kind.USER):
+            calls += self.user_lookups("email", sorted(self.emails_to_check()), self.on_email_holders)
         unknown: set[int] = set()
         if self.wants(Kind.USER):
             unknown |= {uid for uid, key in self.user_keys.items() if key not in self.users_read}
@@ -359,6 +368,24 @@ class _Reader:
             self.user_keys[uid] = key
             self.users_read.add(key)
             self.add(self.user(key, rec))
+
+    def emails_to_check(self) -> dict[str, list[Key]]:
+        """Emails of desired accounts to be created (not read, no username holder), by email.
+        Only plainly valid addresses are looked up: Moodle refuses the whole lookup for one
+        it cannot clean."""
+        by_email: dict[str, list[Key]] = defaultdict(list)
+        for r in self.desired.by_kind(Kind.USER):
+            creating = isinstance(r, User) and r.key not in self.users_read and r.key not in self.foreign
+            if creating and isinstance(r, User) and _LOOKUP_EMAIL.match(r.email):
+                by_email[r.email].append(r.key)
+        return by_email
+
+    def on_email_holders(self, answer: Any) -> None:
+        wanted = self.emails_to_check()
+        for rec in MoodleClient.expect_list("core_user_get_users_by_field", answer):
+            for key in wanted.get(_text(rec.get("email")).lower(), ()):
+                if rec.get("idnumber") != key.id:
+                    self.email_holders[key] = int(rec["id"])
 
     def on_username_holders(self, answer: Any) -> None:
         by_username = {r.username: r.key for r in self.desired.by_kind(Kind.USER) if isinstance(r, User)}

@@ -49,6 +49,10 @@ from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan, gro
 _UNIQUE_NAMES = (Kind.USER, Kind.COURSE)
 #: Kinds whose unselected objects are reported, never removed.
 _LEFT_ALONE = (Kind.CATEGORY, Kind.COURSE, Kind.COHORT, Kind.GROUP)
+_EMAIL_TAKEN = (
+    "accounts to create have an email another Moodle account already uses; unless the site allows "
+    "accounts with the same email, Moodle will refuse them (adopt, or fix the email in either system)"
+)
 #: Fields compared case-insensitively.
 _CASELESS = ("username", "email")
 
@@ -271,6 +275,9 @@ class _Planner:
             self.plan_foreign(res, foreign)
             return
         reason = "in PowerSchool, not in Moodle"
+        if res.key in self.live.email_holders:
+            # Keys only: a redacted plan shows grouped notices as they are.
+            self.grouped[("warning", _EMAIL_TAKEN)].append(res.key.id)
         self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
 
     def plan_foreign(self, res: Resource, foreign: Resource) -> None:

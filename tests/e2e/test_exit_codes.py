@@ -97,6 +97,11 @@ def test_a_partial_apply_exits_3_and_the_next_plan_finishes_the_job(make_stack: 
     taken = str(student.email).lower()
     squatter = stack.sandbox.moodle
     blocker = _create_user(stack, "handmade", taken)
+    # A plan made now warns about it, by key (no name or address in the notice).
+    _, warned = stack.plan(config, expect=0)
+    assert "accounts to create have an email another Moodle account already uses" in warned.output
+    assert f"ps2m:town:student:{student.dcid}" in warned.output
+    assert taken not in warned.output.split("Notices:")[1]
     outcome = stack.apply(plan_file, config, expect=3)
     assert "failed" in outcome.output and "Run `ps2moodle plan` again" in outcome.output
     assert taken not in {a.email for a in stack.view.owned_accounts().values()}
