@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +24,8 @@ from reconciler.cli.common import reported_errors
 from reconciler.emulators.sandbox import Sandbox
 from reconciler.emulators.scenario import everyday_changes
 from reconciler.moodle.client import MoodleClient
-from reconciler.pipeline import PlanRun, run_apply, run_plan
-from reconciler.planfile import build_document, save_plan
+from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
+from reconciler.planfile import save_plan
 from reconciler.render import PlanFormat, render
 
 #: The example config the demo runs (shipped inside the package).
@@ -89,9 +88,7 @@ def _step(title: str) -> None:
 
 def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | None = None) -> PlanRun:
     run = run_plan(sandbox.config, moodle, sandbox.roster_reader())
-    doc = build_document(
-        run.plan, config_digest=sandbox.config.digest, scope=run.scope.value, verdict=run.verdict, created_at=_now()
-    )
+    doc = plan_document(sandbox.config, run)
     paths = save_plan(doc, folder)
     text = render(doc, PlanFormat.TEXT, color=out.is_terminal)
     shown = text.splitlines()
@@ -133,7 +130,3 @@ def _apply(sandbox: Sandbox, moodle: MoodleClient, run: PlanRun) -> None:
     )
     for result in report.failures:
         out.print(Text(f"  {result.status.value}: {result.change.key}: {result.error}", style="red"))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

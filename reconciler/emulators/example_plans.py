@@ -19,8 +19,8 @@ from pathlib import Path
 
 from reconciler.emulators.sandbox import Sandbox
 from reconciler.emulators.scenario import everyday_changes
-from reconciler.pipeline import PlanRun, run_apply, run_plan
-from reconciler.planfile import build_document, save_plan
+from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
+from reconciler.planfile import save_plan
 
 #: The creation time written into every example plan.
 FIXED_TIME = datetime(2024, 9, 3, 7, 0, tzinfo=UTC)
@@ -50,9 +50,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def _save(run: PlanRun, sandbox: Sandbox, folder: Path, *, full: bool) -> list[Path]:
     """The plan's files; a first plan (thousands of creates) keeps only its two renderings,
     so the repository does not carry megabytes of JSON nobody reviews."""
-    doc = build_document(
-        run.plan, config_digest=sandbox.config.digest, scope=run.scope.value, verdict=run.verdict, created_at=FIXED_TIME
-    )
+    doc = plan_document(sandbox.config, run, created_at=FIXED_TIME)
     paths = save_plan(doc, folder)
     if full:
         return [paths.json, paths.text, paths.markdown]
