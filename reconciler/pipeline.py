@@ -139,31 +139,39 @@ def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     # too: the writer needs their Moodle ids even when the plan does not change them.
     kinds = {c.key.kind for c in plan.changes} | {ref.kind for c in plan.changes for ref in c.resource.references()}
     kinds.add(Kind.USER)
-    live = read_live(client, touched, kinds=kinds, roles=roles, also_users=users, courses=_member_courses(plan))
+    courses, group_courses = _touched_courses(plan)
+    live = read_live(
+        client, touched, kinds=kinds, roles=roles, also_users=users, courses=courses, group_courses=group_courses
+    )
     # A reviewed section migration planned the moving course's enrolments under its new
     # key; until the move is applied Moodle still holds them under the old one.
     moves = {c.key: c.before.key for c in plan.changes if c.action is Action.MOVE and c.before is not None}
     return follow_moves(live, moves)
 
 
-def _member_courses(plan: Plan) -> set[Key] | None:
-    """The courses whose memberships or groups a plan touches: apply reads only those (a
-    1% change must not re-read every course). None (read every course) when a group
-    membership's course is not known."""
+def _touched_courses(plan: Plan) -> tuple[set[Key] | None, set[Key] | None]:
+    """The courses whose memberships a plan touches, and those whose groups it touches:
+    apply reads only those (a 1% change must not re-read every course). ``(None, None)``
+    (read every course) when a group membership's course is not known."""
     courses: set[Key] = set()
+    grouped: set[Key] = set()
     for change in plan.changes:
         res = change.resource
-        if isinstance(res, Enrolment | Group):
+        if isinstance(res, Enrolment):
             courses.add(res.course)
+        elif isinstance(res, Group):
+            courses.add(res.course)
+            grouped.add(res.course)
         elif isinstance(res, Course) and change.action is Action.MOVE and change.before is not None:
             courses |= {res.key, change.before.key}
         elif isinstance(res, GroupMember):
             # The plan records the group's course with each membership change.
             course = dict(change.context).get("course")
             if course is None:
-                return None
+                return None, None
             courses.add(Key(Kind.COURSE, course))
-    return courses
+            grouped.add(Key(Kind.COURSE, course))
+    return courses, grouped
 
 
 def run_apply(

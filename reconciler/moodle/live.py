@@ -92,6 +92,7 @@ def read_live(
     roles: RoleMap | None = None,
     also_users: Iterable[Key] = (),
     courses: Iterable[Key] | None = None,
+    group_courses: Iterable[Key] | None = None,
 ) -> State:
     """Everything the tool owns in Moodle, of ``kinds`` (all by default), with Moodle ids.
 
@@ -102,9 +103,19 @@ def read_live(
     per-course reads (enrolments, groups and their members) to those courses, and the
     users read to those named (what applying a saved plan needs); by default every
     owned course is read, and so are owned users found only through memberships.
+    ``group_courses`` are the courses whose groups are read; by default those holding
+    desired groups or groups seen on members (every course when a desired membership's
+    group is not in ``desired``).
     """
     kinds = set(Kind) if kinds is None else set(kinds)
-    reader = _Reader(client, desired, kinds, roles or RoleMap(), None if courses is None else set(courses))
+    reader = _Reader(
+        client,
+        desired,
+        kinds,
+        roles or RoleMap(),
+        None if courses is None else set(courses),
+        None if group_courses is None else set(group_courses),
+    )
     return reader.read(also_users)
 
 
@@ -130,13 +141,20 @@ def _unowned_ref(kind: Kind, moodle_id: int) -> Key:
 
 class _Reader:
     def __init__(
-        self, client: MoodleClient, desired: State, kinds: set[Kind], roles: RoleMap, member_courses: set[Key] | None
+        self,
+        client: MoodleClient,
+        desired: State,
+        kinds: set[Kind],
+        roles: RoleMap,
+        member_courses: set[Key] | None,
+        group_courses: set[Key] | None,
     ) -> None:
         self.client = client
         self.desired = desired
         self.kinds = kinds
         self.roles = roles
         self.member_courses = member_courses
+        self.group_courses = group_courses
         self.out: dict[Key, Resource] = {}
         self.foreign: dict[Key, Resource] = {}
         self.email_holders: dict[Key, int] = {}
@@ -258,6 +276,8 @@ class _Reader:
             unplaced = any(
                 isinstance(r, GroupMember) and r.group not in courses for r in self.desired.by_kind(Kind.GROUP_MEMBER)
             )
+            if self.group_courses is not None:
+                grouped, unplaced = self.group_courses, False
             for course_id, key in self.per_course():
                 if key in grouped or unplaced:
                     calls.append(

@@ -51,16 +51,17 @@ def test_apply_of_a_small_change_reads_only_the_courses_it_touches(monkeypatch: 
     assert run_apply(config, client, first.plan, first.live).complete
     owned_courses = len(first.desired.state.by_kind(Kind.COURSE))
 
-    changed = one_percent_change(district).district
+    changed = one_percent_change(district, seed=5).district  # an elementary (group) and a high school student
     emulator = PowerSchoolEmulator(changed, client_id=emulator.client_id, client_secret=emulator.client_secret)
     second = run_plan(config, client, _reader(changed, emulator))
-    touched = {c.resource.course.id for c in second.plan.changes if isinstance(c.resource, Enrolment)}
-    touched |= {dict(c.context)["course"] for c in second.plan.changes if isinstance(c.resource, GroupMember)}
-    assert 0 < len(touched) < owned_courses
+    grouped = {dict(c.context)["course"] for c in second.plan.changes if isinstance(c.resource, GroupMember)}
+    touched = grouped | {c.resource.course.id for c in second.plan.changes if isinstance(c.resource, Enrolment)}
+    assert 0 < len(grouped) < len(touched) < owned_courses
 
     client.stats.reset()
     live = read_for_apply(client, second.plan, RoleMap.from_settings(config.moodle))
     # One list and one suspended-only list per touched course, at most; never every course.
     assert client.stats.calls["core_enrol_get_enrolled_users"] <= 2 * len(touched)
+    assert client.stats.calls["core_group_get_course_groups"] == len(grouped)
     assert run_apply(config, client, second.plan, live).complete
     assert run_plan(config, client, _reader(changed, emulator)).plan.is_empty
