@@ -56,6 +56,10 @@ class Endpoint:
     def label(self) -> str:
         return f"{self.side} {self.name}"
 
+    def bound(self, limits: Limits) -> float:
+        """Seconds its requests need, spread over the concurrency of its side."""
+        return self.modelled_s / (limits.workers if self.side == MOODLE else limits.powerschool_concurrency)
+
 
 @dataclass(frozen=True)
 class StageFigures:
@@ -66,21 +70,17 @@ class StageFigures:
     request_bound_s: float
     server_cpu_s: Mapping[str, float]
 
-    def requests(self, *, read: bool | None = None, side: str | None = None) -> int:
-        return sum(e.requests for e in self._select(read, side))
+    def requests(self, *, read: bool) -> int:
+        """Requests made for reads, or for writes."""
+        return sum(e.requests for e in self.endpoints if e.read is read)
 
-    def minimum(self, *, read: bool | None = None, side: str | None = None) -> int:
-        return sum(e.minimum for e in self._select(read, side))
+    def minimum(self, *, read: bool) -> int:
+        """The fewest requests the limits allow for the same reads, or writes."""
+        return sum(e.minimum for e in self.endpoints if e.read is read)
 
-    def bound(self, limits: Limits, *, read: bool | None = None) -> float:
-        """The request bound of this stage's reads or writes only."""
-        return sum(
-            e.modelled_s / (limits.workers if e.side == MOODLE else limits.powerschool_concurrency)
-            for e in self._select(read, None)
-        )
-
-    def _select(self, read: bool | None, side: str | None) -> list[Endpoint]:
-        return [e for e in self.endpoints if (read is None or e.read is read) and (side is None or e.side == side)]
+    def bound(self, limits: Limits, *, read: bool) -> float:
+        """The request bound of this stage's reads, or writes, alone."""
+        return sum(e.bound(limits) for e in self.endpoints if e.read is read)
 
 
 def stage_figures(result: StageResult, snapshot: Mapping[str, Any], limits: Limits) -> StageFigures:
@@ -89,9 +89,7 @@ def stage_figures(result: StageResult, snapshot: Mapping[str, Any], limits: Limi
         *_powerschool(snapshot[POWERSCHOOL]["endpoints"], limits),
         *_moodle(snapshot[MOODLE]["endpoints"], limits),
     ]
-    bound = sum(
-        e.modelled_s / (limits.workers if e.side == MOODLE else limits.powerschool_concurrency) for e in endpoints
-    )
+    bound = sum(e.bound(limits) for e in endpoints)
     cpu = {side: float(snapshot[side]["server_cpu_s"]) for side in (POWERSCHOOL, MOODLE)}
     return StageFigures(result, tuple(endpoints), bound, cpu)
 
@@ -128,12 +126,12 @@ def _moodle(meters: Mapping[str, Mapping[str, Any]], limits: Limits) -> list[End
 
 @dataclass(frozen=True)
 class Target:
-    """One target of the issue: ``value`` against ``limit`` (None when it does not apply)."""
+    """One target of the issue: ``value`` against ``limit``."""
 
     name: str
     value: float
     limit: float
-    passed: bool | None
+    passed: bool
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def render(run: RunFigures) -> str:
             lines.append(f"    {e.label:<58} {e.requests:>9} {e.minimum:>8} {e.items:>9} {e.modelled_s:>10.1f}")
     lines += ["", "  targets:"]
     for target in run.targets:
-        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[target.passed]
+        verdict = "PASS" if target.passed else "FAIL"
         note = f"  ({target.note})" if target.note else ""
         lines.append(f"    {verdict} {target.name}: {target.value:.3g} (limit {target.limit:g}){note}")
     for name, stage in run.stages.items():
