@@ -250,25 +250,30 @@ RESOURCE_TYPES: dict[Kind, type[Resource]] = {
 }
 
 
-def enrolment(course: Key, user: Key, roles: Iterable[str], *, suspended: bool = False) -> Enrolment:
-    """An enrolment keyed by its course and user."""
+def enrolment(
+    course: Key, user: Key, roles: Iterable[str], *, suspended: bool = False, moodle_id: int | None = None
+) -> Enrolment:
+    """An enrolment keyed by its course and user (``moodle_id``: the member's, when read)."""
     return Enrolment(
         Key(Kind.ENROLMENT, membership_id(course, user)),
         course=course,
         user=user,
         roles=tuple(sorted(set(roles))),
         suspended=suspended,
+        moodle_id=moodle_id,
     )
 
 
-def cohort_member(cohort: Key, user: Key) -> CohortMember:
-    """A cohort membership keyed by its cohort and user."""
-    return CohortMember(Key(Kind.COHORT_MEMBER, membership_id(cohort, user)), cohort=cohort, user=user)
+def cohort_member(cohort: Key, user: Key, *, moodle_id: int | None = None) -> CohortMember:
+    """A cohort membership keyed by its cohort and user (``moodle_id``: the member's, when read)."""
+    key = Key(Kind.COHORT_MEMBER, membership_id(cohort, user))
+    return CohortMember(key, cohort=cohort, user=user, moodle_id=moodle_id)
 
 
-def group_member(group: Key, user: Key) -> GroupMember:
-    """A group membership keyed by its group and user."""
-    return GroupMember(Key(Kind.GROUP_MEMBER, membership_id(group, user)), group=group, user=user)
+def group_member(group: Key, user: Key, *, moodle_id: int | None = None) -> GroupMember:
+    """A group membership keyed by its group and user (``moodle_id``: the member's, when read)."""
+    key = Key(Kind.GROUP_MEMBER, membership_id(group, user))
+    return GroupMember(key, group=group, user=user, moodle_id=moodle_id)
 
 
 #: The kind each reference attribute points at.

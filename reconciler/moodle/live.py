@@ -43,7 +43,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -52,7 +51,6 @@ from reconciler.model import (
     Category,
     Cohort,
     Course,
-    Enrolment,
     Group,
     GroupMember,
     Key,
@@ -500,19 +498,18 @@ class _Reader:
         for cohort, members in self.cohort_members.items():
             for uid in members:
                 if uid in candidates:
-                    self.add(replace(cohort_member(cohort, candidates[uid]), moodle_id=uid))
+                    self.add(cohort_member(cohort, candidates[uid], moodle_id=uid))
         for course, users in self.enrolled.items():
             suspended = self.suspended.get(course, set())
             for user, (uid, roles, groups) in users.items():
-                item: Enrolment = enrolment(course, user, roles, suspended=uid in suspended)
-                self.add(replace(item, moodle_id=uid))
+                self.add(enrolment(course, user, roles, suspended=uid in suspended, moodle_id=uid))
                 for gid in groups:
                     if gid in self.group_keys:
-                        self.add(replace(group_member(self.group_keys[gid], user), moodle_id=uid))
+                        self.add(group_member(self.group_keys[gid], user, moodle_id=uid))
         for cohort, members in self.cohort_members.items():
             for uid in members:
                 if uid in self.user_keys:
-                    self.add(replace(cohort_member(cohort, self.user_keys[uid]), moodle_id=uid))
+                    self.add(cohort_member(cohort, self.user_keys[uid], moodle_id=uid))
 
     def missing(self, kind: Kind) -> list[Resource]:
         """Desired objects of ``kind`` with no owned live object, when ``kind`` is read."""
