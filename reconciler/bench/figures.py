@@ -51,6 +51,7 @@ class Endpoint:
     minimum: int
     items: int
     modelled_s: float
+    served_s: float
 
     @property
     def label(self) -> str:
@@ -106,7 +107,7 @@ def _powerschool(meters: Mapping[str, Mapping[str, Any]], limits: Limits) -> lis
         if not meter["calls"]:
             continue  # a list that was counted empty: never paged
         minimum = 1 if name == _TOKEN else per_kind.get(name.partition(" ")[2], (0, 0))[1]
-        out.append(Endpoint(POWERSCHOOL, name, True, meter["calls"], minimum, meter["items"], meter["modelled_s"]))
+        out.append(_endpoint(POWERSCHOOL, name, True, minimum, meter))
     return out
 
 
@@ -118,10 +119,21 @@ def _moodle(meters: Mapping[str, Mapping[str, Any]], limits: Limits) -> list[End
             minimum = math.ceil(meter["list_fields"] / room)
         else:
             minimum = meter["distinct"]
-        out.append(
-            Endpoint(MOODLE, name, name in READ_FUNCTIONS, meter["calls"], minimum, meter["items"], meter["modelled_s"])
-        )
+        out.append(_endpoint(MOODLE, name, name in READ_FUNCTIONS, minimum, meter))
     return out
+
+
+def _endpoint(side: str, name: str, read: bool, minimum: int, meter: Mapping[str, Any]) -> Endpoint:
+    return Endpoint(
+        side,
+        name,
+        read,
+        requests=meter["calls"],
+        minimum=minimum,
+        items=meter["items"],
+        modelled_s=meter["modelled_s"],
+        served_s=meter["served_s"],
+    )
 
 
 @dataclass(frozen=True)

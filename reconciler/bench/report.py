@@ -44,6 +44,7 @@ def _stage_json(stage: StageFigures) -> dict[str, Any]:
                 "min_requests": e.minimum,
                 "items": e.items,
                 "modelled_s": round(e.modelled_s, 3),
+                "served_s": round(e.served_s, 3),
                 "read": e.read,
             }
             for e in stage.endpoints
@@ -64,44 +65,56 @@ def write_json(run: RunFigures, out_dir: Path, *, scale: str, workers: int) -> P
 
 
 def render(run: RunFigures) -> str:
-    """The run as text tables: stages, endpoints, targets (and profiles when taken)."""
-    lines = [f"Run {run.run}: {run.title}", ""]
-    lines.append(
-        f"  {'stage':<7} {'wall s':>9} {'bound s':>9} {'wall/bound':>10} {'reads':>7} {'min':>7} {'ratio':>6} "
-        f"{'writes':>7} {'middle cpu s':>12} {'peak MB':>8}"
-    )
+    """The run as text tables: stages, then each stage's steps and endpoints, the targets,
+    and the profiles when taken."""
+    lines = [f"Run {run.run}: {run.title}", "", *_stages(run)]
     for name, stage in run.stages.items():
-        lines.append(_stage_row(name, stage))
-    lines.append(
-        f"  {'total':<7} {run.wall_s:>9.1f} {run.request_bound_s:>9.1f} "
-        f"{_ratio(run.wall_s, run.request_bound_s):>10} {'':>7} {'':>7} {'':>6} {'':>7} "
-        f"{run.cpu_middle_s:>12.2f} {run.peak_rss_mb:>8.0f}"
-    )
-    for name, stage in run.stages.items():
-        steps = ", ".join(
-            f"{step} {wall:.1f} s"
-            + f" (cpu {stage.result.middle_cpu.get(step, stage.result.client_cpu.get(step, 0.0)):.1f})"
-            for step, wall in stage.result.steps.items()
-        )
-        servers = ", ".join(f"{side} {cpu:.1f} s" for side, cpu in stage.server_cpu_s.items())
-        lines += ["", f"  {name}: {steps}", f"  {name}: server CPU {servers}"]
-        if stage.result.changes:
-            total = sum(n for actions in stage.result.changes.values() for n in actions.values())
-            lines.append(f"  {name}: {total} changes " + _changes(stage.result.changes))
-        if stage.result.outcome:
-            lines.append(f"  {name}: outcome " + ", ".join(f"{k} {v}" for k, v in stage.result.outcome.items()))
-        lines += ["", f"    {'endpoint':<58} {'requests':>9} {'minimum':>8} {'items':>9} {'charged s':>10}"]
-        for e in sorted(stage.endpoints, key=lambda e: (e.side, not e.read, e.name)):
-            lines.append(f"    {e.label:<58} {e.requests:>9} {e.minimum:>8} {e.items:>9} {e.modelled_s:>10.1f}")
+        lines += ["", *_details(name, stage), "", *_endpoints(stage)]
     lines += ["", "  targets:"]
     for target in run.targets:
-        verdict = "PASS" if target.passed else "FAIL"
         note = f"  ({target.note})" if target.note else ""
+        verdict = "PASS" if target.passed else "FAIL"
         lines.append(f"    {verdict} {target.name}: {target.value:.3g} (limit {target.limit:g}){note}")
     for name, stage in run.stages.items():
         for side, table in stage.result.profile.items():
             lines += ["", f"  {name}: hottest functions, {side} side (own CPU time)", table]
     return "\n".join(lines) + "\n"
+
+
+def _stages(run: RunFigures) -> list[str]:
+    head = (
+        f"  {'stage':<7} {'wall s':>9} {'bound s':>9} {'wall/bound':>10} {'reads':>7} {'min':>7} {'ratio':>6} "
+        f"{'writes':>7} {'middle cpu s':>12} {'peak MB':>8}"
+    )
+    total = (
+        f"  {'total':<7} {run.wall_s:>9.1f} {run.request_bound_s:>9.1f} "
+        f"{_ratio(run.wall_s, run.request_bound_s):>10} {'':>7} {'':>7} {'':>6} {'':>7} "
+        f"{run.cpu_middle_s:>12.2f} {run.peak_rss_mb:>8.0f}"
+    )
+    return [head, *(_stage_row(name, stage) for name, stage in run.stages.items()), total]
+
+
+def _details(name: str, stage: StageFigures) -> list[str]:
+    result = stage.result
+    cpu = {**result.client_cpu, **result.middle_cpu}
+    steps = ", ".join(f"{step} {wall:.1f} s (cpu {cpu.get(step, 0.0):.1f})" for step, wall in result.steps.items())
+    servers = ", ".join(f"{side} {seconds:.1f} s" for side, seconds in stage.server_cpu_s.items())
+    lines = [f"  {name}: {steps}", f"  {name}: server CPU {servers}"]
+    if result.changes:
+        total = sum(n for actions in result.changes.values() for n in actions.values())
+        lines.append(f"  {name}: {total} changes " + _changes(result.changes))
+    if result.outcome:
+        lines.append(f"  {name}: outcome " + ", ".join(f"{k} {v}" for k, v in result.outcome.items()))
+    return lines
+
+
+def _endpoints(stage: StageFigures) -> list[str]:
+    lines = [f"    {'endpoint':<54} {'requests':>9} {'minimum':>8} {'items':>9} {'charged s':>10} {'served s':>9}"]
+    for e in sorted(stage.endpoints, key=lambda e: (e.side, not e.read, e.name)):
+        lines.append(
+            f"    {e.label:<54} {e.requests:>9} {e.minimum:>8} {e.items:>9} {e.modelled_s:>10.1f} {e.served_s:>9.1f}"
+        )
+    return lines
 
 
 def _stage_row(name: str, stage: StageFigures) -> str:
