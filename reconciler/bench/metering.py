@@ -14,6 +14,9 @@ request that reaches them, by endpoint:
   the distinct calls, and the form fields of the batched list parameter
   (:data:`BATCH_LISTS`), from which the fewest calls ``max_input_vars`` allows follow.
 
+Both also time how long each request was actually served: more than its charge means
+the emulator's own work (one Python process, one lock) did not fit in the cost model.
+
 Counters are read and reset together by :meth:`snapshot`, between the stages of a run.
 """
 
