@@ -13,10 +13,11 @@ with :data:`OWNED_PREFIX`: the live state alone proves what the tool owns. Membe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, ClassVar, NamedTuple, TypeAlias, TypeVar, cast
 
 #: Every idnumber the tool writes starts with this; anything else is not ours.
@@ -89,12 +90,20 @@ class Resource:
 
     def managed(self) -> dict[str, Any]:
         """The attributes the diff compares, as plain JSON-ready values."""
-        return {name: _plain(name, getattr(self, name)) for name in _names(type(self)).managed}
+        codec = _codec(type(self))
+        return {
+            name: getattr(self, name) if plain is None else plain(getattr(self, name)) for name, plain in codec.managed
+        }
 
-    def to_dict(self) -> dict[str, Any]:
-        """Every attribute (create-only ones included) as JSON-ready values, for plan files."""
-        out = {name: _plain(name, getattr(self, name)) for name in _names(type(self)).stored}
-        out["key"] = self.key.id
+    def to_dict(self, *, implied_key: str | None = None) -> dict[str, Any]:
+        """Its key and every attribute (create-only ones included) as JSON-ready values, for
+        plan files; the key is left out when it is ``implied_key`` (the reader knows it)."""
+        codec = _codec(type(self))
+        values = codec.values(self)
+        key = values[0].id
+        out: dict[str, Any] = {} if key == implied_key else {"key": key}
+        for (name, plain), value in zip(codec.stored, values[1:], strict=True):
+            out[name] = value if plain is None else plain(value)
         return out
 
     @property
@@ -104,41 +113,75 @@ class Resource:
 
     def references(self) -> list[Key]:
         """The objects this one points at (its category, course, user...): they must exist first."""
-        return [v for name in _names(type(self)).stored if isinstance(v := getattr(self, name), Key)]
+        return [v for name in _codec(type(self)).references if (v := getattr(self, name)) is not None]
 
 
-class _Names(NamedTuple):
-    """A resource class's attribute names, in declaration order: those stored in plan files
-    (all but ``key`` and ``moodle_id``) and those the diff compares (less ``CREATE_ONLY``)."""
-
-    stored: tuple[str, ...]
-    managed: tuple[str, ...]
+#: Turns an attribute's value into its plain JSON form, or back; None where the value is already plain.
+Convert: TypeAlias = "Callable[[Any], Any] | None"
 
 
-_NAMES: dict[type[Resource], _Names] = {}
+class _Codec(NamedTuple):
+    """How one resource class's attributes turn into plain values and back, worked out once
+    per class (dataclasses.fields() is slow enough to matter half a million times).
+
+    ``stored`` are the attributes plan files hold (all but ``key`` and ``moodle_id``),
+    ``managed`` those the diff compares (less ``CREATE_ONLY``), each with its converter to
+    plain form; ``parse`` the converters back; ``values`` reads the key and every stored
+    attribute in one call; ``references`` names the attributes that hold keys.
+    """
+
+    stored: tuple[tuple[str, Convert], ...]
+    managed: tuple[tuple[str, Convert], ...]
+    parse: tuple[tuple[str, Convert], ...]
+    values: Callable[[Any], tuple[Any, ...]]
+    references: tuple[str, ...]
 
 
-def _names(cls: type[Resource]) -> _Names:
-    # dataclasses.fields() is slow enough to matter half a million times: look once per class.
-    names = _NAMES.get(cls)
-    if names is None:
-        stored = tuple(f.name for f in fields(cls) if f.name not in ("key", "moodle_id"))
-        names = _NAMES[cls] = _Names(stored, tuple(name for name in stored if name not in cls.CREATE_ONLY))
-    return names
+_CODECS: dict[type[Resource], _Codec] = {}
 
 
-#: Attributes held as sorted (name, value) pairs; plain form is a mapping.
-PAIR_FIELDS = ("profile", "customfields")
+def _key_id(key: Key | None) -> str | None:
+    return None if key is None else key.id
 
 
-def _plain(name: str, value: Any) -> Any:
-    if isinstance(value, Key):
-        return value.id
-    if name in PAIR_FIELDS:
-        return dict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+def _key_of(kind: Kind) -> Callable[[str | None], Key | None]:
+    return lambda raw: None if raw is None else Key(kind, raw)
+
+
+def _codec(cls: type[Resource]) -> _Codec:
+    codec = _CODECS.get(cls)
+    if codec is not None:
+        return codec
+    stored: list[tuple[str, Convert]] = []
+    parse: list[tuple[str, Convert]] = []
+    references: list[str] = []
+    for f in fields(cls):
+        if f.name in ("key", "moodle_id"):
+            continue
+        # Annotations are strings here (postponed evaluation); their spelling is the model's own.
+        spelled = str(f.type)
+        if spelled.startswith("Key"):
+            stored.append((f.name, _key_id))
+            parse.append((f.name, _key_of(_REFERENCE_KINDS[f.name])))
+            references.append(f.name)
+        elif spelled == "Pairs":
+            stored.append((f.name, dict))
+            parse.append((f.name, pairs))
+        elif spelled.startswith("tuple"):
+            stored.append((f.name, list))
+            parse.append((f.name, tuple))
+        else:
+            stored.append((f.name, None))
+            parse.append((f.name, None))
+    names = [name for name, _ in stored]
+    codec = _CODECS[cls] = _Codec(
+        stored=tuple(stored),
+        managed=tuple(item for item in stored if item[0] not in cls.CREATE_ONLY),
+        parse=tuple(parse),
+        values=attrgetter("key", *names),
+        references=tuple(references),
+    )
+    return codec
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,24 +336,16 @@ def enum_member(enum: type[E], value: object) -> E:
         return enum(value)
 
 
-def resource_from_dict(kind: Kind, data: Mapping[str, Any]) -> Resource:
-    """Rebuild a resource from :meth:`Resource.to_dict` output (used when loading plan files)."""
+def resource_from_dict(kind: Kind, data: Mapping[str, Any], *, implied_key: str | None = None) -> Resource:
+    """Rebuild a resource from :meth:`Resource.to_dict` output (used when loading plan files);
+    ``implied_key`` is its key when the output leaves it out."""
     cls = RESOURCE_TYPES[kind]
     values: dict[str, Any] = {}
-    for name in _names(cls).stored:
-        if name not in data:
-            continue
-        raw = data[name]
-        ref_kind = _REFERENCE_KINDS.get(name)
-        if ref_kind is not None:
-            values[name] = None if raw is None else Key(ref_kind, raw)
-        elif name in PAIR_FIELDS:
-            values[name] = pairs(raw)
-        elif name == "roles":
-            values[name] = tuple(raw)
-        else:
-            values[name] = raw
-    return cls(Key(kind, data["key"]), **values)
+    for name, parse in _codec(cls).parse:
+        if name in data:
+            raw = data[name]
+            values[name] = raw if parse is None else parse(raw)
+    return cls(Key(kind, data.get("key", implied_key)), **values)
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,8 @@ def run_plan(
 
 
 def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> dict[str, Any]:
-    """The saved-plan document (:mod:`reconciler.planfile`) of a planning run; ``created_at``
-    defaults to now."""
+    """The saved-plan document (:mod:`reconciler.planfile`) of a planning run, unsealed
+    until it is saved or sealed; ``created_at`` defaults to now."""
     return build_document(
         run.plan,
         config_digest=config.digest,
@@ -130,7 +130,7 @@ def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None =
 
 def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     """Moodle as it is now, for the objects a saved plan touches and the ones they reference:
-    enough to check the plan's fingerprints and to give the writer Moodle ids, without
+    enough to check what the plan recorded of them and to give the writer Moodle ids, without
     reading PowerSchool again."""
     touched = State.of(c.resource for c in plan.changes)
     users = {ref for c in plan.changes for ref in c.resource.references() if ref.kind is Kind.USER}

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import OWNED_PREFIX, Kind
+from reconciler.render.layout import label
 
 #: Account attributes that say nothing about the person.
 _KEEP = frozenset({"auth", "suspended"})
@@ -127,7 +128,7 @@ class _Pseudonyms:
         fields = [f if f["field"].partition(".")[0] in _KEEP else self.field(person, f) for f in change["fields"]]
         return {
             **change,
-            "label": self.value(person, "username", change["label"]),
+            "label": self.value(person, "username", label(change)),
             "before": self.account(person, change["before"]),
             "after": self.account(person, change["after"]),
             "fields": fields,

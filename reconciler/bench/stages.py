@@ -181,7 +181,7 @@ class _Stage:
         if not doc["verdict"]["ok"]:
             raise StageFailed("the safety checks refused the plan: " + "; ".join(doc["verdict"]["violations"]))
         live = self.io("moodle read", lambda: read_for_apply(moodle, saved, roles))
-        stale = self.pure("stale check", lambda: find_stale(doc, live))
+        stale = self.pure("stale check", lambda: find_stale(saved, live))
         if stale:
             raise StageFailed("the saved plan is stale: " + "; ".join(stale[:5]))
         report = self.io(

@@ -27,7 +27,7 @@ from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
 from reconciler.plan.model import Plan
-from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan
+from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan, seal
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
@@ -114,7 +114,7 @@ def _apply_saved(plan_path: Path, config_path: Path) -> None:
     roles = RoleMap.from_settings(config.moodle)
     with reported_errors("apply"), _moodle(config) as moodle:
         live = read_for_apply(moodle, saved, roles)
-        stale = find_stale(doc, live)
+        stale = find_stale(saved, live)
         if stale:
             _refuse_stale(plan_path, stale)
         report = _run(config, moodle, saved, live, roles, doc)
@@ -126,7 +126,7 @@ def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_uns
     roles = RoleMap.from_settings(config.moodle)
     with reported_errors("apply"), _moodle(config) as moodle:
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
-        doc = plan_document(config, run)
+        doc = seal(plan_document(config, run))
         _print(doc, PlanFormat.TEXT, redact=False)
         if not run.verdict.ok:
             _refused(run.verdict.violations)

@@ -97,35 +97,43 @@ class Change:
         return (0, kind_pos, self.key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action.value,
-            "kind": self.key.kind.value,
-            "key": self.key.id,
-            "label": self.resource.label,
-            "before": None if self.before is None else self.before.to_dict(),
-            "before_id": None if self.before is None else self.before.moodle_id,
-            "after": None if self.after is None else self.after.to_dict(),
-            "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields],
-            "reason": self.reason,
-            "context": dict(self.context),
-        }
+        """The change as plan files hold it. What a reader can tell from ``key`` is left
+        out: ``label`` when it is the key (memberships), and the key of ``before`` and
+        ``after`` unless a move or adopt gives ``before`` another one."""
+        # ``_value_`` rather than ``.value``: the enum property costs a second per district plan.
+        before, after = self.before, self.after
+        key = self.key.id
+        out: dict[str, Any] = {"action": self.action._value_, "kind": self.key.kind._value_, "key": key}
+        label = (after if after is not None else before).label  # type: ignore[union-attr]
+        if label != key:
+            out["label"] = label
+        out["before"] = None if before is None else before.to_dict(implied_key=key)
+        out["before_id"] = None if before is None else before.moodle_id
+        out["after"] = None if after is None else after.to_dict(implied_key=key)
+        out["fields"] = [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields]
+        out["reason"] = self.reason
+        out["context"] = dict(self.context)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
         kind = enum_member(Kind, data["kind"])
+        key = data["key"]
         before = None
         if data["before"] is not None:
-            before = resource_from_dict(kind, data["before"])
+            before = resource_from_dict(kind, data["before"], implied_key=key)
             object.__setattr__(before, "moodle_id", data.get("before_id"))
-        after = None if data["after"] is None else resource_from_dict(kind, data["after"])
+        after = None if data["after"] is None else resource_from_dict(kind, data["after"], implied_key=key)
+        fields = data["fields"]
+        context = data["context"]
         return cls(
             action=enum_member(Action, data["action"]),
-            key=Key(kind, data["key"]),
+            key=Key(kind, key),
             before=before,
             after=after,
-            fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in data["fields"]),
+            fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in fields) if fields else (),
             reason=data["reason"],
-            context=tuple(sorted(data.get("context", {}).items())),
+            context=tuple(sorted(context.items())) if context else (),
         )
 
 

@@ -1,53 +1,63 @@
-"""The plan as JSON: the document itself, keys sorted, one change (or entry) per line.
+"""The plan as JSON: the plan file's own text, one member per line, one list item per line.
 
-Each top-level list or mapping is written one item per line, every item on a single
-line. This is as stable as fully indented JSON, diffs and greps one change at a time,
-and is several times faster to write for a district-size plan (the C encoder does the
-work). ``plan.json`` is written this way.
+The layout is fixed, because the checksum is over the bytes:
+
+- ``{`` on the first line; then each member of the document on one line (``  "scope": "all",``),
+  in the document's order, except that a non-empty list opens on its member's line and
+  holds one item per line (``    {...},``) before its closing ``  ],``;
+- last, the ``checksum`` line: ``"sha256:"`` and the hex sha256 of every byte before that
+  line; then ``}``.
+
+One line per change diffs and greps one change at a time and lets a reader stream the
+file. The C encoder does the work, a thousand items per call, so a district's first plan
+(half a million changes) is written without ever holding its text whole.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from reconciler.render.layout import Doc
 
-#: One encoder for every line: json.dumps would build a new one per call, 700,000 times
-#: for a district's first plan.
-_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
-_line = _ENCODER.encode
+#: One encoder for every line: json.dumps would build a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_encode = _ENCODER.encode
+CHECKSUM = "checksum"
+#: List items encoded per call (and per chunk yielded).
+_BATCH = 1000
+_ITEM_SEPARATOR = ",\n    "
+
+
+def body_chunks(doc: Doc) -> Iterator[str]:
+    """The text before the checksum line, in pieces of up to a thousand lines."""
+    yield "{\n"
+    for name, value in doc.items():
+        if name == CHECKSUM:
+            continue
+        head = f"  {_encode(name)}: "
+        if not (isinstance(value, list) and value):
+            yield f"{head}{_encode(value)},\n"
+            continue
+        yield head + "[\n"
+        for start in range(0, len(value), _BATCH):
+            items = _ITEM_SEPARATOR.join(map(_encode, value[start : start + _BATCH]))
+            yield f"    {items}{',' if start + _BATCH < len(value) else ''}\n"
+        yield "  ],\n"
+
+
+def checksum_line(checksum: str) -> str:
+    """The file's last member and its closing brace."""
+    return f"  {_encode(CHECKSUM)}: {_encode(checksum)}\n}}\n"
 
 
 def json_chunks(doc: Doc) -> Iterator[str]:
-    """:func:`render_json`'s text in pieces, one line at a time: a district's first plan is
-    written without ever holding its 350 MB whole."""
-    yield "{\n"
-    separator = ""
-    for name, value in sorted(doc.items()):
-        yield f"{separator}  {_line(name)}: "
-        separator = ",\n"
-        yield from _member(value)
-    yield "\n}\n"
-
-
-def _member(value: Any) -> Iterator[str]:
-    if isinstance(value, list) and value:
-        lines = (f"    {_line(item)}" for item in value)
-    elif isinstance(value, dict) and value:
-        lines = (f"    {_line(k)}: {_line(v)}" for k, v in sorted(value.items()))
-    else:
-        yield _line(value)
-        return
-    yield "[\n" if isinstance(value, list) else "{\n"
-    separator = ""
-    for line in lines:
-        yield separator + line
-        separator = ",\n"
-    yield "\n  ]" if isinstance(value, list) else "\n  }"
+    """:func:`render_json`'s text in pieces. ``doc`` must hold its checksum (a sealed
+    document, or a view of one: :func:`reconciler.planfile.seal`)."""
+    yield from body_chunks(doc)
+    yield checksum_line(doc[CHECKSUM])
 
 
 def render_json(doc: Doc) -> str:
-    """The document as deterministic JSON, ending with a newline."""
+    """The document as the plan file's JSON, ending with a newline."""
     return "".join(json_chunks(doc))

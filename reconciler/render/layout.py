@@ -50,6 +50,12 @@ def value(v: Any) -> str:
     return safe(_VALUE.encode(v))
 
 
+def label(change: ChangeDict) -> str:
+    """A change's short human name; plan files leave it out where it is the key."""
+    name: str = change.get("label", change["key"])
+    return name
+
+
 def noun(kind: Kind) -> str:
     """``cohort_member`` -> ``cohort member``."""
     return kind.value.replace("_", " ")
@@ -103,18 +109,42 @@ def group_changes(changes: Sequence[ChangeDict]) -> list[SchoolGroup]:
     """Changes grouped by school, then course, from their context. District-wide first,
     then schools in natural order; within a group the plan's own order is kept. A course
     the plan itself changes is titled with its shortname."""
-    names = {c["key"]: c["label"] for c in changes if c["kind"] == Kind.COURSE.value}
-    schools: dict[str, dict[str, CourseGroup]] = {}
+    # One dict lookup per change: half a million of them in a district's first plan.
+    buckets: dict[tuple[str, str], list[ChangeDict]] = {}
     for change in changes:
         context = change["context"]
-        courses = schools.setdefault(context.get("school", ""), {})
-        course = context.get("course", "")
-        name = names.get(course) or context.get("course_name", "")
-        courses.setdefault(course, CourseGroup(course, name)).changes.append(change)
+        where = (context.get("school", ""), context.get("course", ""))
+        bucket = buckets.get(where)
+        if bucket is None:
+            bucket = buckets[where] = []
+        bucket.append(change)
+    schools: dict[str, list[CourseGroup]] = {}
+    for (school, course), bucket in buckets.items():
+        name = ""
+        if course:
+            own = (label(c) for c in bucket if c["kind"] == _COURSE and c["key"] == course)
+            name = next(own, "") or bucket[0]["context"].get("course_name", "")
+        schools.setdefault(school, []).append(CourseGroup(course, name, bucket))
     return [
-        SchoolGroup(school, sorted(courses.values(), key=lambda g: (g.course != "", _natural(g.name or g.course))))
+        SchoolGroup(school, sorted(courses, key=lambda g: (g.course != "", _natural(g.name or g.course))))
         for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", _natural(item[0])))
     ]
+
+
+#: Per (action, kind) values: the action, the kind, the line's opening words, the parent
+#: attribute of a membership (None for objects) and its preposition.
+_HEADS = {
+    (action.value, kind.value): (
+        action,
+        kind,
+        f"{SYMBOLS[action]} {verb(action, kind)} " + ("" if kind in _PARENT else f"{noun(kind)} "),
+        _PARENT.get(kind),
+        {Action.CREATE: "in" if kind is Kind.ENROLMENT else "to", Action.DELETE: "from"}.get(action, "in"),
+    )
+    for action in Action
+    for kind in Kind
+}
+_COURSE = Kind.COURSE.value
 
 
 def change_head(change: ChangeDict, *, in_course: bool) -> str:
@@ -123,24 +153,17 @@ def change_head(change: ChangeDict, *, in_course: bool) -> str:
     Memberships name the person (their username, else their key) and what they join (the course is left out when
     the line already sits under that course's heading); enrolments show their roles.
     """
-    action, kind = ACTIONS[change["action"]], KINDS[change["kind"]]
-    obj = change["after"] if change["after"] is not None else change["before"]
-    parent = _PARENT.get(kind)
+    action, kind, opening, parent, prep = _HEADS[change["action"], change["kind"]]
     if parent is None:
-        what = f"{noun(kind)} {change['label']}"
+        line = opening + label(change)
     else:
+        obj = change["after"] if change["after"] is not None else change["before"]
         user = change["context"].get("member") or obj["user"]
-        if action is Action.CREATE:
-            what, prep = user, "in" if kind is Kind.ENROLMENT else "to"
-        elif action is Action.DELETE:
-            what, prep = user, "from"
-        else:
-            what, prep = f"{noun(kind)} of {user}", "in"
+        line = opening + (user if action in (Action.CREATE, Action.DELETE) else f"{noun(kind)} of {user}")
         if not (in_course and parent == "course"):
-            what += f" {prep} {parent} {obj[parent]}"
+            line += f" {prep} {parent} {obj[parent]}"
         if obj.get("roles"):
-            what += " as " + ", ".join(obj["roles"])
-    line = f"{SYMBOLS[action]} {verb(action, kind)} {what}"
+            line += " as " + ", ".join(obj["roles"])
     if change["reason"]:
         line += f"  # {change['reason']}"
     return safe(line)

@@ -56,10 +56,12 @@ def render_text(doc: Doc, *, color: bool = False) -> str:
             if course.course:
                 lines.append(indent + paint(course.title, _BOLD))
                 indent = "    "
+            in_course = bool(course.course)
             for change in course.changes:
                 sgr = _COLOURS[ACTIONS[change["action"]]]
-                lines.append(indent + paint(change_head(change, in_course=bool(course.course)), sgr))
-                lines += [indent + "    " + paint(line, sgr) for line in field_lines(change)]
+                lines.append(indent + paint(change_head(change, in_course=in_course), sgr))
+                if change["fields"]:
+                    lines += [indent + "    " + paint(line, sgr) for line in field_lines(change)]
     if doc["notices"]:
         lines += ["", paint("Notices:", _BOLD)]
         for notice in doc["notices"]:

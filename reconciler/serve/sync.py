@@ -8,7 +8,7 @@ plan it saved:
    start time, UTC) and point ``out_dir/latest`` at it;
 3. apply only when ``auto_apply`` is on, the plan is not empty and the safety gate passed it
    without an override. Before writing, Moodle is read again for the objects the plan
-   touches and checked against the plan's fingerprints (as ``apply PLANFILE`` does); a plan
+   touches and checked against what the plan recorded (as ``apply PLANFILE`` does); a plan
    that went stale meanwhile is not applied (the next run plans afresh). The apply is
    recorded in the audit log, and its outcome saved as ``apply.json`` next to the plan.
 
@@ -163,7 +163,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
             _log_held(held, run, folder)
             return {**fields, "outcome": held}
         live = read_for_apply(moodle, run.plan, roles)
-        stale = find_stale(doc, live)
+        stale = find_stale(run.plan, live)
         if stale:
             log.warning(
                 "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
@@ -205,7 +205,7 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
         log.info("sync: no changes (plan in %s)", folder)
 
 
-def save_run(doc: Mapping[str, Any], out_dir: Path, started: datetime) -> Path:
+def save_run(doc: dict[str, Any], out_dir: Path, started: datetime) -> Path:
     """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
     ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
     it. Returns the folder."""

@@ -23,7 +23,7 @@ from reconciler.model import (
     group_member,
 )
 from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan
-from reconciler.planfile import build_document
+from reconciler.planfile import build_document, seal
 from reconciler.safety import SafetyVerdict
 
 CREATED = datetime(2026, 9, 1, 6, 30, tzinfo=UTC)
@@ -239,8 +239,10 @@ OVERRIDDEN = SafetyVerdict(
 
 def sample_doc(plan: Plan | None = None, verdict: SafetyVerdict = OVERRIDDEN) -> dict[str, Any]:
     """The plan document of :func:`sample_plan` (or ``plan``), made at a fixed time."""
-    return build_document(
-        plan or sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=verdict, created_at=CREATED
+    return seal(
+        build_document(
+            plan or sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=verdict, created_at=CREATED
+        )
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.config.loader import load_config
-from reconciler.planfile import build_document, save_plan
+from reconciler.planfile import build_document, save_plan, seal
 from reconciler.redact import redact_document
 from reconciler.render.json import render_json
 from reconciler.render.markdown import render_markdown
@@ -73,5 +73,5 @@ def test_nothing_secret_shaped_appears(outputs: dict[str, str]) -> None:
 
 
 def test_no_document_key_names_a_secret() -> None:
-    doc = build_document(sample_plan(), config_digest="", scope="all", verdict=OVERRIDDEN, created_at=CREATED)
+    doc = seal(build_document(sample_plan(), config_digest="", scope="all", verdict=OVERRIDDEN, created_at=CREATED))
     assert {k for k in _keys(doc) if re.search(r"(?i)token|secret|password|credential", k)} == set()

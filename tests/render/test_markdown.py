@@ -112,20 +112,20 @@ def _district_document() -> dict[str, Any]:
         Change(Action.CREATE, category, None, Category(category, "District"), (), reason).to_dict()
     ]
     for n, person in enumerate(people):
-        after = {**user_t["after"], "key": person, "username": f"u{n:06d}", "email": f"u{n:06d}@example.org"}
+        after = {**user_t["after"], "username": f"u{n:06d}", "email": f"u{n:06d}@example.org"}
         after |= {"firstname": f"First{n}", "lastname": f"Last{n}"}
         changes.append({**user_t, "key": person, "label": after["username"], "after": after, "reason": reason})
     courses = [keys.section_course_key("d", 100 + n % SCHOOLS, 1000 + n) for n in range(12_000)]
     contexts = [{"course": course.id, "school": keys.school_of(course)} for course in courses]
     for n, course in enumerate(courses):
-        after = {**course_t["after"], "key": course.id, "shortname": f"SEC{n:05d}", "fullname": f"Section {n}"}
+        after = {**course_t["after"], "shortname": f"SEC{n:05d}", "fullname": f"Section {n}"}
         changes.append({**course_t, "key": course.id, "label": f"SEC{n:05d}", "after": after, "context": contexts[n]})
     for n in range(300_000):
         section, person = courses[n % len(courses)].id, people[n % 50_000]
         ident = f"{section}|{person}"
-        after = {**enrol_t["after"], "key": ident, "course": section, "user": person}
+        after = {**enrol_t["after"], "course": section, "user": person}
         context = contexts[n % len(courses)]
-        changes.append({**enrol_t, "key": ident, "label": ident, "after": after, "reason": reason, "context": context})
+        changes.append({**enrol_t, "key": ident, "after": after, "reason": reason, "context": context})
     # Stamped dicts have exactly the shape the model writes and reads.
     for sample in (changes[1], changes[60_000], changes[-1]):
         assert Change.from_dict(sample).to_dict() == sample

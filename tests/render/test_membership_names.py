@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from reconciler.desired import build_desired
 from reconciler.model import State
 from reconciler.plan.diff import compute_plan
-from reconciler.planfile import build_document
+from reconciler.planfile import build_document, seal
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 from reconciler.safety import SafetyVerdict
@@ -18,12 +18,14 @@ from ..engine.factories import config, roster
 def _document() -> dict[str, object]:
     desired = build_desired(config(), {"north": roster()}).state
     plan = compute_plan(desired, State())
-    return build_document(
-        plan,
-        config_digest="d",
-        scope="all",
-        verdict=SafetyVerdict(ok=True),
-        created_at=datetime(2024, 9, 1, tzinfo=UTC),
+    return seal(
+        build_document(
+            plan,
+            config_digest="d",
+            scope="all",
+            verdict=SafetyVerdict(ok=True),
+            created_at=datetime(2024, 9, 1, tzinfo=UTC),
+        )
     )
 
 

@@ -57,7 +57,7 @@ def test_a_person_has_one_pseudonym_across_the_document() -> None:
     assert re.fullmatch(r"person-[0-9a-f]{10}", name)
     assert zeb["after"]["username"] == name
     shared = view["notices"][1]["message"]
-    mari = next(c for c in view["changes"] if c["label"] != name and c["action"] == "suspend" and c["kind"] == "user")
+    mari = next(c for c in view["changes"] if c["kind"] == "user" and c["action"] == "suspend" and c["label"] != name)
     assert f"2 accounts share one email ({mari['label']}, {name})" in shared
 
 
@@ -75,10 +75,10 @@ def test_courses_keys_counts_and_account_flags_stay() -> None:
     doc = sample_doc()
     view = redact_document(doc)
     assert [c["key"] for c in view["changes"]] == [c["key"] for c in doc["changes"]]
-    assert [c["label"] for c in view["changes"] if c["kind"] != "user"] == [
-        c["label"] for c in doc["changes"] if c["kind"] != "user"
+    assert [c.get("label") for c in view["changes"] if c["kind"] != "user"] == [
+        c.get("label") for c in doc["changes"] if c["kind"] != "user"
     ]
-    assert view["summary"] == doc["summary"] and view["fingerprints"] == doc["fingerprints"]
+    assert view["summary"] == doc["summary"]
     hal = next(c for c in view["changes"] if c["action"] == "unsuspend")
     assert hal["fields"] == [{"field": "suspended", "before": True, "after": False}]
     assert hal["after"]["auth"] == "manual"
