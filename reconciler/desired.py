@@ -17,7 +17,15 @@ from datetime import UTC, date, datetime, time
 
 from reconciler import keys
 from reconciler.bulk import bulk
-from reconciler.config.model import Config, Connection, CourseMode, CourseRule, PeopleSettings, SectionMove
+from reconciler.config.model import (
+    CohortRule,
+    Config,
+    Connection,
+    CourseMode,
+    CourseRule,
+    PeopleSettings,
+    SectionMove,
+)
 from reconciler.config.templates import render
 from reconciler.model import (
     Category,
@@ -169,6 +177,8 @@ class _ConnectionBuilder:
         self.students: dict[int, Key] = {}
         self.staff: dict[int, Key] = {}
         self._unmapped_roles: set[str] = set()
+        #: The cohort of each rule and value, made once: tens of thousands of students share a few dozen.
+        self._cohorts: dict[tuple[CohortRule, str], Key] = {}
         self.course_of_section = self.section_course_index()
         self.enrolments_by_course: dict[Key, list[SectionEnrolment]] = defaultdict(list)
         for e in roster.enrolments:
@@ -282,8 +292,10 @@ class _ConnectionBuilder:
             value = str(customs[rule.field] if rule.field in customs else values.get(rule.field, "")).strip()
             if not value:
                 continue
-            key = keys.cohort_key(self.conn.name, rule.field, value)
-            self.out.add(Cohort(key, name=render(rule.name, {"field": rule.field, "value": value})))
+            key = self._cohorts.get((rule, value))
+            if key is None:
+                key = self._cohorts[rule, value] = keys.cohort_key(self.conn.name, rule.field, value)
+                self.out.add(Cohort(key, name=render(rule.name, {"field": rule.field, "value": value})))
             self.out.add(cohort_member(key, user_key))
 
     # Courses ------------------------------------------------------------------

@@ -297,11 +297,12 @@ def enrolment(
     course: Key, user: Key, roles: Iterable[str], *, suspended: bool = False, moodle_id: int | None = None
 ) -> Enrolment:
     """An enrolment keyed by its course and user (``moodle_id``: the member's, when read)."""
+    ordered = tuple(roles)
     return Enrolment(
         Key(Kind.ENROLMENT, membership_id(course, user)),
         course=course,
         user=user,
-        roles=tuple(sorted(set(roles))),
+        roles=ordered if len(ordered) < 2 else tuple(sorted(set(ordered))),
         suspended=suspended,
         moodle_id=moodle_id,
     )

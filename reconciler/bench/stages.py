@@ -160,17 +160,17 @@ class _Stage:
         live = self.io("moodle read", lambda: read_moodle(moodle, desired, Scope.ALL, roles))
         run = self.pure("diff and safety", lambda: decide(config, desired, live, scope=Scope.ALL))
 
-        def render() -> None:
-            doc = build_document(
+        doc = self.pure(
+            "plan document",
+            lambda: build_document(
                 run.plan,
                 config_digest=config.digest,
                 scope=run.scope.value,
                 verdict=run.verdict,
                 created_at=datetime.now(UTC),
-            )
-            save_plan(doc, self.spec.folder)
-
-        self.pure("plan file and renderings", render)
+            ),
+        )
+        self.pure("plan file and renderings", lambda: save_plan(doc, self.spec.folder))
         self.result.changes = run.plan.counts()
         self.result.verdict = list(run.verdict.violations)
 

@@ -32,6 +32,7 @@ from reconciler.config.model import (
 from reconciler.model import (
     Category,
     Cohort,
+    CohortMember,
     Course,
     Enrolment,
     Group,
@@ -192,21 +193,20 @@ class _Planner:
     def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
         """Where a change belongs, for grouping in renderers: its school and course, and for a
         membership the member's username (personal data: redaction replaces it)."""
-        member = getattr(resource, "user", None)
-        if isinstance(member, Key):
-            user = self.desired.get(member) or self.live.get(member)
+        if isinstance(resource, (Enrolment, CohortMember, GroupMember)):
+            user = self.desired.resources.get(resource.user) or self.live.resources.get(resource.user)
             if isinstance(user, User):
                 return (*self.course_context(resource), ("member", user.username))
         return self.course_context(resource)
 
     def course_context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
         course: Key | None = None
-        if isinstance(resource, Course):
-            course = resource.key
-        elif isinstance(resource, (Enrolment, Group)):
+        if isinstance(resource, (Enrolment, Group)):
             course = resource.course
+        elif isinstance(resource, Course):
+            course = resource.key
         elif isinstance(resource, GroupMember):
-            group = self.desired.get(resource.group) or self.live.get(resource.group)
+            group = self.desired.resources.get(resource.group) or self.live.resources.get(resource.group)
             course = group.course if isinstance(group, Group) else None
         context = self._course_contexts.get(course)
         if context is None:
@@ -453,11 +453,13 @@ class _Planner:
         """The changes in apply order, without those whose parents will not exist (a
         scoped plan, a blocked create); dropping a create drops its dependants too."""
         kept: list[Change] = []
+        will_exist, blocked = self.will_exist, self.blocked
         for change in sorted(self.changes, key=Change.sort_key):
             refs = change.resource.references()
-            missing = [ref for ref in refs if ref not in self.will_exist or self.blocked(ref)]
             if change.action is Action.DELETE:
-                missing = [ref for ref in refs if self.blocked(ref)]
+                missing = [ref for ref in refs if blocked(ref)]
+            else:
+                missing = [ref for ref in refs if ref not in will_exist or blocked(ref)]
             if missing:
                 first = missing[0]
                 hint = "" if first.kind in selected else f"; plan with a scope that includes {first.kind.value}s"

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from reconciler.render.layout import Doc
 
 #: One encoder for every line: json.dumps would build a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+#: Plan documents are trees built fresh from the model: no cycle to guard against.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
 _encode = _ENCODER.encode
 CHECKSUM = "checksum"
 #: List items encoded per call (and per chunk yielded).
