@@ -49,3 +49,10 @@ def test_unknown_runs_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--scale", "tiny", "--runs", "a,x"])
     assert "unknown runs x" in capsys.readouterr().err
+
+
+def test_help_names_every_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    assert "c = 1% change" in " ".join(capsys.readouterr().out.split())
