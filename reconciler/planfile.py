@@ -41,6 +41,7 @@ from reconciler.model import Key, Resource, State
 from reconciler.plan.model import Action, Change, Notice, Plan
 from reconciler.redact import redact_document
 from reconciler.render.json import CHECKSUM, body_chunks, checksum_line
+from reconciler.render.layout import group_changes
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
@@ -142,8 +143,9 @@ def save_plan(
         out.mkdir(parents=True, exist_ok=True)
         _replace(paths.json, lambda file: _sealed(doc, file.write))
         view = redact_document(doc) if redact else doc
-        _replace(paths.text, lambda file: file.write(render_text(view).encode("utf-8")))
-        _replace(paths.markdown, lambda file: file.write(render_markdown(view).encode("utf-8")))
+        groups = group_changes(view["changes"])  # both renderings group alike
+        _replace(paths.text, lambda file: file.write(render_text(view, groups=groups).encode("utf-8")))
+        _replace(paths.markdown, lambda file: file.write(render_markdown(view, groups=groups).encode("utf-8")))
     except OSError as exc:
         raise PlanFileError(f"cannot write the plan to {out}: {exc.strerror}") from None
     return paths

@@ -43,8 +43,9 @@ _MORE_RESERVE = 80
 _END = "\n</details>\n"
 
 
-def render_markdown(doc: Doc, *, budget: int = DEFAULT_BUDGET) -> str:
-    """The plan as a Markdown comment of at most ``budget`` characters (at least 30,000)."""
+def render_markdown(doc: Doc, *, budget: int = DEFAULT_BUDGET, groups: list[SchoolGroup] | None = None) -> str:
+    """The plan as a Markdown comment of at most ``budget`` characters (at least 30,000);
+    ``groups`` are ``group_changes(doc["changes"])`` when the caller has them already."""
     if budget < 30_000:
         raise ValueError("a Markdown plan needs a budget of at least 30,000 characters")
     head = _head(doc) + _notices(doc)
@@ -53,7 +54,7 @@ def render_markdown(doc: Doc, *, budget: int = DEFAULT_BUDGET) -> str:
         f"The complete plan is `plan.json` (checksum `{doc['checksum']}`); "
         "`ps2moodle show plan.json` prints every change.\n"
     )
-    body = _schools(group_changes(doc["changes"]), budget - len(head) - len(foot))
+    body = _schools(groups if groups is not None else group_changes(doc["changes"]), budget - len(head) - len(foot))
     return head + body + foot
 
 

@@ -11,6 +11,7 @@ from reconciler.plan.model import Action
 from reconciler.render.layout import (
     ACTIONS,
     Doc,
+    SchoolGroup,
     change_head,
     field_lines,
     group_changes,
@@ -33,8 +34,9 @@ _COLOURS = {
 }
 
 
-def render_text(doc: Doc, *, color: bool = False) -> str:
-    """The whole plan as text, ending with a newline."""
+def render_text(doc: Doc, *, color: bool = False, groups: list[SchoolGroup] | None = None) -> str:
+    """The whole plan as text, ending with a newline; ``groups`` are
+    ``group_changes(doc["changes"])`` when the caller has them already."""
 
     def paint(text: str, sgr: str) -> str:
         return f"\x1b[{sgr}m{text}{_RESET}" if color else text
@@ -49,7 +51,7 @@ def render_text(doc: Doc, *, color: bool = False) -> str:
         lines.append("Personal data is replaced by pseudonyms; plan.json holds the full plan.")
     if doc["changes"]:
         lines += ["", f"Legend: {legend(doc)}"]
-    for school in group_changes(doc["changes"]):
+    for school in groups if groups is not None else group_changes(doc["changes"]):
         lines += ["", paint(school.title, _BOLD)]
         for course in school.courses:
             indent = "  "
