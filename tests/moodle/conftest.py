@@ -103,7 +103,9 @@ def roles() -> RoleMap:
 
 @pytest.fixture
 def writer(client: MoodleClient, roles: RoleMap) -> MoodleWriter:
-    return MoodleWriter(client, roles=roles, passwords=lambda user: NewPassword(generate=True))
+    # One worker: a handful of changes go as one call, as the tests below describe
+    # (spreading small batches over workers has its own tests).
+    return MoodleWriter(client, roles=roles, passwords=lambda user: NewPassword(generate=True), concurrency=1)
 
 
 def _key(kind: Kind, body: str) -> Key:

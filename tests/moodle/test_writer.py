@@ -30,7 +30,7 @@ from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.live import live_ids, read_live
 from reconciler.moodle.passwords import NewPassword, Passwords
 from reconciler.moodle.roles import RoleMap
-from reconciler.moodle.writer import MoodleWriter
+from reconciler.moodle.writer import MoodleWriter, spread_batch_size
 from reconciler.plan.diff import compute_plan
 from reconciler.plan.model import Action, Change
 
@@ -74,7 +74,7 @@ def roster(client: MoodleClient) -> tuple[list[User], dict[Key, int]]:
     return users, ids
 
 
-@pytest.mark.parametrize(("batch_size", "calls"), [(2000, 4), (100, 50)])
+@pytest.mark.parametrize(("batch_size", "calls"), [(2000, 4), (100, 52)])
 def test_5000_enrolments_in_a_handful_of_calls(
     client: MoodleClient, roster: tuple[list[User], dict[Key, int]], batch_size: int, calls: int
 ) -> None:
@@ -85,7 +85,8 @@ def test_5000_enrolments_in_a_handful_of_calls(
     outcomes = writer.execute(Kind.ENROLMENT, Action.CREATE, changes, ids)
     assert all(o.ok for o in outcomes)
     # 3 form fields per enrolment: max_input_vars=5000 allows 1,665 per call, so a
-    # preferred size of 2,000 gives 4 even calls of 1,250; the default 100 gives 50.
+    # preferred size of 2,000 gives 4 even calls of 1,250; the default 100 gives 52 of
+    # 97 or 96: 13 full rounds of the client's 4 workers.
     assert client.stats.calls == Counter({"enrol_manual_enrol_users": calls})
     live = read_live(client, State.of([_course(), *users]), kinds={Kind.ENROLMENT})
     assert len(live) == 5000
@@ -113,7 +114,7 @@ def test_a_request_cut_at_an_item_boundary_is_detected(site: MoodleSite, client:
     # The site's PHP keeps max_input_vars + 1 = 1003 fields: 3 reserved + 250 groups of 4.
     site.config.max_input_vars = 1002
     ids: dict[Key, int] = {}
-    writer = MoodleWriter(client, roles=RoleMap(), passwords=lambda u: NewPassword(), batch_size=300)
+    writer = MoodleWriter(client, roles=RoleMap(), passwords=lambda u: NewPassword(), batch_size=300, concurrency=1)
     assert writer.execute(Kind.COURSE, Action.CREATE, _creates([_course()]), {**ids, Key(Kind.CATEGORY, "#1"): 1})
     ids[_course().key] = 2
     groups = [
@@ -131,7 +132,9 @@ def test_a_request_cut_inside_an_item_fails_loudly_and_the_halves_land(site: Moo
     # Each item sends its required username last: a cut inside an item drops it, Moodle
     # refuses the whole call, and the split halves fit the site's real limit.
     site.config.max_input_vars = 1000
-    writer = MoodleWriter(client, roles=RoleMap(), passwords=lambda u: NewPassword(generate=True), batch_size=200)
+    writer = MoodleWriter(
+        client, roles=RoleMap(), passwords=lambda u: NewPassword(generate=True), batch_size=200, concurrency=1
+    )
     users = [_user(n, lastname=f"L{n}") for n in range(200)]
     ids: dict[Key, int] = {}
     outcomes = writer.execute(Kind.USER, Action.CREATE, _creates(list(users)), ids)
@@ -314,3 +317,26 @@ def test_planned_changes_converge(district: State, client: MoodleClient, writer:
     live = read_live(client, State.of(changed))
     leaver = live.get(s2)
     assert isinstance(leaver, User) and leaver.suspended
+
+
+@pytest.mark.parametrize(
+    ("count", "batch_size", "workers", "size"),
+    [
+        (168, 100, 4, 42),  # one round of 4 calls, not 100 + 68 with two workers idle
+        (1000, 100, 4, 84),  # 12 calls: 3 full rounds, not 10 with the third half idle
+        (5, 100, 4, 2),
+        (1, 100, 4, 1),
+        (400, 100, 4, 100),  # already full rounds: the preferred size
+        (168, 100, 1, 84),  # one worker: as few calls as the batch size allows, evened
+    ],
+)
+def test_small_writes_spread_over_every_worker(count: int, batch_size: int, workers: int, size: int) -> None:
+    assert spread_batch_size(count, batch_size, workers) == size
+
+
+def test_168_accounts_go_as_one_round_of_calls(client: MoodleClient) -> None:
+    spread = MoodleWriter(client, roles=RoleMap(), passwords=lambda u: NewPassword(generate=True), concurrency=4)
+    ids: dict[Key, int] = {}
+    outcomes = spread.execute(Kind.USER, Action.CREATE, _creates([_user(n) for n in range(168)]), ids)
+    assert all(o.ok for o in outcomes) and len(ids) == 168
+    assert client.stats.calls == Counter({"core_user_create_users": 4})
