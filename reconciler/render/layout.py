@@ -27,6 +27,8 @@ _UNSAFE_CHARS = (
     0x061C,
     0x200E,
     0x200F,
+    0x2028,  # line and paragraph separators: editors may break the line there
+    0x2029,
     *range(0x202A, 0x202F),
     *range(0x2066, 0x206A),
 )

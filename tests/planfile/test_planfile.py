@@ -14,7 +14,7 @@ import pytest
 from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.model import Key, Kind, Resource, State, User
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Action, Change, Plan
 from reconciler.planfile import (
     FORMAT_VERSION,
     build_document,
@@ -170,6 +170,15 @@ def test_load_gives_back_the_document_and_the_plan(tmp_path: Path) -> None:
     ]
     assert loaded.notices == plan.notices
     assert loaded.owned_counts == plan.owned_counts
+
+
+def test_names_with_line_breaks_of_every_kind_load_back(tmp_path: Path) -> None:
+    # The file is read one b"\n" line at a time; names may hold escaped newlines and the
+    # raw U+2028, U+0085 and U+000B that other line splitters break at.
+    odd = User(ZEB, username="zquimby", firstname="Ze\nbu\u2028lon\u0085", lastname="Qu\x0bim\rby", moodle_id=None)
+    plan = Plan(changes=(Change(Action.CREATE, ZEB, None, odd, (), "in PowerSchool, not in Moodle"),))
+    _, loaded = load_plan(save_plan(sample_doc(plan), tmp_path).json)
+    assert loaded.changes == plan.changes
 
 
 def test_an_unwritable_directory_is_a_plan_file_error(tmp_path: Path) -> None:

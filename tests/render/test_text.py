@@ -82,3 +82,11 @@ def test_control_and_bidi_characters_are_shown_escaped() -> None:
     assert "\x1b" not in text and "\u202e" not in text
     assert "Evil\\u001b[2J\\u202eCourse" in text
     assert "line one\\u000aline two" in text
+
+
+def test_unicode_line_separators_are_shown_escaped() -> None:
+    doc = sample_doc()
+    doc["changes"][0]["label"] = "Two\u2028lines\u2029here"
+    text = render_text(doc)
+    assert "\u2028" not in text and "\u2029" not in text
+    assert "Two\\u2028lines\\u2029here" in text
