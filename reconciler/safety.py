@@ -107,8 +107,10 @@ def _empty_schools(
     )
     removing: Counter[tuple[str, str]] = Counter()
     for change in plan.changes:
+        if not change.is_removal:
+            continue
         course = dict(change.context).get("course")
-        if change.is_removal and course is not None:
+        if course is not None:
             course_key = Key(Kind.COURSE, course)
             removing[(keys.connection_of(course_key), keys.school_of(course_key))] += 1
     out: list[str] = []

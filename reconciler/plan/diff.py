@@ -223,7 +223,7 @@ class _Planner:
         return tuple(sorted((k, v) for k, v in context.items() if v))
 
     def emit(self, change: Change) -> None:
-        if self.is_protected(change):
+        if self.protected and self.is_protected(change):
             self.grouped[("info", f"protected objects were not changed ({change.action.value} skipped)")].append(
                 str(change.key)
             )
@@ -233,8 +233,6 @@ class _Planner:
             self.will_exist.add(change.key)
 
     def is_protected(self, change: Change) -> bool:
-        if not self.protected:
-            return False
         res = change.resource
         names = {res.label, res.key.id}
         if change.before is not None:
