@@ -298,12 +298,14 @@ def _diagnose(path: str | os.PathLike[str], data: bytes) -> PlanFileError:
         _check_header(path, doc)
     except PlanFileError as exc:
         return exc
+    if b"\r\n" in data:
+        return _altered(path, "its line endings were changed to CRLF (git's autocrlf, or an editor?)")
     return _altered(path)
 
 
-def _altered(path: str | os.PathLike[str]) -> PlanFileError:
+def _altered(path: str | os.PathLike[str], how: str = "its checksum does not match its content") -> PlanFileError:
     return PlanFileError(
-        f"plan file {path} has been altered since it was written: its checksum does not match its content. "
+        f"plan file {path} has been altered since it was written: {how}. "
         "Run `ps2moodle plan` again and review the new plan."
     )
 

@@ -231,6 +231,14 @@ def test_a_hand_edit_is_refused_with_a_clear_message(
         load_plan(altered)
 
 
+def test_crlf_line_endings_are_refused_and_named(saved: tuple[Path, bytes], tmp_path: Path) -> None:
+    _, data = saved
+    altered = tmp_path / "plan.json"
+    altered.write_bytes(data.replace(b"\n", b"\r\n"))
+    with pytest.raises(PlanFileError, match="line endings were changed to CRLF"):
+        load_plan(altered)
+
+
 def _rewrite(tmp_path: Path, doc: dict[str, Any]) -> Path:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
