@@ -620,4 +620,8 @@ def get_users_courses(call: Call, params: dict[str, Any]) -> list[dict[str, Any]
 
 def require_enrolled(site: MoodleSite, courseid: int, userid: int) -> bool:
     """``is_enrolled`` without ``onlyactive``: any enrolment in the course counts."""
-    return any(e.userid == userid for e, _ in course_enrolments(site, courseid))
+    # By the (instance, user) index: a group-mode course can hold a whole school.
+    return any(
+        site.user_enrolments.first("instance_user", (instance.id, userid)) is not None
+        for instance in site.enrol_instances.find("course", courseid)
+    )
