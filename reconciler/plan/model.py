@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 from typing import Any
 
@@ -176,15 +177,21 @@ class Plan:
     def is_empty(self) -> bool:
         return not self.changes
 
+    @cached_property
+    def _tally(self) -> Counter[tuple[Kind, Action]]:
+        # One pass over the changes for every count (half a million in a district's first plan).
+        return Counter((c.key.kind, c.action) for c in self.changes)
+
     def counts(self) -> dict[str, dict[str, int]]:
         """``{kind: {action: n}}`` for every kind and action that occurs."""
-        tally: Counter[tuple[str, str]] = Counter((c.key.kind.value, c.action.value) for c in self.changes)
         out: dict[str, dict[str, int]] = {}
-        for (kind, action), n in sorted(tally.items()):
+        for (kind, action), n in sorted(((k.value, a.value), n) for (k, a), n in self._tally.items()):
             out.setdefault(kind, {})[action] = n
         return out
 
     def action_totals(self) -> dict[str, int]:
         """``{action: n}`` across kinds, in Action order."""
-        tally = Counter(c.action for c in self.changes)
+        tally: Counter[Action] = Counter()
+        for (_, action), n in self._tally.items():
+            tally[action] += n
         return {a.value: tally[a] for a in Action if tally[a]}
