@@ -201,6 +201,7 @@ def _read(path: str | os.PathLike[str], convert: Callable[[dict[str, Any]], T]) 
                 raise _diagnose(path, file.read()) from None
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {path}: {exc.strerror}") from None
+    header.pop("changes", None)  # an empty list sits on its member line, like any other member
     _check_header(path, header)
     if header.get(CHECKSUM) != "sha256:" + digest:
         raise _altered(path)

@@ -172,6 +172,13 @@ def test_load_gives_back_the_document_and_the_plan(tmp_path: Path) -> None:
     assert loaded.owned_counts == plan.owned_counts
 
 
+def test_an_empty_plan_loads_back(tmp_path: Path) -> None:
+    doc = sample_doc(Plan(), SafetyVerdict(ok=True))
+    header, loaded = load_plan(save_plan(doc, tmp_path).json)
+    assert header == {name: value for name, value in doc.items() if name != "changes"}
+    assert loaded.changes == () and read_document(tmp_path / "plan.json") == doc
+
+
 def test_names_with_line_breaks_of_every_kind_load_back(tmp_path: Path) -> None:
     # The file is read one b"\n" line at a time; names may hold escaped newlines and the
     # raw U+2028, U+0085 and U+000B that other line splitters break at.
