@@ -25,13 +25,15 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -129,6 +131,25 @@ def encode(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key, value in (*nested, *scalars):
         _flatten(key, value, out)
     return out
+
+
+#: What ``quote_plus`` leaves as it is.
+_FORM_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def form_body(fields: Sequence[tuple[str, str]]) -> str:
+    """``urllib.parse.urlencode(fields)``, byte for byte, at a fraction of its cost: values
+    that need no quoting (ids, most names) are not quoted, and names (``users[7][email]``,
+    the same few thousand in every batch) are quoted once. A district's first apply sends
+    four million fields."""
+    return "&".join(
+        f"{_form_name(name)}={value if _FORM_PLAIN.fullmatch(value) else quote_plus(value)}" for name, value in fields
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _form_name(name: str) -> str:
+    return quote_plus(name)
 
 
 def count_fields(value: Any) -> int:
@@ -276,7 +297,7 @@ class MoodleClient:
             raise MoodleError(
                 f"{function}: {len(fields)} form fields exceed max_input_vars={self.max_input_vars}; split the call"
             )
-        body = urlencode(fields)
+        body = form_body(fields)
         repeatable = function in READ_FUNCTIONS or function in IDEMPOTENT_WRITES
         attempt = 0
         while True:

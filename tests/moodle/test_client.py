@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX, Key, Kind, State, User
-from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.client import MoodleClient, form_body
 from reconciler.moodle.errors import InvalidParameter, MoodleTransportError, OutcomeUnknown
 from reconciler.moodle.live import read_live
 
@@ -101,3 +104,16 @@ def test_the_token_is_never_logged(
     assert token not in caplog.text
     assert token not in str(caught.value)
     assert token not in repr(client)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(), st.text()), max_size=8))
+def test_the_form_body_is_what_urlencode_writes(fields: list[tuple[str, str]]) -> None:
+    assert form_body(fields) == urlencode(fields)
+
+
+def test_the_form_body_quotes_what_needs_it() -> None:
+    fields = [("users[0][email]", "o'brien+1@example.org"), ("users[0][firstname]", "José María"), ("id", "42")]
+    assert form_body(fields) == (
+        "users%5B0%5D%5Bemail%5D=o%27brien%2B1%40example.org&users%5B0%5D%5Bfirstname%5D=Jos%C3%A9+Mar%C3%ADa&id=42"
+    )
