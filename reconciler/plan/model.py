@@ -105,7 +105,7 @@ class Change:
         before, after = self.before, self.after
         key = self.key.id
         out: dict[str, Any] = {"action": self.action._value_, "kind": self.key.kind._value_, "key": key}
-        label = (after if after is not None else before).label  # type: ignore[union-attr]
+        label = self.resource.label
         if label != key:
             out["label"] = label
         out["before"] = None if before is None else before.to_dict(implied_key=key)

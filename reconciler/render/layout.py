@@ -34,9 +34,8 @@ _UNSAFE_CHARS = (
 )
 _UNSAFE = {c: f"\\u{c:04x}" for c in _UNSAFE_CHARS}
 _UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSAFE_CHARS) + "]")
-#: Actions and kinds by their values (plain dict lookups: renderers run once per change).
+#: Actions by their values (plain dict lookups: renderers run once per change).
 ACTIONS = {a.value: a for a in Action}
-KINDS = {k.value: k for k in Kind}
 _VALUE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 #: Membership kinds name the person and the object they belong to.
 _PARENT = {Kind.ENROLMENT: "course", Kind.COHORT_MEMBER: "cohort", Kind.GROUP_MEMBER: "group"}
