@@ -19,17 +19,17 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests
-	$(BIN)/ruff format --check reconciler tests
+	$(BIN)/ruff check reconciler ps2moodle_testkit tests
+	$(BIN)/ruff format --check reconciler ps2moodle_testkit tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m reconciler.bench
+	$(BIN)/python -m ps2moodle_testkit.bench
 
 plans: $(STAMP)
-	$(BIN)/python -m reconciler.emulators.example_plans
+	$(BIN)/python -m ps2moodle_testkit.demo.example_plans
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.bench.__main__ import main
-from reconciler.bench.report import render, write_json
-from reconciler.bench.runner import Settings, run_benchmark
+from ps2moodle_testkit.bench.__main__ import main
+from ps2moodle_testkit.bench.report import render, write_json
+from ps2moodle_testkit.bench.runner import Settings, run_benchmark
 
 ISSUE_KEYS = {"requests", "min_requests", "wall_s", "request_bound_s", "cpu_middle_s", "peak_rss_mb"}
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.bench.change import one_percent_change
-from reconciler.bench.config import (
+from ps2moodle_testkit.bench.change import one_percent_change
+from ps2moodle_testkit.bench.config import (
     MOODLE_TOKEN_ENV,
     PROFILE_FIELDS,
     PS_CLIENT_ID_ENV,
     PS_CLIENT_SECRET_ENV,
     bench_config,
 )
+from ps2moodle_testkit.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.moodle import MoodleSite
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.model import Connection
-from reconciler.emulators.district import District, generate_district
-from reconciler.emulators.moodle import MoodleSite
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.model import Enrolment, GroupMember, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap

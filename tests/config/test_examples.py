@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ps2moodle_testkit.emulators.district import generate_district
 from reconciler.config.loader import check_config, load_config
 from reconciler.config.model import Config, CourseMode, PasswordMode, SecretRef
-from reconciler.emulators.district import generate_district
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 BY_NAME = {p.stem: p for p in EXAMPLES}

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.demo.sandbox import Sandbox
+from ps2moodle_testkit.emulators.district import District, DistrictSection, DistrictStudent, DistrictUser
+from ps2moodle_testkit.emulators.http import LoopbackServer, Reply
 from reconciler.cli import app
-from reconciler.emulators.district import District, DistrictSection, DistrictStudent, DistrictUser
-from reconciler.emulators.http import LoopbackServer, Reply
-from reconciler.emulators.sandbox import Sandbox
 
 from .site_view import SiteView
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.sandbox import Sandbox
+from ps2moodle_testkit.demo.sandbox import Sandbox
 from reconciler.pipeline import run_apply, run_plan
 
 from .conftest import MakeStack

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from reconciler.emulators.sandbox import Sandbox
+from ps2moodle_testkit.demo.sandbox import Sandbox
 from reconciler.model import Course, Kind, User
 from reconciler.pipeline import run_apply, run_plan
 from reconciler.plan.model import Action

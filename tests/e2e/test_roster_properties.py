@@ -17,6 +17,7 @@ from datetime import date
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.config.model import (
     CohortRule,
     Config,
@@ -30,7 +31,6 @@ from reconciler.config.model import (
     SchoolSettings,
     SecretRef,
 )
-from reconciler.emulators.moodle.site import MoodleSite
 from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import run_apply, run_plan
 from reconciler.powerschool.roster import (

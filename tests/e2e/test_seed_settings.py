@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.changes import add_teacher, move_student, withdraw_student
-from reconciler.emulators.district import District
+from ps2moodle_testkit.emulators.changes import add_teacher, move_student, withdraw_student
+from ps2moodle_testkit.emulators.district import District
 
 from .conftest import MakeStack
 from .harness import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.emulators.changes import withdraw_student
+from ps2moodle_testkit.emulators.changes import withdraw_student
 
 from .conftest import MakeStack
 from .harness import Stack, config_text, connection, load, section, section_students, students_with_accounts

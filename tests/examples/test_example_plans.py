@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.example_plans import DEFAULT_ROOT, README_PLAN, readme_with_plan, regenerate
+from ps2moodle_testkit.demo.example_plans import DEFAULT_ROOT, README_PLAN, readme_with_plan, regenerate
 
 REPO = Path(__file__).resolve().parents[2]
 

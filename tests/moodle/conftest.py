@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import (
     KIND_ORDER,
     OWNED_PREFIX,

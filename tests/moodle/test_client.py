@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX, Key, Kind, State, User
 from reconciler.moodle.client import MoodleClient, form_body
 from reconciler.moodle.errors import InvalidParameter, MoodleTransportError, OutcomeUnknown

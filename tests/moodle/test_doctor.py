@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.emulators.district import generate_district
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.powerschool.core import PowerSchoolEmulator
 from reconciler.cli import app
-from reconciler.emulators.district import generate_district
-from reconciler.emulators.moodle.site import MoodleSite
-from reconciler.emulators.powerschool.core import PowerSchoolEmulator
 from reconciler.model import Key, State
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX, Category, Cohort, Course, Key, Kind, State, User
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.errors import AmbiguousOwnership

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.district import District, generate_district
 
 
 @pytest.fixture(scope="session")

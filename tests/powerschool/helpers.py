@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from reconciler.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
-from reconciler.emulators.powerschool import PowerSchoolEmulator
+from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import read_roster

@@ -17,11 +17,11 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.cli.emulate import powerschool_server
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli import app
-from reconciler.cli.emulate import powerschool_server
 from reconciler.config.loader import check_config
-from reconciler.emulators.district import District
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.powerschool.discovery import render_school_settings
 from reconciler.powerschool.source import read_schools
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from reconciler.emulators.district import SCALES, District, generate_district
+from ps2moodle_testkit.emulators.district import SCALES, District, generate_district
 
 
 def fingerprint(d: District) -> tuple[object, ...]:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from reconciler.emulators.district import SECTION_FIELD, District
-from reconciler.emulators.powerschool import Faults, Plugin, PowerSchoolEmulator
+from ps2moodle_testkit.emulators.district import SECTION_FIELD, District
+from ps2moodle_testkit.emulators.powerschool import Faults, Plugin, PowerSchoolEmulator
 from reconciler.errors import SourceError, TruncatedReadError
 from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy
 from reconciler.powerschool.source import access_request, read_roster

@@ -9,6 +9,8 @@ from datetime import date
 
 import pytest
 
+from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
+from ps2moodle_testkit.emulators.powerschool import Plugin, PowerSchoolEmulator, Quirks
 from reconciler.config.model import (
     Connection,
     CustomField,
@@ -17,8 +19,6 @@ from reconciler.config.model import (
     SecretRef,
     SectionMigration,
 )
-from reconciler.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
-from reconciler.emulators.powerschool import Plugin, PowerSchoolEmulator, Quirks
 from reconciler.errors import SourceError
 from reconciler.powerschool import records
 from reconciler.powerschool.roster import Term

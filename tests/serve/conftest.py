@@ -16,11 +16,11 @@ import httpx
 import pytest
 import trustme
 
+from ps2moodle_testkit.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.loader import load_config
 from reconciler.config.model import Config, Connection, MoodleSettings
-from reconciler.emulators.district import District, generate_district
-from reconciler.emulators.moodle.site import MoodleSite
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.moodle.client import MoodleClient
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.emulators.district import generate_district
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli import app
-from reconciler.emulators.district import generate_district
-from reconciler.emulators.moodle.site import MoodleSite
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 
 from .conftest import MOODLE_TOKEN, PS_ID, PS_SECRET, SECRETS, WEBHOOK_KEY
 

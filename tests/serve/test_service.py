@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ps2moodle_testkit.emulators.changes import withdraw_student
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.model import Config, SecretRef
-from reconciler.emulators.changes import withdraw_student
-from reconciler.emulators.district import District
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.errors import SecretError
 from reconciler.planfile import load_plan
 from reconciler.serve.https import ServeError, tls_context

@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from reconciler.emulators.http import LoopbackServer
-from reconciler.emulators.moodle import MoodleSite
+from ps2moodle_testkit.emulators.http import LoopbackServer
+from ps2moodle_testkit.emulators.moodle import MoodleSite
 
 # CI lays shared/ beside the clone: <clone>/../shared/golden/moodle.
 _CANDIDATES = (

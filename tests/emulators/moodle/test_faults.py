@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from reconciler.emulators.moodle import CostModel, MoodleSite, serve_moodle
+from ps2moodle_testkit.emulators.moodle import CostModel, MoodleSite, serve_moodle
 
 FORM = {"wstoken": "t", "wsfunction": "core_webservice_get_site_info", "moodlewsrestformat": "json"}
 PATH = "/webservice/rest/server.php"
