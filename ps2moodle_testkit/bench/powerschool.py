@@ -21,7 +21,8 @@ from datetime import date
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, generate_district
+from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS
+from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.powerschool import Plugin, PowerSchoolEmulator
 from reconciler.powerschool.client import ListRead, PowerSchoolClient
 from reconciler.powerschool.source import read_roster

@@ -26,7 +26,7 @@ from ps2moodle_testkit.bench.config import (
 from ps2moodle_testkit.bench.figures import Limits, RunFigures, StageFigures, judge, stage_figures
 from ps2moodle_testkit.bench.servers import Costs, Servers
 from ps2moodle_testkit.bench.stages import APPLY, PLAN, StageSpec, run_stage
-from ps2moodle_testkit.emulators.district import generate_district
+from ps2moodle_testkit.emulators.generator import generate_district
 
 TITLES = {
     "a": "first full plan and apply into an empty Moodle",

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from ps2moodle_testkit.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.http import LoopbackServer
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli.app import err, out

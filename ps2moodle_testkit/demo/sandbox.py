@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ps2moodle_testkit.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.moodle import MoodleSite
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.loader import load_config

@@ -2,7 +2,8 @@
 
 ``app`` is the typer application; each command lives in its own module here and
 registers itself on import. Commands of other installed packages (the test kit's
-``emulate`` and ``demo``) come through the ``ps2moodle.commands`` entry points.
+``emulate`` and ``demo``) come through the ``ps2moodle.commands`` entry points
+(:mod:`reconciler.cli.plugins`).
 """
 
 from reconciler.cli import (
@@ -14,8 +15,5 @@ from reconciler.cli import (
     validate,  # noqa: F401  (registers commands)
 )
 from reconciler.cli.app import app
-from reconciler.cli.plugins import add_plugin_commands
-
-add_plugin_commands(app)
 
 __all__ = ["app"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from reconciler.cli.plugins import WithAddOns
+
 app = typer.Typer(
     name="ps2moodle",
+    cls=WithAddOns,
     help="PowerSchool to Moodle as reviewed code: validate, plan, apply.",
     no_args_is_help=True,
     add_completion=False,

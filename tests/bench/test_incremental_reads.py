@@ -12,7 +12,8 @@ from ps2moodle_testkit.bench.config import (
     PS_CLIENT_SECRET_ENV,
     bench_config,
 )
-from ps2moodle_testkit.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.moodle import MoodleSite
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.model import Connection

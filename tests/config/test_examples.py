@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ps2moodle_testkit.emulators.district import generate_district
+from ps2moodle_testkit.emulators.generator import generate_district
 from reconciler.config.loader import check_config, load_config
 from reconciler.config.model import Config, CourseMode, PasswordMode, SecretRef
 

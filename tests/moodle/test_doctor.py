@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ps2moodle_testkit.emulators.district import generate_district
+from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from ps2moodle_testkit.emulators.powerschool.core import PowerSchoolEmulator
 from reconciler.cli import app

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib.metadata import EntryPoint, entry_points
 
 import pytest
 import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.cli.plugins import GROUP, add_plugin_commands
+from reconciler.cli.plugins import GROUP, add_add_ons
 
 runner = CliRunner()
-
-
-def _names(app: typer.Typer) -> set[str]:
-    group = typer.main.get_group(app)
-    return set(group.commands)
 
 
 def test_the_installed_distribution_names_the_test_kit_commands() -> None:
@@ -25,50 +23,76 @@ def test_the_installed_distribution_names_the_test_kit_commands() -> None:
 
 
 def test_ps2moodle_offers_them_beside_its_own() -> None:
-    result = runner.invoke(app, ["--help"])
+    assert {"plan", "apply", "validate", "emulate", "demo"} <= set(typer.main.get_group(app).commands)
+    result = runner.invoke(app, ["emulate", "--help"])
     assert result.exit_code == 0
-    assert {"plan", "apply", "validate", "emulate", "demo"} <= _names(app)
-    emulate = runner.invoke(app, ["emulate", "--help"])
-    assert emulate.exit_code == 0
-    assert "powerschool" in emulate.output and "moodle" in emulate.output
+    assert "powerschool" in result.output and "moodle" in result.output
 
 
-def _fresh() -> typer.Typer:
+def test_they_load_whichever_package_is_imported_first() -> None:
+    """Importing the test kit first (which imports the product's CLI) loses no command."""
+    script = (
+        "import ps2moodle_testkit.cli.emulate, typer\n"
+        "from reconciler.cli import app\n"
+        "print(sorted(typer.main.get_group(app).commands))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert "'demo'" in done.stdout and "'emulate'" in done.stdout, done.stdout + done.stderr
+    assert done.stderr == ""
+
+
+def _fresh() -> TyperGroup:
     fresh = typer.Typer()
 
     @fresh.command()
     def own() -> None:
         """A command of the product itself."""
 
-    return fresh
+    @fresh.command()
+    def demo() -> None:
+        """The product's own ``demo``: an add-on of the same name does not replace it."""
+
+    return typer.main.get_group(fresh)
 
 
-def test_a_group_becomes_a_command_with_subcommands_and_a_function_a_command() -> None:
-    fresh = _fresh()
-    add_plugin_commands(
-        fresh,
+def test_a_typer_app_becomes_a_command_with_subcommands_and_a_function_a_command() -> None:
+    group = _fresh()
+    mine = group.commands["demo"]
+    add_add_ons(
+        group,
         [
             EntryPoint("emulate", "ps2moodle_testkit.cli:emulate_app", GROUP),
             EntryPoint("demo", "ps2moodle_testkit.cli:demo", GROUP),
+            EntryPoint("demo2", "ps2moodle_testkit.cli:demo", GROUP),
         ],
     )
-    assert _names(fresh) == {"own", "emulate", "demo"}
-    result = runner.invoke(fresh, ["emulate", "moodle", "--help"])
-    assert result.exit_code == 0 and "--test-hooks" in result.output
+    assert set(group.commands) == {"own", "demo", "emulate", "demo2"}
+    assert group.commands["demo"] is mine, "the product's own command wins a name clash"
+    emulate = group.commands["emulate"]
+    assert isinstance(emulate, TyperGroup) and set(emulate.commands) == {"powerschool", "moodle"}
+    assert "--seed" in {opt for param in group.commands["demo2"].params for opt in param.opts}
 
 
 def test_a_broken_add_on_is_named_and_left_out(capsys: pytest.CaptureFixture[str]) -> None:
-    fresh = _fresh()
-    add_plugin_commands(
-        fresh,
+    group = _fresh()
+    add_add_ons(
+        group,
         [
             EntryPoint("gone", "ps2moodle_no_such_module:main", GROUP),
             EntryPoint("odd", "reconciler.cli.plugins:GROUP", GROUP),
-            EntryPoint("demo", "ps2moodle_testkit.cli:demo", GROUP),
+            EntryPoint("emulate", "ps2moodle_testkit.cli:emulate_app", GROUP),
         ],
     )
-    assert _names(fresh) == {"own", "demo"}, "the others still load"
+    assert set(group.commands) == {"own", "demo", "emulate"}, "the others still load"
     said = capsys.readouterr().err.splitlines()
-    assert said[0].startswith("ps2moodle: command 'gone' (ps2moodle_no_such_module:main) not loaded: No module named")
-    assert said[1] == "ps2moodle: command 'odd' (reconciler.cli.plugins:GROUP) is neither a typer app nor a function"
-    assert len(said) == 2
+    assert said == [
+        "ps2moodle: command 'gone' (ps2moodle_no_such_module:main) not loaded: "
+        "No module named 'ps2moodle_no_such_module'",
+        "ps2moodle: command 'odd' (reconciler.cli.plugins:GROUP) is neither a typer app nor a function",
+    ]
+
+
+def test_no_add_on_leaves_the_group_as_it_was() -> None:
+    group = _fresh()
+    add_add_ons(group, [])
+    assert set(group.commands) == {"own", "demo"}

@@ -10,6 +10,7 @@ from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import read_roster
+from tests.support.roster_oracle import expected_roster
 
 #: A fixed "today" inside the generated 2024-25 school year (after the first quarter).
 TODAY = date(2024, 12, 2)
@@ -64,7 +65,8 @@ def read(client: PowerSchoolClient, district: District, **kwargs: Any) -> Roster
 def truth(district: District, **kwargs: Any) -> Roster:
     """What a correct read of every school must return."""
     kwargs.setdefault("today", TODAY)
-    return district.expected_roster(
+    return expected_roster(
+        district,
         district.school_numbers,
         student_fields=STUDENT_FIELDS,
         staff_fields=STAFF_FIELDS,

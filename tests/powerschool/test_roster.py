@@ -23,6 +23,7 @@ from reconciler.errors import SourceError
 from reconciler.powerschool import records
 from reconciler.powerschool.roster import Term
 from reconciler.powerschool.source import fetch_roster, read_roster
+from tests.support.roster_oracle import expected_roster
 
 from .helpers import TODAY, URL, client_for, differences, read, truth
 
@@ -140,8 +141,13 @@ def test_fetch_roster_reads_what_the_connection_configures(tiny: District, monke
         section_migration=SectionMigration(SECTION_FIELD),
     )
     roster = fetch_roster(connection, transport=emulator.transport(), today=TODAY)
-    want = tiny.expected_roster(
-        [200], today=TODAY, student_fields=STUDENT_FIELDS[:1], staff_fields=STAFF_FIELDS, section_field=SECTION_FIELD
+    want = expected_roster(
+        tiny,
+        [200],
+        today=TODAY,
+        student_fields=STUDENT_FIELDS[:1],
+        staff_fields=STAFF_FIELDS,
+        section_field=SECTION_FIELD,
     )
     assert differences(roster, want) == []
     assert any(s.custom for s in roster.students) and any(s.extension for s in roster.sections)

@@ -16,7 +16,8 @@ import httpx
 import pytest
 import trustme
 
-from ps2moodle_testkit.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.loader import load_config
