@@ -7,49 +7,56 @@ gate), only an error does.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from ps2moodle_testkit.bench.report import render, write_json
 from ps2moodle_testkit.bench.runner import TITLES, Settings, run_benchmark
+from ps2moodle_testkit.emulators.generator import ScaleName
+from ps2moodle_testkit.script import script
+
+PROG = "python -m ps2moodle_testkit.bench"
+app = script()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark from the command line."""
-    parser = argparse.ArgumentParser(prog="python -m ps2moodle_testkit.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=("tiny", "small", "district"), default="district")
-    parser.add_argument("--workers", type=int, default=4, help="Moodle PHP workers: calls served at once (default 4)")
-    parser.add_argument(
-        "--runs",
-        default="a,b,c",
-        # argparse formats help with %: the 1% of run c must be written %%.
-        help="comma-separated: " + "; ".join(f"{k} = {v}" for k, v in TITLES.items()).replace("%", "%%"),
-    )
-    parser.add_argument("--profile", action="store_true", help="name the hottest functions of each side")
-    parser.add_argument("--out", type=Path, default=Path("plan-output/bench"), help="where the JSON and plans go")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated district and the change")
-    args = parser.parse_args(argv)
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
+@app.command()
+def bench(
+    scale: Annotated[ScaleName, typer.Option(help="Size of the generated district.")] = ScaleName.DISTRICT,
+    workers: Annotated[int, typer.Option(min=1, help="Moodle PHP workers: calls served at once.")] = 4,
+    runs: Annotated[
+        str, typer.Option(help="Comma-separated: " + "; ".join(f"{k} = {v}" for k, v in TITLES.items()) + ".")
+    ] = "a,b,c",
+    profile: Annotated[bool, typer.Option("--profile", help="Name the hottest functions of each side.")] = False,
+    out: Annotated[Path, typer.Option(help="Where the JSON and plans go.")] = Path("plan-output/bench"),
+    seed: Annotated[int, typer.Option(help="Seed of the generated district and the change.")] = 1,
+) -> None:
+    """Run the benchmark: a table per run on stdout, progress on stderr."""
     settings = Settings(
-        scale=args.scale,
-        workers=args.workers,
-        runs=tuple(part.strip() for part in args.runs.split(",") if part.strip()),
-        profile=args.profile,
-        out_dir=args.out,
-        seed=args.seed,
+        scale=scale.value,
+        workers=workers,
+        runs=tuple(part.strip() for part in runs.split(",") if part.strip()),
+        profile=profile,
+        out_dir=out,
+        seed=seed,
     )
     try:
-        runs = run_benchmark(settings, lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
+        figures = run_benchmark(settings, lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
     except ValueError as exc:
-        parser.error(str(exc))
-    for run in runs:
+        raise typer.BadParameter(str(exc), param_hint="--runs") from None
+    for run in figures:
         print(render(run), flush=True)
         path = write_json(run, settings.out_dir, scale=settings.scale, workers=settings.workers)
         print(f"written to {path}\n", flush=True)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark from the command line (``argv``: the arguments; default: the process's).
+    Always ends in ``SystemExit`` with the exit code, like any typer command line."""
+    app(args=argv, prog_name=PROG)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -11,7 +11,6 @@ This is a script, not a test: it prints, and the numbers go in reports.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import re
 import resource
@@ -19,11 +18,14 @@ import time
 from collections import defaultdict
 from datetime import date
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS
-from ps2moodle_testkit.emulators.generator import generate_district
+from ps2moodle_testkit.emulators.generator import ScaleName, generate_district
 from ps2moodle_testkit.emulators.powerschool import Plugin, PowerSchoolEmulator
+from ps2moodle_testkit.script import script
 from reconciler.powerschool.client import ListRead, PowerSchoolClient
 from reconciler.powerschool.source import read_roster
 
@@ -121,17 +123,20 @@ def run(scale: str, seed: int, page_size: int, concurrency: int) -> list[str]:
     return lines
 
 
-def main() -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--scale", default="district", choices=("tiny", "small", "district"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--page-size", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=4)
-    args = parser.parse_args()
-    for line in run(args.scale, args.seed, args.page_size, args.concurrency):
+app = script()
+
+
+@app.command()
+def main(
+    scale: Annotated[ScaleName, typer.Option(help="Size of the generated district.")] = ScaleName.DISTRICT,
+    seed: Annotated[int, typer.Option(help="Seed of the generated district.")] = 1,
+    page_size: Annotated[int, typer.Option(min=1, help="Records per page, the emulator's and the client's.")] = 100,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests the client keeps in flight.")] = 4,
+) -> None:
+    """Read a generated district through the emulated PowerSchool over loopback HTTP, and report."""
+    for line in run(scale.value, seed, page_size, concurrency):
         print(line)
 
 
 if __name__ == "__main__":
-    main()
+    app(prog_name="python -m ps2moodle_testkit.bench.powerschool")

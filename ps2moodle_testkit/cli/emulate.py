@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
 from ps2moodle_testkit.emulators.district import District
-from ps2moodle_testkit.emulators.generator import generate_district
+from ps2moodle_testkit.emulators.generator import ScaleName, generate_district
 from ps2moodle_testkit.emulators.http import LoopbackServer
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli.app import err, out
@@ -24,14 +23,6 @@ from reconciler.powerschool.roster import school_year_of
 emulate_app = typer.Typer(
     help="Serve an emulated PowerSchool or Moodle on 127.0.0.1 (tests, demos, trials).", no_args_is_help=True
 )
-
-
-class ScaleName(str, Enum):
-    """Sample district sizes."""
-
-    TINY = "tiny"
-    SMALL = "small"
-    DISTRICT = "district"
 
 
 def powerschool_server(

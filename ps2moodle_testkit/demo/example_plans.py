@@ -16,10 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from ps2moodle_testkit.demo import EXAMPLES
 from ps2moodle_testkit.demo.sandbox import Sandbox
 from ps2moodle_testkit.demo.scenario import everyday_changes
+from ps2moodle_testkit.script import script
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
 from reconciler.planfile import save_plan
 
@@ -84,9 +88,16 @@ def readme_with_plan(readme: str, plan_text: str) -> str:
     return f"{head}{start}\n```text\n{plan_text.rstrip()}\n```\n{end}{tail}"
 
 
-def main() -> None:
-    """``make plans``: regenerate the committed example plans and the README's example."""
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_ROOT
+app = script()
+
+
+@app.command()
+def main(
+    root: Annotated[
+        Path, typer.Argument(help="Where the plans go; the default also updates README.md.")
+    ] = DEFAULT_ROOT,
+) -> None:
+    """Regenerate the committed example plans and the README's example (make plans)."""
     for path in regenerate(root):
         sys.stdout.write(f"wrote {path}\n")
     readme = Path("README.md")
@@ -97,4 +108,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    app(prog_name="python -m ps2moodle_testkit.demo.example_plans")

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from enum import Enum
 from functools import lru_cache
 
 from ps2moodle_testkit.emulators.district import (
@@ -58,6 +59,14 @@ class Scale:
     students: int
     staff: int
     courses: int
+
+
+class ScaleName(str, Enum):
+    """The sizes of :data:`SCALES`, as command-line choices."""
+
+    TINY = "tiny"
+    SMALL = "small"
+    DISTRICT = "district"
 
 
 SCALES = {
