@@ -9,8 +9,7 @@ from reconciler.config.model import CustomField, PeopleSettings, SectionMigratio
 from reconciler.desired import build_desired
 from reconciler.model import Category, Cohort, Course, Enrolment, Group, Key, Kind, User
 from reconciler.powerschool.roster import Section, SectionTeacher
-
-from .factories import config, connection, roster, student
+from tests.support.factories import config, connection, roster, student
 
 
 def test_students_staff_and_prefixes() -> None:

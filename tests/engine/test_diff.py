@@ -10,8 +10,7 @@ from reconciler.desired import build_desired
 from reconciler.model import Category, Course, Enrolment, Key, Kind, Resource, State, User, enrolment
 from reconciler.plan.diff import compute_plan
 from reconciler.plan.model import Action
-
-from .factories import config, roster
+from tests.support.factories import config, roster
 
 
 def desired_state() -> State:

@@ -27,8 +27,19 @@ from reconciler.planfile import (
 from reconciler.redact import redact_document
 from reconciler.render.json import render_json
 from reconciler.safety import SafetyVerdict
-
-from .sample import BIO, BIO_OLD, CONFIG_DIGEST, CREATED, HAL, IGGY, MARI, OTTO, ZEB, sample_doc, sample_plan
+from tests.support.plans import (
+    BIO,
+    BIO_OLD,
+    CONFIG_DIGEST,
+    CREATED,
+    HAL,
+    IGGY,
+    MARI,
+    OTTO,
+    ZEB,
+    sample_doc,
+    sample_plan,
+)
 
 
 def _live(plan: Plan) -> State:

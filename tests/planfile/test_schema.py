@@ -14,8 +14,7 @@ from reconciler.plan.model import Action, Plan
 from reconciler.planfile import save_plan
 from reconciler.redact import redact_document
 from reconciler.safety import SafetyVerdict
-
-from .sample import district_plan, sample_doc
+from tests.support.plans import district_plan, sample_doc
 
 SCHEMA_PATH = Path(__file__).parents[2] / "schema" / "plan.schema.json"
 

@@ -15,8 +15,7 @@ from reconciler.redact import redact_document
 from reconciler.render.json import render_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-
-from .sample import CREATED, OVERRIDDEN, sample_plan
+from tests.support.plans import CREATED, OVERRIDDEN, sample_plan
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "minimal.yaml"
 #: What the example config's ${...} references resolve to in this test.

@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.planfile import save_plan
-
-from ..planfile.sample import PERSONAL, sample_doc
+from tests.support.plans import PERSONAL, sample_doc
 
 CI = Path(__file__).parents[2] / "examples" / "ci"
 WORKFLOWS = sorted(CI.glob("*.yml"))

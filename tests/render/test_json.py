@@ -9,8 +9,8 @@ import pytest
 from reconciler.plan.model import Plan
 from reconciler.render.json import render_json
 from reconciler.safety import SafetyVerdict
+from tests.support.plans import sample_doc
 
-from ..planfile.sample import sample_doc
 from .golden import check_golden
 
 

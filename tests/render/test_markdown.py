@@ -14,8 +14,8 @@ from reconciler.plan.model import Action, Change, Plan
 from reconciler.redact import redact_document
 from reconciler.render.markdown import COMMENT_LIMIT, DEFAULT_BUDGET, code, render_markdown
 from reconciler.safety import SafetyVerdict
+from tests.support.plans import sample_doc
 
-from ..planfile.sample import sample_doc
 from .golden import check_golden
 
 SCHOOLS = 20

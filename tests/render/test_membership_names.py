@@ -11,8 +11,7 @@ from reconciler.planfile import build_document, seal
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 from reconciler.safety import SafetyVerdict
-
-from ..engine.factories import config, roster
+from tests.support.factories import config, roster
 
 
 def _document() -> dict[str, object]:

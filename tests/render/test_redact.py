@@ -14,8 +14,7 @@ from reconciler.redact import PERSON_KEY, redact_document
 from reconciler.render.json import render_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-
-from ..planfile.sample import OTTO, PERSONAL, TABBY, ZEB, sample_doc
+from tests.support.plans import OTTO, PERSONAL, TABBY, ZEB, sample_doc
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "text": render_text,

@@ -11,8 +11,7 @@ from reconciler.cli import app
 from reconciler.planfile import save_plan
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
-
-from ..planfile.sample import PERSONAL, sample_doc
+from tests.support.plans import PERSONAL, sample_doc
 
 runner = CliRunner()
 

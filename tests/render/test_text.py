@@ -8,8 +8,8 @@ from reconciler.plan.model import Plan
 from reconciler.redact import redact_document
 from reconciler.render.text import render_text
 from reconciler.safety import SafetyVerdict
+from tests.support.plans import sample_doc
 
-from ..planfile.sample import sample_doc
 from .golden import check_golden
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
