@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-
-from .conftest import WriteConfig
+from tests.support.configs import WriteConfig
 
 runner = CliRunner()
 BAD = sorted((Path(__file__).parent / "bad").glob("*.yaml"))

@@ -34,8 +34,7 @@ from reconciler.config.model import (
     UserRemoval,
 )
 from reconciler.errors import ConfigError, SecretError
-
-from .conftest import WriteConfig
+from tests.support.configs import WriteConfig
 
 FULL = """\
 version: 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -180,6 +180,10 @@ class _Forward:
     def __call__(self, method: str, path: str, query: str, headers: Any, body: bytes) -> Reply:
         self.paths.append(path)
         return self.sandbox.powerschool[self.name](method, path, query, headers, body)
+
+
+#: Starts a stack for a config template: ``make_stack(template, scale="tiny", seed=1)``.
+MakeStack = Callable[..., Stack]
 
 
 def start_stack(

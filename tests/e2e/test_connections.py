@@ -21,8 +21,7 @@ import pytest
 from ps2moodle_testkit.demo.sandbox import Sandbox
 from reconciler.pipeline import run_apply, run_plan
 
-from .conftest import MakeStack
-from .harness import config_text, connection, staff_username, staff_with_accounts, students_with_accounts
+from .harness import MakeStack, config_text, connection, staff_username, staff_with_accounts, students_with_accounts
 from .site_view import SiteView, owned
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multi-connection.yaml"

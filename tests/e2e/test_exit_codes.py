@@ -13,8 +13,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from .conftest import MakeStack
-from .harness import Stack, config_text, connection, load, students_with_accounts
+from .harness import MakeStack, Stack, config_text, connection, load, students_with_accounts
 
 BODY = """
     schools: [100, 200]

@@ -26,8 +26,8 @@ import pytest
 from ps2moodle_testkit.emulators.changes import add_teacher, move_student, withdraw_student
 from ps2moodle_testkit.emulators.district import District
 
-from .conftest import MakeStack
 from .harness import (
+    MakeStack,
     Stack,
     actions,
     config_text,

@@ -17,8 +17,7 @@ from dataclasses import replace
 
 from ps2moodle_testkit.emulators.changes import withdraw_student
 
-from .conftest import MakeStack
-from .harness import Stack, config_text, connection, load, section, section_students, students_with_accounts
+from .harness import MakeStack, Stack, config_text, connection, load, section, section_students, students_with_accounts
 from .site_view import Unowned, unowned_snapshot
 
 BODY = """

@@ -23,7 +23,7 @@ from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli import app
 
-from .conftest import MOODLE_TOKEN, PS_ID, PS_SECRET, SECRETS, WEBHOOK_KEY
+from .systems import MOODLE_TOKEN, PS_ID, PS_SECRET, SECRETS, WEBHOOK_KEY
 
 runner = CliRunner()
 

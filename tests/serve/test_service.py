@@ -21,7 +21,7 @@ from reconciler.planfile import load_plan
 from reconciler.serve.https import ServeError, tls_context
 from reconciler.serve.service import SyncService
 
-from .conftest import PS_ID, PS_SECRET, SECRETS, TODAY, WEBHOOK_KEY, Start, Systems
+from .systems import PS_ID, PS_SECRET, SECRETS, TODAY, WEBHOOK_KEY, Start, Systems
 
 #: Long enough for a run of the tiny district to have started if one were (wrongly) due.
 QUIET_S = 1.5

@@ -23,7 +23,7 @@ from reconciler.serve import sync
 from reconciler.serve.schedule import Trigger
 from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync_once
 
-from .conftest import Systems
+from .systems import Systems
 
 ONE_CHANGE = Plan(changes=(Change(Action.DELETE, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
 STARTED = datetime(2025, 9, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
