@@ -120,6 +120,7 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(1, 40),

@@ -11,6 +11,10 @@ from ps2moodle_testkit.demo.example_plans import DEFAULT_ROOT, README_PLAN, read
 REPO = Path(__file__).resolve().parents[2]
 
 
+#: Regenerating every example plan takes a while.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("plans")

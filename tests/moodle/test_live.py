@@ -51,6 +51,7 @@ def test_reads_back_exactly_what_was_written(district: State, create_all: Create
     assert roles.lookup("teacher") == (4, SEEN)
 
 
+@pytest.mark.slow
 def test_5000_users_read_in_a_handful_of_calls(client: MoodleClient, writer: MoodleWriter) -> None:
     desired = _students(5000)
     created = MoodleWriter(client, roles=RoleMap(), passwords=writer.passwords, batch_size=1000).execute(
