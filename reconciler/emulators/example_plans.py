@@ -20,7 +20,7 @@ from pathlib import Path
 from reconciler.emulators.sandbox import Sandbox
 from reconciler.emulators.scenario import everyday_changes
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
-from reconciler.planfile import save_plan
+from reconciler.render.files import save_plan
 
 #: The creation time written into every example plan.
 FIXED_TIME = datetime(2024, 9, 3, 7, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from reconciler import keys
 from reconciler.config.model import SafetyPolicy, Threshold
 from reconciler.model import Course, State, User, enrolment
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.safety import check_safety
+from reconciler.plan.safety import check_safety
 
 
 def suspensions(n: int, owned: int) -> Plan:

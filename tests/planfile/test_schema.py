@@ -10,10 +10,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.model import Kind
-from reconciler.plan.model import Action, Plan
-from reconciler.planfile import save_plan
+from reconciler.plan.model import Action, Plan, SafetyVerdict
 from reconciler.redact import redact_document
-from reconciler.safety import SafetyVerdict
+from reconciler.render.files import save_plan
 
 from .sample import district_plan, sample_doc
 

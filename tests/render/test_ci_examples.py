@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.planfile import save_plan
+from reconciler.render.files import save_plan
 
 from ..planfile.sample import PERSONAL, sample_doc
 

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.planfile import save_plan
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
+from reconciler.render.files import save_plan
 
 from ..planfile.sample import PERSONAL, sample_doc
 

@@ -18,7 +18,7 @@ from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import read_for_apply, run_apply
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.planfile import read_document
-from reconciler.safety import SafetyVerdict
+from reconciler.plan.model import SafetyVerdict
 from reconciler.serve import sync
 from reconciler.serve.schedule import Trigger
 from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync_once

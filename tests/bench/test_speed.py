@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.bulk import bulk
+from reconciler.speed import gc_paused
 
 
 @pytest.fixture(autouse=True)
@@ -20,12 +20,12 @@ def _collector_restored() -> Iterator[None]:
         gc.disable()
 
 
-@bulk
+@gc_paused
 def _inner() -> bool:
     return gc.isenabled()
 
 
-@bulk
+@gc_paused
 def _outer() -> tuple[bool, bool]:
     inner = _inner()
     return inner, gc.isenabled()
@@ -44,7 +44,7 @@ def test_a_collector_switched_off_before_stays_off() -> None:
 
 
 def test_the_collector_comes_back_when_a_step_fails() -> None:
-    @bulk
+    @gc_paused
     def failing() -> None:
         raise RuntimeError("boom")
 
