@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.speed import gc_paused
+from reconciler.model import Kind
+from reconciler.speed import gc_paused, members
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +53,10 @@ def test_the_collector_comes_back_when_a_step_fails() -> None:
     with pytest.raises(RuntimeError):
         failing()
     assert gc.isenabled()
+
+
+def test_members_finds_each_member_by_value_and_refuses_others() -> None:
+    member = members(Kind)
+    assert [member(k.value) for k in Kind] == list(Kind)
+    with pytest.raises(ValueError, match="'planet' is not a valid Kind"):
+        member("planet")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from reconciler import __version__
@@ -408,3 +409,15 @@ def test_stale_sentences_name_fields_never_values() -> None:
 
 def test_creation_time_is_utc() -> None:
     assert sample_doc().created_at == CREATED.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_every_line_is_standard_json(tmp_path: Path) -> None:
+    # orjson writes the lines; the standard library must read each as the same value.
+    odd = User(ZEB, username="zquimby", firstname='Ze"\\bu\x00\u2028é\U0001f600', lastname="\ud7ff\t", moodle_id=None)
+    plan = Plan(changes=(*sample_plan().changes, Change(Action.CREATE, ZEB, None, odd, Reason.MISSING)))
+    data = save_plan(sample_doc(plan), tmp_path).json.read_bytes()
+    assert json.loads(data) == orjson.loads(data)
+    body = data.split(b"\n")[1:-3]
+    items = [line.strip().rstrip(b",") for line in body if line.startswith(b"    ")]
+    assert [json.loads(item) for item in items] == [orjson.loads(item) for item in items]
+    assert json.loads(items[-1])["after"]["firstname"] == odd.firstname
