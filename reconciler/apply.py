@@ -104,7 +104,11 @@ def apply_plan(
             if audit is not None:
                 audit.record(
                     plan_checksum,
-                    result.change.to_dict(),
+                    {
+                        "action": result.change.action.value,
+                        "kind": result.change.key.kind.value,
+                        "key": result.change.key.id,
+                    },
                     result.status.value,
                     result.error,
                     override_reason=override_reason,

@@ -56,7 +56,7 @@ class AuditLog:
         *,
         override_reason: str | None = None,
     ) -> None:
-        """Append the outcome of one change (a :meth:`Change.to_dict` dict) of the plan
+        """Append the outcome of one change (its ``action``, ``kind`` and ``key``) of the plan
         with this checksum. ``override_reason`` is the plan's recorded override, if any."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from reconciler import keys
-from reconciler.bulk import bulk
 from reconciler.config.model import (
     CohortRule,
     Config,
@@ -42,8 +41,9 @@ from reconciler.model import (
     group_member,
     pairs,
 )
-from reconciler.plan.model import Notice, grouped_notice
+from reconciler.plan.model import Notice, NoticeLevel, grouped_notice
 from reconciler.powerschool.roster import Roster, Section, SectionEnrolment, Staff, Student, Term
+from reconciler.speed import gc_paused
 
 #: What PARAM_USERNAME accepts with extendedusernamechars off (Moodle's default).
 _USERNAME_OK = re.compile(r"^[a-z0-9._@-]+$")
@@ -73,7 +73,7 @@ class Desired:
     school_students: Mapping[tuple[str, int], int] = field(default_factory=dict)
 
 
-@bulk
+@gc_paused
 def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
     """The Moodle state implied by ``config`` and one roster per connection name."""
     builder = _Builder()
@@ -100,7 +100,7 @@ class _Builder:
         self.school_students: dict[tuple[str, int], int] = {}
         self._usernames: dict[str, Key] = {}
         self._shortnames: dict[str, Key] = {}
-        self._skipped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._skipped: dict[tuple[NoticeLevel, str], list[str]] = defaultdict(list)
 
     def add(self, resource: Resource) -> None:
         existing = self.resources.get(resource.key)
@@ -117,7 +117,7 @@ class _Builder:
                 existing.course, existing.user, existing.roles + new.roles, suspended=existing.suspended
             )
 
-    def skip(self, level: str, reason: str, key: Key) -> None:
+    def skip(self, level: NoticeLevel, reason: str, key: Key) -> None:
         """Record a person or object left out for ``reason``; reported once per reason."""
         self._skipped[(level, reason)].append(key.id)
 
@@ -125,10 +125,10 @@ class _Builder:
         return [grouped_notice(level, reason, keys) for (level, reason), keys in self._skipped.items()]
 
     def warn(self, message: str, key: Key | None = None) -> None:
-        self.notices.append(Notice("warning", message, key.id if key else ""))
+        self.notices.append(Notice(NoticeLevel.WARNING, message, key.id if key else ""))
 
     def info(self, message: str, key: Key | None = None) -> None:
-        self.notices.append(Notice("info", message, key.id if key else ""))
+        self.notices.append(Notice(NoticeLevel.INFO, message, key.id if key else ""))
 
     def claim_username(self, username: str, key: Key) -> bool:
         holder = self._usernames.setdefault(username, key)
@@ -256,22 +256,26 @@ class _ConnectionBuilder:
     ) -> User | None:
         raw_name = render(settings.username, values).strip()
         if not raw_name:
-            self.out.skip("info", "people have no PowerSchool login, so no Moodle account (seed behaviour)", key)
+            self.out.skip(
+                NoticeLevel.INFO, "people have no PowerSchool login, so no Moodle account (seed behaviour)", key
+            )
             return None
         username = (self.conn.username_prefix + raw_name).lower()
         if not _USERNAME_OK.match(username):
-            self.out.skip("warning", "usernames have characters Moodle refuses; accounts skipped", key)
+            self.out.skip(NoticeLevel.WARNING, "usernames have characters Moodle refuses; accounts skipped", key)
             return None
         rendered = {name: " ".join(render(tpl, values).split()) for name, tpl in settings.fields}
         email = rendered.get("email", "").lower()
         if not email and settings.email_fallback:
             email = render(settings.email_fallback, values).strip().lower()
         if not email:
-            self.out.skip("warning", "people have no email and no email_fallback is configured; accounts skipped", key)
+            self.out.skip(
+                NoticeLevel.WARNING, "people have no email and no email_fallback is configured; accounts skipped", key
+            )
             return None
         firstname, lastname = rendered.get("firstname", ""), rendered.get("lastname", "")
         if not firstname or not lastname:
-            self.out.skip("warning", "people have a blank first or last name; accounts skipped", key)
+            self.out.skip(NoticeLevel.WARNING, "people have a blank first or last name; accounts skipped", key)
             return None
         if not self.out.claim_username(username, key):
             return None

@@ -6,8 +6,6 @@ ReconcilerError
 ├── SourceError            PowerSchool could not be read
 │   └── TruncatedReadError a read returned fewer records than PowerSchool counted
 ├── TargetError            Moodle could not be read or written (moodle.errors has the subtree)
-├── UnsafePlan             the safety gate refused a plan (lists every violation)
-├── StalePlan              a saved plan no longer matches config or live Moodle
 └── PlanFileError          a saved plan is unreadable, of another version, or altered
 """
 
@@ -40,18 +38,6 @@ class TruncatedReadError(SourceError):
 
 class TargetError(ReconcilerError):
     """Moodle could not be read or written."""
-
-
-class UnsafePlan(ReconcilerError):
-    """The safety gate refused the plan. ``violations`` lists every reason."""
-
-    def __init__(self, violations: list[str]) -> None:
-        self.violations = violations
-        super().__init__("plan refused by safety checks:\n" + "\n".join(f"- {v}" for v in violations))
-
-
-class StalePlan(ReconcilerError):
-    """A saved plan was computed against a config or Moodle state that has since changed."""
 
 
 class PlanFileError(ReconcilerError):

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
 
 from reconciler.apply import ApplyReport, IdMap, Progress, apply_plan
 from reconciler.audit import AuditLog
@@ -25,10 +24,10 @@ from reconciler.moodle.passwords import Passwords
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.diff import compute_plan, follow_moves
-from reconciler.plan.model import Action, Plan
-from reconciler.planfile import build_document
+from reconciler.plan.file import build_document
+from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict
+from reconciler.plan.safety import check_safety
 from reconciler.powerschool.roster import Roster
-from reconciler.safety import SafetyVerdict, check_safety
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +115,8 @@ def run_plan(
     return decide(config, desired, live, scope=scope, override_reason=override_reason)
 
 
-def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> dict[str, Any]:
-    """The saved-plan document (:mod:`reconciler.planfile`) of a planning run, unsealed
+def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> PlanDocument:
+    """The saved-plan document (:mod:`reconciler.plan.file`) of a planning run, unsealed
     until it is saved or sealed; ``created_at`` defaults to now."""
     return build_document(
         run.plan,
@@ -166,11 +165,11 @@ def _touched_courses(plan: Plan) -> tuple[set[Key] | None, set[Key] | None]:
             courses |= {res.key, change.before.key}
         elif isinstance(res, GroupMember):
             # The plan records the group's course with each membership change.
-            course = dict(change.context).get("course")
+            course = change.group_course
             if course is None:
                 return None, None
-            courses.add(Key(Kind.COURSE, course))
-            grouped.add(Key(Kind.COURSE, course))
+            courses.add(course)
+            grouped.add(course)
     return courses, grouped
 
 
@@ -206,7 +205,7 @@ def apply_audited(
     moodle: MoodleClient,
     plan: Plan,
     live: State,
-    doc: dict[str, Any],
+    doc: PlanDocument,
     *,
     roles: RoleMap | None = None,
     progress: Progress | None = None,
@@ -216,9 +215,9 @@ def apply_audited(
     change under the plan's checksum."""
     audit = AuditLog(config.audit_log) if config.audit_log else None
     try:
-        reason = doc["verdict"]["override_reason"]
+        reason = doc.verdict.override_reason
         if audit is not None and reason:
-            audit.record_override(doc["checksum"], reason, doc["verdict"]["violations"])
+            audit.record_override(doc.sealed_checksum, reason, doc.verdict.violations)
         return run_apply(
             config,
             moodle,
@@ -226,7 +225,7 @@ def apply_audited(
             live,
             roles=roles,
             audit=audit,
-            plan_checksum=doc["checksum"],
+            plan_checksum=doc.sealed_checksum,
             override_reason=reason,
             progress=progress,
         )

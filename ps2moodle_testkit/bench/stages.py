@@ -29,9 +29,11 @@ from reconciler.desired import build_desired
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import Scope, decide, read_for_apply, read_moodle, read_rosters, run_apply
-from reconciler.planfile import build_document, find_stale, load_plan, save_plan
+from reconciler.plan.file import build_document, read_plan
+from reconciler.plan.stale import find_stale
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
+from reconciler.render.files import save_plan
 
 T = TypeVar("T")
 
@@ -177,15 +179,17 @@ class _Stage:
     def apply(self, moodle: MoodleClient) -> None:
         config = self.spec.config
         roles = RoleMap.from_settings(config.moodle)
-        doc, saved = self.pure("load saved plan", lambda: load_plan(self.spec.folder / "plan.json"))
-        if not doc["verdict"]["ok"]:
-            raise StageFailed("the safety checks refused the plan: " + "; ".join(doc["verdict"]["violations"]))
+        doc = self.pure("load saved plan", lambda: read_plan(self.spec.folder / "plan.json"))
+        saved = doc.plan
+        if not doc.verdict.ok:
+            raise StageFailed("the safety checks refused the plan: " + "; ".join(doc.verdict.violations))
         live = self.io("moodle read", lambda: read_for_apply(moodle, saved, roles))
         stale = self.pure("stale check", lambda: find_stale(saved, live))
         if stale:
             raise StageFailed("the saved plan is stale: " + "; ".join(stale[:5]))
         report = self.io(
-            "moodle writes", lambda: run_apply(config, moodle, saved, live, roles=roles, plan_checksum=doc["checksum"])
+            "moodle writes",
+            lambda: run_apply(config, moodle, saved, live, roles=roles, plan_checksum=doc.sealed_checksum),
         )
         self.result.changes = saved.counts()
         self.result.outcome = {status.value: report.count(status) for status in Status}

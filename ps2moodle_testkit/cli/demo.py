@@ -26,8 +26,8 @@ from reconciler.cli.app import out
 from reconciler.cli.common import reported_errors
 from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
-from reconciler.planfile import save_plan
 from reconciler.render import PlanFormat, render
+from reconciler.render.files import save_plan
 
 #: The example config the demo runs (shipped inside the package).
 DEMO_CONFIG = EXAMPLES / "district.yaml"
@@ -90,7 +90,7 @@ def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | 
     run = run_plan(sandbox.config, moodle, sandbox.roster_reader())
     doc = plan_document(sandbox.config, run)
     paths = save_plan(doc, folder)
-    text = render(doc, PlanFormat.TEXT, color=out.is_terminal)
+    text = render(paths.document, PlanFormat.TEXT, color=out.is_terminal)
     shown = text.splitlines()
     if lines is not None and len(shown) > lines:
         out.file.write("\n".join([*shown[:lines], f"  ... {len(shown) - lines} more lines in {paths.text}", ""]))

@@ -25,7 +25,7 @@ from ps2moodle_testkit.demo.sandbox import Sandbox
 from ps2moodle_testkit.demo.scenario import everyday_changes
 from ps2moodle_testkit.script import script
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
-from reconciler.planfile import save_plan
+from reconciler.render.files import save_plan
 
 #: The creation time written into every example plan.
 FIXED_TIME = datetime(2024, 9, 3, 7, 0, tzinfo=UTC)

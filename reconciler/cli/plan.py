@@ -22,15 +22,18 @@ from reconciler.cli.common import (
     setup_logging,
 )
 from reconciler.config.model import Config
-from reconciler.errors import PlanFileError, StalePlan
+from reconciler.errors import PlanFileError
+from reconciler.model import State
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.model import Plan
-from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan, seal
+from reconciler.plan.file import read_plan, seal
+from reconciler.plan.model import Plan, PlanDocument
+from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
+from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -63,10 +66,9 @@ def plan(
     config = load_or_exit(config_path)
     with reported_errors("plan"), _moodle(config) as moodle:
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
-    doc = plan_document(config, run)
     with reported_errors("plan"):
-        paths = save_plan(doc, out_dir, redact=redact)
-    _print(doc, fmt, redact=redact)
+        paths = save_plan(plan_document(config, run), out_dir, redact=redact)
+    _print(paths.document, fmt, redact=redact)
     err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
     if not run.verdict.ok:
         _refused(run.verdict.violations)
@@ -99,25 +101,25 @@ def apply(
 
 def _apply_saved(plan_path: Path, config_path: Path) -> None:
     try:
-        doc, saved = load_plan(plan_path)
+        doc = read_plan(plan_path)
     except PlanFileError as exc:
         err.print(Text(str(exc), style="red"))
         raise typer.Exit(EXIT_ERROR) from None
     config = load_or_exit(config_path)
     problems: list[str] = []
-    if doc["config_digest"] != config.digest:
+    if doc.config_digest != config.digest:
         problems.append(f"{config_path} has changed since the plan was made (its digest differs)")
-    if not doc["verdict"]["ok"]:
+    if not doc.verdict.ok:
         problems.append("the safety checks refused this plan; plan again (with --allow-unsafe REASON if intended)")
     if problems:
         _refuse_stale(plan_path, problems)
     roles = RoleMap.from_settings(config.moodle)
     with reported_errors("apply"), _moodle(config) as moodle:
-        live = read_for_apply(moodle, saved, roles)
-        stale = find_stale(saved, live)
+        live = read_for_apply(moodle, doc.plan, roles)
+        stale = find_stale(doc.plan, live)
         if stale:
             _refuse_stale(plan_path, stale)
-        report = _run(config, moodle, saved, live, roles, doc)
+        report = _run(config, moodle, doc.plan, live, roles, doc)
     _finish(report)
 
 
@@ -145,7 +147,7 @@ def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_uns
 
 
 def _run(
-    config: Config, moodle: MoodleClient, plan: Plan, live: Any, roles: RoleMap, doc: dict[str, Any]
+    config: Config, moodle: MoodleClient, plan: Plan, live: State, roles: RoleMap, doc: PlanDocument
 ) -> ApplyReport:
     with _progress() as progress:
         task = progress.add_task("applying", total=len(plan.changes))
@@ -164,7 +166,7 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
-def _print(doc: dict[str, Any], fmt: PlanFormat, *, redact: bool) -> None:
+def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool) -> None:
     view = redact_document(doc) if redact else doc
     out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
     out.file.flush()
@@ -190,7 +192,7 @@ def _refused(violations: Any) -> None:
 
 
 def _refuse_stale(plan_path: Path, problems: list[str]) -> None:
-    err.print(Text(str(StalePlan(f"{plan_path} cannot be applied as reviewed:")), style="bold red"))
+    err.print(Text(f"{plan_path} cannot be applied as reviewed:", style="bold red"))
     for problem in problems:
         err.print(Text(f"  - {problem}"))
     err.print(Text("nothing was changed; run `ps2moodle plan` again and review the new plan"))

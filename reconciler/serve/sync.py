@@ -35,10 +35,10 @@ from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.model import Plan
-from reconciler.planfile import find_stale, save_plan
+from reconciler.plan.model import Plan, PlanDocument, SafetyVerdict
+from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
-from reconciler.safety import SafetyVerdict
+from reconciler.render.files import save_plan
 from reconciler.serve.schedule import Trigger
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
     roles = RoleMap.from_settings(config.moodle)
     with connectors.moodle(config.moodle) as moodle:
         run = run_plan(config, moodle, connectors.roster, roles=roles)
-        doc = plan_document(config, run, created_at=started)
-        folder = save_run(doc, Path(config.serve.out_dir), started)
+        folder, doc = save_run(plan_document(config, run, created_at=started), Path(config.serve.out_dir), started)
         fields: dict[str, Any] = {
             "changes": run.plan.action_totals(),
             "violations": len(run.verdict.violations),
@@ -184,7 +183,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         tally[Status.SKIPPED.value],
     )
     try:
-        _save_apply_report(folder / APPLY_REPORT, doc["checksum"], report)
+        _save_apply_report(folder / APPLY_REPORT, doc.sealed_checksum, report)
     except PlanFileError as exc:  # the changes are made and audited; only the summary file is lost
         log.error("sync: %s", exc)
     return {**fields, "outcome": outcome, **tally}
@@ -205,10 +204,10 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
         log.info("sync: no changes (plan in %s)", folder)
 
 
-def save_run(doc: dict[str, Any], out_dir: Path, started: datetime) -> Path:
+def save_run(doc: PlanDocument, out_dir: Path, started: datetime) -> tuple[Path, PlanDocument]:
     """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
     ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
-    it. Returns the folder."""
+    it. Returns the folder and the document, sealed."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -221,9 +220,9 @@ def save_run(doc: dict[str, Any], out_dir: Path, started: datetime) -> Path:
                 continue
     except OSError as exc:
         raise PlanFileError(f"cannot create a run folder in {out_dir}: {exc.strerror}") from None
-    save_plan(doc, folder)
+    sealed = save_plan(doc, folder).document
     _write_atomically(out_dir / LATEST, folder.name + "\n")
-    return folder
+    return folder, sealed
 
 
 def _save_apply_report(path: Path, checksum: str, report: ApplyReport) -> None:

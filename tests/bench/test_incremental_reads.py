@@ -55,7 +55,7 @@ def test_apply_of_a_small_change_reads_only_the_courses_it_touches(monkeypatch: 
     changed = one_percent_change(district, seed=5).district  # an elementary (group) and a high school student
     emulator = PowerSchoolEmulator(changed, client_id=emulator.client_id, client_secret=emulator.client_secret)
     second = run_plan(config, client, _reader(changed, emulator))
-    grouped = {dict(c.context)["course"] for c in second.plan.changes if isinstance(c.resource, GroupMember)}
+    grouped = {c.group_course.id for c in second.plan.changes if isinstance(c.resource, GroupMember) and c.group_course}
     touched = grouped | {c.resource.course.id for c in second.plan.changes if isinstance(c.resource, Enrolment)}
     assert 0 < len(grouped) < len(touched) < owned_courses
 

@@ -35,8 +35,8 @@ from reconciler.config.model import (
 from reconciler.config.schema import _HANDLERS, config_schema
 from reconciler.model import Key, Kind
 from reconciler.plan.model import Action, Change, verb
+from reconciler.plan.safety import brake_action
 from reconciler.powerschool.roster import ENROLL_STATUSES
-from reconciler.safety import brake_action
 
 SCHEMA = config_schema()
 DEFS = SCHEMA["$defs"]

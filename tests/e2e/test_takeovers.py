@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ps2moodle_testkit.emulators.changes import withdraw_student
+from reconciler.plan.file import read_plan
 
 from .harness import MakeStack, Stack, config_text, connection, load, section, section_students, students_with_accounts
 from .site_view import Unowned, unowned_snapshot
@@ -82,8 +83,8 @@ def test_a_new_login_someone_else_holds_is_reported_not_attempted(make_stack: Ma
     config = stack.write(text)
     plan_file, outcome = stack.plan(config)
     assert f"{account.idnumber} keeps its username" in outcome.output
-    changes = load(plan_file)["changes"]
-    assert [(c["action"], c["key"], [f["field"] for f in c["fields"]]) for c in changes] == [
+    changes = read_plan(plan_file).changes
+    assert [(c.action.value, c.key.id, [f.field for f in c.fields]) for c in changes] == [
         ("update", account.idnumber, ["lastname"])
     ]
     stack.apply(plan_file, config)

@@ -9,7 +9,7 @@ from reconciler.config.model import AdoptRule, EnrolmentRemoval, ProtectedRule, 
 from reconciler.desired import build_desired
 from reconciler.model import Category, Course, Enrolment, Key, Kind, Resource, State, User, enrolment
 from reconciler.plan.diff import compute_plan
-from reconciler.plan.model import Action
+from reconciler.plan.model import Action, school_of
 from tests.support.factories import config, roster
 
 
@@ -205,12 +205,14 @@ def test_move_rekeys_the_course_and_keeps_its_enrolments() -> None:
     assert [(f.field, f.after) for f in move.fields] == [("idnumber", new_key.id), ("fullname", course.fullname)]
 
 
-def test_changes_carry_school_and_course_context() -> None:
+def test_changes_carry_their_school_and_course() -> None:
     plan = compute_plan(desired_state(), State())
     enrol = next(c for c in plan.changes if c.key.kind is Kind.ENROLMENT)
-    assert dict(enrol.context)["school"] == "100"
+    assert enrol.course is not None and school_of(enrol.course) == "100"
     member = next(c for c in plan.changes if c.key.kind is Kind.GROUP_MEMBER)
-    assert dict(member.context)["course"] == keys.group_course_key("north", 100, "ALG1", 2024).id
+    assert member.group_course == member.course == keys.group_course_key("north", 100, "ALG1", 2024)
+    # Users, categories and cohorts live in no course.
+    assert {c.course for c in plan.changes if c.key.kind in (Kind.USER, Kind.CATEGORY, Kind.COHORT)} == {None}
 
 
 def test_category_adopt_rule_matches_the_whole_path() -> None:

@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.planfile import save_plan
+from reconciler.render.files import save_plan
 from tests.support.plans import PERSONAL, sample_doc
 
 CI = Path(__file__).parents[2] / "examples" / "ci"

@@ -17,7 +17,8 @@ from ps2moodle_testkit.emulators.district import District
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.model import Config, SecretRef
 from reconciler.errors import SecretError
-from reconciler.planfile import load_plan
+from reconciler.plan.file import read_plan
+from reconciler.plan.model import SafetyVerdict
 from reconciler.serve.https import ServeError, tls_context
 from reconciler.serve.service import SyncService
 
@@ -155,14 +156,15 @@ def test_auto_apply_applies_a_safe_plan_and_records_it(start: Start, systems: Sy
     assert len(systems.moodle.users) > len(before[0]) and len(systems.moodle.courses) > len(before[2])
     folder = _latest(config)
     assert folder.name == last["folder"]
-    doc, plan = load_plan(folder / "plan.json")
-    assert doc["verdict"] == {"ok": True, "violations": [], "override_reason": None}
+    doc = read_plan(folder / "plan.json")
+    plan = doc.plan
+    assert doc.verdict == SafetyVerdict(ok=True, violations=(), override_reason=None)
     report = json.loads((folder / "apply.json").read_text(encoding="utf-8"))
-    assert report["plan"] == doc["checksum"]
+    assert report["plan"] == doc.checksum
     assert report["counts"] == {"applied": len(plan.changes), "failed": 0, "skipped": 0}
     audit = (Path(config.audit_log or "")).read_text(encoding="utf-8").splitlines()
     assert len(audit) == len(plan.changes)
-    assert all(json.loads(line)["plan"] == doc["checksum"] for line in audit)
+    assert all(json.loads(line)["plan"] == doc.checksum for line in audit)
 
     assert running.notify().status_code == 200  # Moodle now matches: the next run has nothing to do
     assert running.settled(2)["last_run"]["outcome"] == "no_changes"
@@ -185,9 +187,9 @@ def test_auto_apply_never_applies_a_plan_the_safety_gate_refuses(
     assert systems.snapshot() == applied, "Moodle must be exactly as before the refused run"
     folder = _latest(config)
     assert folder.name == last["folder"]
-    doc, _ = load_plan(folder / "plan.json")
-    assert doc["verdict"]["ok"] is False
-    assert any("school 100" in v for v in doc["verdict"]["violations"])
+    doc = read_plan(folder / "plan.json")
+    assert doc.verdict.ok is False
+    assert any("school 100" in v for v in doc.verdict.violations)
     assert (folder / "plan.md").is_file()
     assert not (folder / "apply.json").exists()
 

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,12 +17,12 @@ from reconciler.model import Key, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import read_for_apply, run_apply
-from reconciler.plan.model import Action, Change, Plan
-from reconciler.planfile import read_document
-from reconciler.safety import SafetyVerdict
+from reconciler.plan.file import read_plan
+from reconciler.plan.model import Action, Change, Plan, PlanDocument, SafetyVerdict
 from reconciler.serve import sync
 from reconciler.serve.schedule import Trigger
 from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync_once
+from tests.support.plans import sample_doc
 
 from .systems import Systems
 
@@ -51,19 +52,27 @@ def test_only_a_plan_the_gate_passed_on_its_own_is_applied(
     assert hold_back(plan, verdict, auto_apply=auto_apply) is expected
 
 
-def _doc(checksum: str) -> dict[str, object]:
-    return {"checksum": checksum}
+def _doc(scope: str) -> PlanDocument:
+    return dataclasses.replace(sample_doc(), scope=scope)
 
 
 def test_each_run_gets_a_folder_named_by_its_utc_start_and_latest_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     saved: list[Path] = []
-    monkeypatch.setattr(sync, "save_plan", lambda doc, folder: saved.append(Path(folder)))
 
-    first = save_run(_doc("a"), tmp_path / "runs", STARTED)
-    second = save_run(_doc("b"), tmp_path / "runs", STARTED)
-    third = save_run(_doc("c"), tmp_path / "runs", STARTED + timedelta(seconds=1))
+    def save(doc: PlanDocument, folder: Path) -> SimpleNamespace:
+        saved.append(Path(folder))
+        return SimpleNamespace(document=doc)
+
+    monkeypatch.setattr(sync, "save_plan", save)
+
+    (first, doc), (second, _), (third, _) = (
+        save_run(_doc("a"), tmp_path / "runs", STARTED),
+        save_run(_doc("b"), tmp_path / "runs", STARTED),
+        save_run(_doc("c"), tmp_path / "runs", STARTED + timedelta(seconds=1)),
+    )
+    assert doc.scope == "a"
 
     assert [p.name for p in (first, second, third)] == ["20250901T123005Z", "20250901T123005Z-1", "20250901T123006Z"]
     assert saved == [first, second, third]
@@ -119,7 +128,7 @@ def test_a_plan_that_went_stale_before_applying_is_not_applied(
     assert report.outcome is Outcome.STALE and report.applied == 0
     assert concurrent and concurrent[0] == sum(report.changes.values())
     folder = Path(config.serve.out_dir) / str(report.folder)
-    assert read_document(folder / "plan.json")["verdict"]["ok"] is True
+    assert read_plan(folder / "plan.json").verdict.ok is True
     assert not (folder / "apply.json").exists()
     assert not Path(config.audit_log or "").exists()  # nothing applied under this plan
     assert "changed in Moodle since planning" in caplog.text

@@ -6,12 +6,17 @@ holds, so tests can scan any output for them.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from reconciler import keys
 from reconciler.model import (
+    OWNED_PREFIX,
     Category,
     Course,
     Group,
@@ -22,9 +27,8 @@ from reconciler.model import (
     enrolment,
     group_member,
 )
-from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan
-from reconciler.planfile import build_document, seal
-from reconciler.safety import SafetyVerdict
+from reconciler.plan.file import build_document, seal
+from reconciler.plan.model import Action, Change, Notice, NoticeLevel, Plan, PlanDocument, Reason, SafetyVerdict
 
 CREATED = datetime(2026, 9, 1, 6, 30, tzinfo=UTC)
 CONFIG_DIGEST = "sha256:" + "c0" * 32
@@ -81,10 +85,6 @@ def _user(key: Key, username: str, first: str, last: str, email: str, **kw: Any)
     return User(key, username=username, firstname=first, lastname=last, email=email, **kw)
 
 
-def _ctx(course: Key) -> tuple[tuple[str, str], ...]:
-    return (("course", course.id), ("school", keys.school_of(course)))
-
-
 def sample_plan() -> Plan:
     """One plan, every action, two schools plus district-wide objects, in apply order."""
     zeb = _user(
@@ -132,101 +132,58 @@ def sample_plan() -> Plan:
     otto_bio = enrolment(BIO, OTTO, ["student"])
     member = cohort_member(GRADE9, MARI)
     changes = (
-        Change(Action.CREATE, LINCOLN, None, lincoln, (), "in PowerSchool, not in Moodle"),
-        Change(Action.CREATE, ENG, None, eng, (), "in PowerSchool, not in Moodle", _ctx(ENG)),
-        Change(
-            Action.MOVE,
-            BIO,
-            bio_old,
-            bio,
-            (FieldChange("idnumber", BIO_OLD.id, BIO.id), FieldChange("fullname", bio_old.fullname, bio.fullname)),
-            f"reviewed section migration: {BIO_OLD.id} continues as {BIO.id}",
-            _ctx(BIO),
-        ),
-        Change(Action.CREATE, ZEB, None, zeb, (), "in PowerSchool, not in Moodle"),
-        Change(
-            Action.ADOPT,
-            IGGY,
-            iggy_foreign,
-            iggy,
-            (FieldChange("idnumber", "T-4471", IGGY.id),),
-            "adopt rule user:i* takes over the existing 'ifairweather'",
-        ),
-        Change(
-            Action.UPDATE,
-            OTTO,
-            otto_live,
-            otto,
-            (
-                FieldChange("email", otto_live.email, otto.email),
-                FieldChange("lastname", "Vashti", "Vashti-Okafor"),
-                FieldChange("profile.city", "Marrowdale", "Thistlewick"),
-            ),
-            "differs from PowerSchool",
-        ),
-        Change(
-            Action.UNSUSPEND,
-            HAL,
-            hal_live,
-            replace(hal_live, suspended=False),
-            (FieldChange("suspended", True, False),),
-            "back in PowerSchool",
-        ),
-        Change(Action.CREATE, ALG_GROUP, None, alg_group, (), "in PowerSchool, not in Moodle", _ctx(ALG)),
+        Change(Action.CREATE, LINCOLN, None, lincoln, Reason.MISSING),
+        Change(Action.CREATE, ENG, None, eng, Reason.MISSING),
+        Change(Action.MOVE, BIO, bio_old, bio, Reason.MIGRATION),
+        Change(Action.CREATE, ZEB, None, zeb, Reason.MISSING),
+        Change(Action.ADOPT, IGGY, iggy_foreign, iggy, Reason.ADOPT_RULE, rule="i*"),
+        Change(Action.UPDATE, OTTO, otto_live, otto, Reason.DIFFERS),
+        Change(Action.UNSUSPEND, HAL, hal_live, replace(hal_live, suspended=False), Reason.RETURNED),
+        Change(Action.CREATE, ALG_GROUP, None, alg_group, Reason.MISSING),
         Change(
             Action.CREATE,
             enrolment(ENG, ZEB, ["student"]).key,
             None,
             enrolment(ENG, ZEB, ["student"]),
-            (),
-            "in PowerSchool, not in Moodle",
-            _ctx(ENG),
+            Reason.MISSING,
         ),
         Change(
             Action.CREATE,
             enrolment(ENG, IGGY, ["editingteacher"]).key,
             None,
             enrolment(ENG, IGGY, ["editingteacher"]),
-            (),
-            "in PowerSchool, not in Moodle",
-            _ctx(ENG),
+            Reason.MISSING,
         ),
         Change(
             Action.CREATE,
             group_member(ALG_GROUP, ZEB).key,
             None,
             group_member(ALG_GROUP, ZEB),
-            (),
-            "in PowerSchool, not in Moodle",
-            _ctx(ALG),
+            Reason.MISSING,
+            group_course=ALG,
         ),
-        Change(
-            Action.SUSPEND,
-            MARI,
-            mari_live,
-            replace(mari_live, suspended=True),
-            (FieldChange("suspended", False, True),),
-            "no longer active in PowerSchool",
-        ),
+        Change(Action.SUSPEND, MARI, mari_live, replace(mari_live, suspended=True), Reason.INACTIVE),
         Change(
             Action.SUSPEND,
             otto_bio.key,
             replace(otto_bio, moodle_id=71),
             replace(otto_bio, suspended=True),
-            (FieldChange("suspended", False, True),),
-            "dropped in PowerSchool",
-            _ctx(BIO),
+            Reason.DROPPED,
         ),
-        Change(Action.DELETE, member.key, replace(member, moodle_id=81), None, (), "no longer implied by PowerSchool"),
+        Change(Action.DELETE, member.key, replace(member, moodle_id=81), None, Reason.NOT_IMPLIED),
     )
     notices = (
-        Notice("warning", "tsilvermoon has no email and no email_fallback is configured; account skipped", TABBY.id),
         Notice(
-            "warning",
+            NoticeLevel.WARNING,
+            "tsilvermoon has no email and no email_fallback is configured; account skipped",
+            TABBY.id,
+        ),
+        Notice(
+            NoticeLevel.WARNING,
             "2 accounts share one email (mokonkwo, zquimby); Moodle refuses duplicate emails unless "
             "allowaccountssameemail is on, so all but one will fail to be created",
         ),
-        Notice("info", "course 'ALG1-3-S1-2026' is no longer selected by the config; left as it is", ALG.id),
+        Notice(NoticeLevel.INFO, "course 'ALG1-3-S1-2026' is no longer selected by the config; left as it is", ALG.id),
     )
     owned = {k.value: 40 for k in Kind}
     return Plan(changes=tuple(sorted(changes, key=Change.sort_key)), notices=notices, owned_counts=owned)
@@ -237,13 +194,21 @@ OVERRIDDEN = SafetyVerdict(
 )
 
 
-def sample_doc(plan: Plan | None = None, verdict: SafetyVerdict = OVERRIDDEN) -> dict[str, Any]:
+def sample_doc(plan: Plan | None = None, verdict: SafetyVerdict = OVERRIDDEN) -> PlanDocument:
     """The plan document of :func:`sample_plan` (or ``plan``), made at a fixed time."""
     return seal(
         build_document(
             plan or sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=verdict, created_at=CREATED
         )
     )
+
+
+def first_labelled(doc: PlanDocument, name: str) -> PlanDocument:
+    """``doc`` with its first change (a category create) labelled ``name`` (as text from
+    outside would label it)."""
+    key = Key(Kind.CATEGORY, f"{OWNED_PREFIX}cat:{name}")
+    first = replace(doc.changes[0], key=key, after=Category(key, name=name))
+    return replace(doc, changes=(first, *doc.changes[1:]))
 
 
 def district_plan(*, schools: int, students: int, staff: int, sections: int, enrolments: int) -> Plan:
@@ -259,15 +224,37 @@ def district_plan(*, schools: int, students: int, staff: int, sections: int, enr
         user = User(
             key, username=f"u{n:06d}", firstname=f"First{n}", lastname=f"Last{n}", email=f"u{n:06d}@example.org"
         )
-        changes.append(Change(Action.CREATE, key, None, user, (), "in PowerSchool, not in Moodle"))
+        changes.append(Change(Action.CREATE, key, None, user, Reason.MISSING))
     courses = [keys.section_course_key("d", 100 + n % schools, n) for n in range(sections)]
     for n, key in enumerate(courses):
         course = Course(key, shortname=f"SEC{n:05d}-S1-2026", fullname=f"Section {n} (S1)", category=category)
-        changes.append(Change(Action.CREATE, key, None, course, (), "in PowerSchool, not in Moodle", _ctx(key)))
+        changes.append(Change(Action.CREATE, key, None, course, Reason.MISSING))
     for n in range(enrolments):
         section = courses[n % sections]
         member = enrolment(section, people[n % students], ["student"])
-        changes.append(
-            Change(Action.CREATE, member.key, None, member, (), "in PowerSchool, not in Moodle", _ctx(section))
-        )
+        changes.append(Change(Action.CREATE, member.key, None, member, Reason.MISSING))
     return Plan(changes=tuple(sorted(changes, key=Change.sort_key)), owned_counts={k.value: 0 for k in Kind})
+
+
+def reseal(path: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    """Edit the plan file at ``path`` as anyone could: change its JSON, lay it out again as
+    plan does, and recompute the sha256 of the bytes before the checksum line."""
+    doc = json.loads(path.read_bytes())
+    edit(doc)
+    lines = [b"{"]
+    for name, value in doc.items():
+        head = f"  {json.dumps(name)}: ".encode()
+        if name == "checksum":
+            continue
+        if isinstance(value, list) and value:
+            items = [b"    " + _compact(item) for item in value]
+            lines += [head + b"[", *(item + b"," for item in items[:-1]), items[-1], b"  ],"]
+        else:
+            lines.append(head + _compact(value) + b",")
+    body = b"\n".join(lines) + b"\n"
+    checksum = "sha256:" + hashlib.sha256(body).hexdigest()
+    path.write_bytes(body + f'  "checksum": "{checksum}"\n}}\n'.encode())
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -391,10 +391,6 @@ class MoodleSite:
         """``auth_plugin_base::is_internal`` for the core plugins."""
         return auth in ("manual", "email", "nologin", "none", "lti", "db", "webservice")
 
-    def user_context(self, userid: int) -> Context | None:
-        """A user's context, if it exists."""
-        return self.context_of(CONTEXT_USER, userid)
-
     def category_context(self, categoryid: int) -> Context | None:
         """A category's context, if it exists."""
         return self.context_of(CONTEXT_COURSECAT, categoryid)

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.bulk import bulk
+from reconciler.model import Kind
+from reconciler.speed import gc_paused, members
 
 
 @pytest.fixture(autouse=True)
@@ -20,12 +21,12 @@ def _collector_restored() -> Iterator[None]:
         gc.disable()
 
 
-@bulk
+@gc_paused
 def _inner() -> bool:
     return gc.isenabled()
 
 
-@bulk
+@gc_paused
 def _outer() -> tuple[bool, bool]:
     inner = _inner()
     return inner, gc.isenabled()
@@ -44,7 +45,7 @@ def test_a_collector_switched_off_before_stays_off() -> None:
 
 
 def test_the_collector_comes_back_when_a_step_fails() -> None:
-    @bulk
+    @gc_paused
     def failing() -> None:
         raise RuntimeError("boom")
 
@@ -52,3 +53,10 @@ def test_the_collector_comes_back_when_a_step_fails() -> None:
     with pytest.raises(RuntimeError):
         failing()
     assert gc.isenabled()
+
+
+def test_members_finds_each_member_by_value_and_refuses_others() -> None:
+    member = members(Kind)
+    assert [member(k.value) for k in Kind] == list(Kind)
+    with pytest.raises(ValueError, match="'planet' is not a valid Kind"):
+        member("planet")

@@ -15,28 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from reconciler import keys
 from reconciler.config.model import SafetyPolicy
-from reconciler.model import Key, Kind, State
-from reconciler.plan.model import Action, Change, Plan
-
-
-@dataclass(frozen=True, slots=True)
-class SafetyVerdict:
-    """The gate's answer. ``ok`` is True when nothing tripped or an override was given."""
-
-    ok: bool
-    violations: tuple[str, ...] = ()
-    override_reason: str | None = None
-
-    @property
-    def overridden(self) -> bool:
-        return bool(self.violations) and self.override_reason is not None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "violations": list(self.violations), "override_reason": self.override_reason}
+from reconciler.model import Kind, State
+from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
 
 
 def brake_action(change: Change) -> str | None:
@@ -109,10 +92,9 @@ def _empty_schools(
     for change in plan.changes:
         if not change.is_removal:
             continue
-        course = dict(change.context).get("course")
+        course = change.course
         if course is not None:
-            course_key = Key(Kind.COURSE, course)
-            removing[(keys.connection_of(course_key), keys.school_of(course_key))] += 1
+            removing[(keys.connection_of(course), keys.school_of(course))] += 1
     out: list[str] = []
     for (connection, school), students in sorted(school_students.items()):
         held = courses_by_school.get((connection, str(school)), 0)
