@@ -73,7 +73,6 @@ def test_with_a_key_apply_refuses_unsigned_and_resealed_plans(
     plan_file, outcome = stack.plan(config)
     assert signature_path(plan_file).is_file()
     assert f"plan signed: {signature_path(plan_file)}" in outcome.output
-    signature = signature_path(plan_file).read_bytes()
     before = stack.view.everything()
 
     _reseal_with_a_new_cohort_name(plan_file)  # show and load accept it: its checksum is right
@@ -91,7 +90,6 @@ def test_with_a_key_apply_refuses_unsigned_and_resealed_plans(
     refused = stack.apply(plan_file, config, expect=1)
     assert "does not match its content" in refused.output
     assert stack.view.everything() == before
-    assert signature_path(plan_file).read_bytes() != signature  # a new plan, a new signature
 
     monkeypatch.setenv(KEY_ENV, KEY)
     stack.apply(plan_file, config)

@@ -26,6 +26,7 @@ from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync
 from .conftest import Systems
 
 ONE_CHANGE = Plan(changes=(Change(Action.DELETE, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
+AN_ADOPTION = Plan(changes=(Change(Action.ADOPT, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
 STARTED = datetime(2025, 9, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
 
 
@@ -43,6 +44,7 @@ STARTED = datetime(2025, 9, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
             True,
             Outcome.REFUSED,
         ),
+        (AN_ADOPTION, SafetyVerdict(ok=True), True, Outcome.PLANNED),  # a takeover waits for a person
     ],
 )
 def test_only_a_plan_the_gate_passed_on_its_own_is_applied(
