@@ -40,6 +40,7 @@ from reconciler.planfile import find_stale, save_plan
 from reconciler.powerschool.source import fetch_roster
 from reconciler.safety import SafetyVerdict
 from reconciler.serve.schedule import Trigger
+from reconciler.signing import sign_plan, signing_key
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,8 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path, *, auto_apply: bool)
 def save_run(doc: dict[str, Any], out_dir: Path, started: datetime) -> Path:
     """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
     ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
-    it. Returns the folder."""
+    it. With a plan signing key configured the plan is signed, so a person can apply it
+    (``apply`` refuses unsigned plans then). Returns the folder."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +227,10 @@ def save_run(doc: dict[str, Any], out_dir: Path, started: datetime) -> Path:
                 continue
     except OSError as exc:
         raise PlanFileError(f"cannot create a run folder in {out_dir}: {exc.strerror}") from None
-    save_plan(doc, folder)
+    paths = save_plan(doc, folder)
+    key = signing_key()
+    if key is not None:
+        sign_plan(paths.json, key)
     _write_atomically(out_dir / LATEST, folder.name + "\n")
     return folder
 

@@ -22,7 +22,9 @@ from reconciler.safety import SafetyVerdict
 from reconciler.serve import sync
 from reconciler.serve.schedule import Trigger
 from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync_once
+from reconciler.signing import KEY_ENV, signature_problem
 
+from ..planfile.sample import sample_doc
 from .conftest import Systems
 
 ONE_CHANGE = Plan(changes=(Change(Action.DELETE, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
@@ -76,6 +78,15 @@ def test_each_run_gets_a_folder_named_by_its_utc_start_and_latest_names_it(
         "20250901T123006Z",
         "latest",
     ]
+
+
+def test_with_a_signing_key_each_saved_plan_is_signed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, "a-serve-test-key-of-some-length")
+    folder = save_run(sample_doc(), tmp_path / "runs", STARTED)
+    assert signature_problem(folder / "plan.json", b"a-serve-test-key-of-some-length") is None
+    monkeypatch.delenv(KEY_ENV)
+    unsigned = save_run(sample_doc(), tmp_path / "runs", STARTED)
+    assert not (unsigned / "plan.json.sig").exists()
 
 
 def test_an_unwritable_out_dir_is_a_plan_file_error(tmp_path: Path) -> None:
