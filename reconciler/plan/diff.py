@@ -58,8 +58,8 @@ _EMAIL_TAKEN = (
     "email in either system"
 )
 _EMAIL_KEPT = (
-    "accounts keep their email: another account of the tool already has the new one, which Moodle refuses "
-    "unless the site allows accounts with the same email; fix the email in PowerSchool"
+    "accounts keep their email: another Moodle account already has the new one, which Moodle refuses unless "
+    "the site allows accounts with the same email; fix the email in PowerSchool or in that account"
 )
 #: Fields compared case-insensitively.
 _CASELESS = ("username", "email")
@@ -374,8 +374,8 @@ class _Planner:
         return self.email_owner.setdefault(normalize(user.email, "email"), user.key) != user.key
 
     def keep_held_email(self, res: Resource, live_res: Resource) -> Resource:
-        """``res`` without an email change Moodle would refuse: another account of the
-        tool has that email (``core_user_update_users`` checks it too)."""
+        """``res`` without an email change Moodle would refuse: another account has that
+        email (``core_user_update_users`` checks it too)."""
         if not isinstance(res, User) or not isinstance(live_res, User):
             return res
         if normalize(res.email, "email") == normalize(live_res.email, "email") or not self.email_taken(res):

@@ -151,3 +151,26 @@ def test_a_new_account_whose_email_someone_has_is_left_out_not_failed_at_every_a
     allowed = text.replace("connections:\n", "  allow_accounts_same_email: true\nconnections:\n", 1)
     stack.sync(stack.write(allowed))
     assert stack.view.owned_accounts()["newcomer"].email == "shared.desk@school.example.org"
+
+
+def test_an_email_change_to_an_address_someone_has_is_held_back(make_stack: MakeStack) -> None:
+    stack, text = _synced(make_stack)
+    district = stack.district("odd")
+    student = min(students_with_accounts(district, [200]), key=lambda s: s.id)
+    name = str(student.web_id).lower()
+    account = stack.view.owned_accounts()[name]
+    stack.hand_made_account("frontdesk", "front.desk@school.example.org")
+    changed = _student("email", "front.desk@school.example.org")(district, student.id)
+    stack.sandbox.change("odd", lambda _: _student("last_name", "Newname")(changed, student.id))
+
+    config = stack.write(text)
+    plan_file, outcome = stack.plan(config)
+    assert "1 accounts keep their email: another Moodle account already has the new one" in outcome.output
+    assert account.idnumber in outcome.output and "front.desk" not in outcome.output
+    assert [(c["action"], [f["field"] for f in c["fields"]]) for c in load(plan_file)["changes"]] == [
+        ("update", ["lastname"])
+    ]
+    stack.apply(plan_file, config)
+    stack.converged(config)
+    after = stack.view.owned_accounts()[name]
+    assert (after.email, after.lastname) == (account.email, "Newname")

@@ -288,7 +288,7 @@ def test_an_email_another_account_has_is_never_planned_unless_the_site_allows_it
     assert bob.key not in {c.key for c in plan.changes}
     notices = " ".join(n.message for n in plan.notices)
     assert "1 accounts left out: another Moodle account already has their email, which Moodle refuses" in notices
-    assert "1 accounts keep their email: another account of the tool already has the new one" in notices
+    assert "1 accounts keep their email: another Moodle account already has the new one" in notices
     assert teacher.email not in notices
     allowed = compute_plan(want, without_ann, unique_emails=False)
     assert {(c.action, c.key) for c in allowed.changes if c.key in (ann.key, bob.key)} == {
