@@ -51,6 +51,8 @@ GROUP_LENGTHS = {"name": 254}
 _RAW_USER_FIELDS = frozenset({"description"})
 #: PARAM_USERNAME keeps only these (extendedusernamechars off, Moodle's default).
 _USERNAME = re.compile(r"[-.@_a-z0-9]+")
+#: PARAM_TIMEZONE: an hour offset, 99 (the server's), or a Region/City name.
+_TIMEZONE = re.compile(r"(?:[+-]?(?:0?[0-9](?:\.[5|0])?|1[0-3](?:\.0)?|1[0-2]\.5)|99|[A-Za-z0-9]+(?:/?[A-Za-z_-])+)")
 #: What PHP's strip_tags removes: a ``<`` not followed by whitespace starts a tag (and a
 #: ``<`` at the very end is dropped too).
 _TAG = re.compile(r"<(?!\s)")
@@ -104,8 +106,11 @@ def _user(user: User) -> list[Refusal]:
     for name in ("firstname", "lastname"):
         if not getattr(user, name).strip():
             out.append(Refusal(name, "blank"))
+    profile = dict(user.profile)
+    if profile.get("timezone") and not _TIMEZONE.fullmatch(profile["timezone"]):
+        out.append(Refusal("timezone", "not a time zone Moodle accepts: Region/City, an hour offset, or 99"))
     texts = {"firstname": user.firstname, "lastname": user.lastname}
-    texts.update((k, v) for k, v in user.profile if k not in _RAW_USER_FIELDS)
+    texts.update((k, v) for k, v in profile.items() if k not in _RAW_USER_FIELDS)
     out += _texts(texts, USER_LENGTHS)
     out += _lengths({"username": user.username, "email": user.email}, USER_LENGTHS)
     return out

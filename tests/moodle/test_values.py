@@ -124,3 +124,19 @@ def test_tags_are_refused_in_names(text: str, ok: bool) -> None:
 def test_blank_names_are_refused() -> None:
     assert _fields(replace(USER, firstname=" ")) == ["the firstname (blank)"]
     assert _fields(replace(USER, lastname="")) == ["the lastname (blank)"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "ok"),
+    [
+        ("America/Chicago", True),
+        ("99", True),
+        ("-5", True),
+        ("5.5", True),
+        ("Mars/Olympus Mons", False),
+        ("+25", False),
+    ],
+)
+def test_time_zones_follow_param_timezone(zone: str, ok: bool) -> None:
+    refused = refusals(replace(USER, profile=(("timezone", zone),)))
+    assert (refused == []) is ok
