@@ -322,34 +322,7 @@ class _Planner:
             None,
         )
         if rule is not None:
-            want, have = compared(res, foreign)
-            differ = [f for f in rule.require if _attribute(want, f) != _attribute(have, f)]
-            if differ:
-                # Keys, not names: a redacted plan shows notices as they are.
-                self.notices.append(
-                    Notice(
-                        "warning",
-                        f"{res.key.id} is not adopted: adopt rule {rule.kind}:{rule.match} requires "
-                        f"{', '.join(rule.require)} to match the existing {res.key.kind.value}, and "
-                        f"{', '.join(differ)} {'does' if len(differ) == 1 else 'do'} not",
-                        res.key.id,
-                    )
-                )
-                return
-            fields = (FieldChange("idnumber", foreign.key.id, res.key.id), *field_changes(want, have))
-            reason = f"adopt rule {rule.kind}:{rule.match} takes over the existing {name!r}"
-            if any(f.field in _ACCESS_FIELDS for f in fields):
-                # Who can log in to an account is the takeover risk: say it beside the change.
-                self.notices.append(
-                    Notice(
-                        "warning",
-                        f"adopting {res.key.id} changes the existing account's "
-                        f"{' and '.join(f.field for f in fields if f.field in _ACCESS_FIELDS)}: check it is the "
-                        "same person before applying",
-                        res.key.id,
-                    )
-                )
-            self.emit(Change(Action.ADOPT, res.key, foreign, res, fields, reason, self.context(res)))
+            self.plan_adoption(rule, res, foreign)
         elif res.key.kind in _UNIQUE_NAMES:
             self.notices.append(
                 Notice(
@@ -362,6 +335,37 @@ class _Planner:
         else:
             reason = f"in PowerSchool; an unowned {res.key.kind.value} named {name!r} exists and is left alone"
             self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
+
+    def plan_adoption(self, rule: AdoptRule, res: Resource, foreign: Resource) -> None:
+        """Adopt ``foreign`` as ``res`` unless an attribute ``rule`` requires differs. Notices
+        name keys, not names: a redacted plan shows notices as they are."""
+        want, have = compared(res, foreign)
+        differ = [f for f in rule.require if _attribute(want, f) != _attribute(have, f)]
+        if differ:
+            self.notices.append(
+                Notice(
+                    "warning",
+                    f"{res.key.id} is not adopted: adopt rule {rule.kind}:{rule.match} requires "
+                    f"{', '.join(rule.require)} to match the existing {res.key.kind.value}, and "
+                    f"{', '.join(differ)} {'does' if len(differ) == 1 else 'do'} not",
+                    res.key.id,
+                )
+            )
+            return
+        fields = (FieldChange("idnumber", foreign.key.id, res.key.id), *field_changes(want, have))
+        access = [f.field for f in fields if f.field in _ACCESS_FIELDS]
+        if access:
+            # Who can log in to an account is the takeover risk: say it beside the change.
+            self.notices.append(
+                Notice(
+                    "warning",
+                    f"adopting {res.key.id} changes the existing account's {' and '.join(access)}: "
+                    "check it is the same person before applying",
+                    res.key.id,
+                )
+            )
+        reason = f"adopt rule {rule.kind}:{rule.match} takes over the existing {_unique_name(foreign)!r}"
+        self.emit(Change(Action.ADOPT, res.key, foreign, res, fields, reason, self.context(res)))
 
     def email_taken(self, user: User) -> bool:
         """True when the site forbids shared emails and another account has ``user``'s
