@@ -356,8 +356,9 @@ class State:
 
     resources: Mapping[Key, Resource] = field(default_factory=dict)
     foreign: Mapping[Key, Resource] = field(default_factory=dict)
-    #: Live only: desired accounts not in Moodle whose email another account already uses
-    #: (its Moodle id). Moodle refuses such a create unless allowaccountssameemail is on.
+    #: Live only: desired accounts to create, or whose email is to change, whose (new) email
+    #: another account already uses (its Moodle id). Moodle refuses such a create or change
+    #: unless allowaccountssameemail is on.
     email_holders: Mapping[Key, int] = field(default_factory=dict)
 
     @classmethod

@@ -93,6 +93,8 @@ def decide(
         protected=config.safety.protected,
         moves=desired.moves,
         notices=desired.notices,
+        kept=desired.kept,
+        unique_emails=not config.moodle.allow_accounts_same_email,
     )
     verdict = check_safety(
         plan, live, config.safety, school_students=desired.school_students, override_reason=override_reason

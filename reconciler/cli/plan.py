@@ -22,7 +22,7 @@ from reconciler.cli.common import (
     setup_logging,
 )
 from reconciler.config.model import Config
-from reconciler.errors import PlanFileError
+from reconciler.errors import ReconcilerError
 from reconciler.model import State
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
@@ -34,6 +34,7 @@ from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
+from reconciler.signing import checksum_problem, sign_plan, signature_problem, signing_key
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -64,12 +65,17 @@ def plan(
     """Read PowerSchool and Moodle, and write the plan that would make Moodle match (changes nothing)."""
     setup_logging(verbose)
     config = load_or_exit(config_path)
+    with reported_errors("plan"):
+        key = signing_key()  # an unusable key stops here, before anything is read
     with reported_errors("plan"), _moodle(config) as moodle:
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
     with reported_errors("plan"):
         paths = save_plan(plan_document(config, run), out_dir, redact=redact)
+        signed = sign_plan(paths.json, key) if key is not None else None
     _print(paths.document, fmt, redact=redact)
     err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
+    if signed is not None:
+        err.print(Text(f"plan signed: {signed}"))
     if not run.verdict.ok:
         _refused(run.verdict.violations)
         raise typer.Exit(EXIT_ERROR)
@@ -87,24 +93,47 @@ def apply(
     scope: ScopeOpt = Scope.ALL,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Apply without asking (pipelines).")] = False,
     allow_unsafe: UnsafeOpt = None,
+    expect_checksum: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-checksum",
+            metavar="sha256:HEX",
+            help="Apply the saved plan only if its checksum is this one (the one the reviewer approved).",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Apply a reviewed plan file exactly, refusing it when stale or altered; or, given a
-    config, plan, show the plan and ask before applying. Exit 0 all applied, 1 error before
-    any change, 3 partially applied."""
+    """Apply a reviewed plan file exactly, refusing it when stale, altered, not the pinned
+    checksum or (with a signing key configured) not signed with it; or, given a config, plan,
+    show the plan and ask before applying. Exit 0 all applied, 1 error before any change,
+    3 partially applied."""
     setup_logging(verbose)
     if target.suffix == ".json":
-        _apply_saved(target, config_path)
+        _apply_saved(target, config_path, expect_checksum)
+    elif expect_checksum is not None:
+        err.print(Text("--expect-checksum pins a saved plan: apply plan.json, not a config", style="red"))
+        raise typer.Exit(EXIT_ERROR)
     else:
         _apply_now(target, scope=scope, auto_approve=auto_approve, allow_unsafe=allow_unsafe)
 
 
-def _apply_saved(plan_path: Path, config_path: Path) -> None:
+def _apply_saved(plan_path: Path, config_path: Path, expect_checksum: str | None) -> None:
     try:
+        key = signing_key()
         doc = read_plan(plan_path)
-    except PlanFileError as exc:
+    except ReconcilerError as exc:
         err.print(Text(str(exc), style="red"))
         raise typer.Exit(EXIT_ERROR) from None
+    pinned = [
+        problem
+        for problem in (
+            signature_problem(plan_path, key) if key is not None else None,
+            checksum_problem(expect_checksum, doc.sealed_checksum) if expect_checksum is not None else None,
+        )
+        if problem is not None
+    ]
+    if pinned:
+        _refuse_stale(plan_path, pinned)
     config = load_or_exit(config_path)
     problems: list[str] = []
     if doc.config_digest != config.digest:

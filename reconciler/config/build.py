@@ -69,7 +69,7 @@ def build_config(doc: Document, *, digest: str) -> Config:
         connections=tuple(build.connection(("connections", i), c) for i, c in enumerate(root["connections"])),
         removal=RemovalPolicy(**{k: _REMOVAL_TYPES[k](v) for k, v in root.get("removal", {}).items()}),
         safety=_safety(root.get("safety", {})),
-        adopt=tuple(AdoptRule(**rule) for rule in root.get("adopt", [])),
+        adopt=tuple(_adopt_rule(rule) for rule in root.get("adopt", [])),
         audit_log=build.local_path(root["audit_log"]) if "audit_log" in root else None,
         serve=build.serve(root.get("serve", {})),
         source=doc.file,
@@ -117,7 +117,7 @@ class _Builder:
             url=data["url"].rstrip("/"),
             token=self.secret(("moodle",), data, "token"),
             role_ids=tuple(sorted(data.get("role_ids", {}).items())),
-            **_given(data, ("max_input_vars", "batch_size", "concurrency")),
+            **_given(data, ("max_input_vars", "batch_size", "concurrency", "allow_accounts_same_email")),
             **_seconds(data),
         )
 
@@ -205,6 +205,10 @@ def _migration(data: Data) -> SectionMigration:
             for m in data.get("moves", [])
         ),
     )
+
+
+def _adopt_rule(data: Data) -> AdoptRule:
+    return AdoptRule(data["kind"], data.get("match", "*"), tuple(data.get("require", ())))
 
 
 def _safety(data: Data) -> SafetyPolicy:

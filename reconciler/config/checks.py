@@ -35,7 +35,40 @@ def semantic_issues(doc: Document) -> list[ConfigIssue]:
     issues = [*_distinct_names(doc, connections), *_distinct_prefixes(doc, connections)]
     for i, conn in connections:
         issues += _connection(doc, ("connections", i), conn, several=len(connections) > 1)
-    return issues
+    return issues + list(_adopt_requirements(doc, _entries(root.get("adopt"))))
+
+
+#: The attributes an adopt rule of each kind can require (the schema knows only their union).
+_REQUIRABLE = {
+    "user": ("email", "firstname", "lastname", "profile.", "customfields."),
+    "course": ("fullname", "startdate", "enddate"),
+}
+
+
+def _requirable(name: str, kind: str) -> bool:
+    return any(name == a or (a.endswith(".") and name.startswith(a)) for a in _REQUIRABLE.get(kind, ()))
+
+
+def _adopt_requirements(doc: Document, rules: list[tuple[int, Settings]]) -> Iterator[ConfigIssue]:
+    """An attribute another kind's rule could require (others the schema reported)."""
+    for i, rule in rules:
+        kind, require = rule.get("kind"), rule.get("require")
+        if not isinstance(kind, str) or not isinstance(require, list):
+            continue
+        allowed = ", ".join(a + "<name>" if a.endswith(".") else a for a in _REQUIRABLE.get(kind, ()))
+        for j, name in enumerate(require):
+            if (
+                not isinstance(name, str)
+                or _requirable(name, kind)
+                or not any(_requirable(name, k) for k in _REQUIRABLE)
+            ):
+                continue
+            yield doc.issue(
+                ("adopt", i, "require", j),
+                f"a {kind} adopt rule can require {allowed}"
+                if allowed
+                else f"a {kind} has only its name, which already matches: leave require out",
+            )
 
 
 def _mapping(value: object) -> Settings:

@@ -53,7 +53,8 @@ class SecretRef:
 class MoodleSettings:
     """How to reach Moodle. ``max_input_vars`` is the site's PHP limit (batches stay under it).
     ``role_ids`` maps role shortnames to ids on sites whose roles differ from Moodle's
-    standard numbering (no web service lists roles)."""
+    standard numbering (no web service lists roles). ``allow_accounts_same_email`` mirrors
+    the site's ``allowaccountssameemail`` (off by default in Moodle)."""
 
     url: str
     token: SecretRef
@@ -62,6 +63,7 @@ class MoodleSettings:
     concurrency: int = 4
     timeout_s: float = 120.0
     role_ids: tuple[tuple[str, int], ...] = ()
+    allow_accounts_same_email: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +286,7 @@ class SafetyPolicy:
     (``suspend``, ``suspend:user``, ``delete``, ``unenrol``, ``remove``...); a per-kind key wins."""
 
     thresholds: tuple[tuple[str, Threshold], ...] = (
+        ("adopt:user", Threshold(count=0)),
         ("delete", Threshold(count=0)),
         ("remove", Threshold(count=500, percent=5.0)),
         ("suspend", Threshold(count=500, percent=5.0)),
@@ -304,10 +307,17 @@ class SafetyPolicy:
 class AdoptRule:
     """Take over existing, unowned Moodle objects of ``kind`` whose unique name
     (username for users, shortname for courses, name path for categories, name for
-    cohorts) matches the glob ``match``. Each takeover is its own reviewed plan action."""
+    cohorts) matches the glob ``match``. Each takeover is its own reviewed plan action,
+    braked like a removal (``adopt:user`` defaults to 0: a person must say yes).
+
+    ``require`` names attributes the existing object must already share with the one
+    PowerSchool implies (``email``, ``firstname``, ``lastname``, ``profile.<field>``,
+    ``customfields.<shortname>``...) before it is adopted: a matching login alone is
+    not proof that an account belongs to the same person."""
 
     kind: str
     match: str = "*"
+    require: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

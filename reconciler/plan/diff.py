@@ -5,7 +5,9 @@ both sides the same way (whitespace, case of usernames and emails, HTML escaping
 Moodle adds), so an unchanged object never shows up. Removal follows the configured
 policy: by default a student who leaves is suspended, a dropped enrolment is suspended
 (grades survive), and courses, categories, cohorts and groups that are no longer
-selected are left as they are and reported.
+selected are left as they are and reported. Objects the desired state *kept* (left out
+because Moodle would refuse a value of theirs) are not removals: they, and every
+membership in or of them, are left exactly as they are.
 """
 
 from __future__ import annotations
@@ -56,11 +58,19 @@ _UNIQUE_NAMES = (Kind.USER, Kind.COURSE)
 #: Kinds whose unselected objects are reported, never removed.
 _LEFT_ALONE = (Kind.CATEGORY, Kind.COURSE, Kind.COHORT, Kind.GROUP)
 _EMAIL_TAKEN = (
-    "accounts to create have an email another Moodle account already uses; unless the site allows "
-    "accounts with the same email, Moodle will refuse them (adopt, or fix the email in either system)"
+    "accounts left out: another Moodle account already has their email, which Moodle refuses unless the site "
+    "allows accounts with the same email (moodle.allow_accounts_same_email); adopt that account, or fix the "
+    "email in either system"
+)
+_EMAIL_KEPT = (
+    "accounts keep their email: another Moodle account already has the new one, which Moodle refuses unless "
+    "the site allows accounts with the same email; fix the email in PowerSchool or in that account"
 )
 #: Fields compared case-insensitively.
 _CASELESS = ("username", "email")
+#: Account fields whose change on adoption hands the account to someone else (the e-mail
+#: resets its password; ``auth`` is never changed after creation).
+_ACCESS_FIELDS = ("email",)
 
 
 @gc_paused
@@ -74,8 +84,13 @@ def compute_plan(
     protected: Iterable[ProtectedRule] = (),
     moves: Mapping[Key, Key] | None = None,
     notices: Iterable[Notice] = (),
+    kept: Iterable[Key] = (),
+    unique_emails: bool = True,
 ) -> Plan:
-    """The changes that turn ``live`` into ``desired`` for the given kinds (all by default)."""
+    """The changes that turn ``live`` into ``desired`` for the given kinds (all by default);
+    nothing of or in a ``kept`` object is removed or suspended. With ``unique_emails`` (the
+    site forbids two accounts one email, Moodle's default) no account is created with, or
+    changed to, an email another account has."""
     moves = dict(moves or {})
     planner = _Planner(
         desired,
@@ -84,6 +99,8 @@ def compute_plan(
         tuple(adopt),
         tuple(protected),
         moves,
+        frozenset(kept),
+        unique_emails,
     )
     selected = set(kinds) if kinds is not None else set(Kind)
     for kind in Kind:
@@ -135,6 +152,13 @@ def follow_moves(live: State, moves: Mapping[Key, Key]) -> State:
     return State.of(rekeyed, foreign=live.foreign)
 
 
+def _attribute(values: Mapping[str, Any], name: str) -> Any:
+    """``values[name]``, or ``values[a][b]`` for ``a.b`` (a profile or custom field)."""
+    head, _, rest = name.partition(".")
+    value = values.get(head)
+    return value.get(rest) if rest and isinstance(value, dict) else value
+
+
 class _Planner:
     def __init__(
         self,
@@ -144,8 +168,18 @@ class _Planner:
         adopt: tuple[AdoptRule, ...],
         protected: tuple[ProtectedRule, ...],
         moves: dict[Key, Key],
+        kept: frozenset[Key] = frozenset(),
+        unique_emails: bool = True,
     ) -> None:
         self.desired = desired
+        self.kept = kept
+        #: Who has each email among owned accounts (and, as the plan goes, accounts it
+        #: creates or changes); None when the site allows accounts to share one.
+        self.email_owner: dict[str, Key] | None = (
+            {normalize(u.email, "email"): u.key for u in live if isinstance(u, User) and u.email}
+            if unique_emails
+            else None
+        )
         self.live = live
         self.removal = removal
         self.adopt = adopt
@@ -251,9 +285,10 @@ class _Planner:
         if foreign is not None:
             self.plan_foreign(res, foreign)
             return
-        if res.key in self.live.email_holders:
+        if isinstance(res, User) and self.email_taken(res):
             # Keys only: a redacted plan shows grouped notices as they are.
             self.grouped[(NoticeLevel.WARNING, _EMAIL_TAKEN)].append(res.key.id)
+            return
         self.emit(Action.CREATE, None, res, Reason.MISSING)
 
     def plan_foreign(self, res: Resource, foreign: Resource) -> None:
@@ -265,7 +300,7 @@ class _Planner:
             None,
         )
         if rule is not None:
-            self.emit(Action.ADOPT, foreign, res, Reason.ADOPT_RULE, rule.match)
+            self.plan_adoption(rule, res, foreign)
         elif res.key.kind in _UNIQUE_NAMES:
             self.notices.append(
                 Notice(
@@ -278,10 +313,59 @@ class _Planner:
         else:
             self.emit(Action.CREATE, None, res, Reason.BESIDE_UNOWNED)
 
+    def plan_adoption(self, rule: AdoptRule, res: Resource, foreign: Resource) -> None:
+        """Adopt ``foreign`` as ``res`` unless an attribute ``rule`` requires differs. Notices
+        name keys, not names: a redacted plan shows notices as they are."""
+        want, have = compared(res, foreign)
+        differ = [f for f in rule.require if _attribute(want, f) != _attribute(have, f)]
+        if differ:
+            self.notices.append(
+                Notice(
+                    NoticeLevel.WARNING,
+                    f"{res.key.id} is not adopted: adopt rule {rule.kind}:{rule.match} requires "
+                    f"{', '.join(rule.require)} to match the existing {res.key.kind.value}, and "
+                    f"{', '.join(differ)} {'does' if len(differ) == 1 else 'do'} not",
+                    res.key.id,
+                )
+            )
+            return
+        access = [f for f in _ACCESS_FIELDS if normalize(want.get(f), f) != normalize(have.get(f), f)]
+        if access:
+            # Who can log in to an account is the takeover risk: say it beside the change.
+            self.notices.append(
+                Notice(
+                    NoticeLevel.WARNING,
+                    f"adopting {res.key.id} changes the existing account's {' and '.join(access)}: "
+                    "check it is the same person before applying",
+                    res.key.id,
+                )
+            )
+        self.emit(Action.ADOPT, foreign, res, Reason.ADOPT_RULE, rule.match)
+
+    def email_taken(self, user: User) -> bool:
+        """True when the site forbids shared emails and another account has ``user``'s
+        (an unowned one, found by the live read, or one of the tool's); otherwise
+        ``user`` now holds it."""
+        if self.email_owner is None:
+            return False
+        if user.key in self.live.email_holders:
+            return True
+        return self.email_owner.setdefault(normalize(user.email, "email"), user.key) != user.key
+
+    def keep_held_email(self, res: Resource, live_res: Resource) -> Resource:
+        """``res`` without an email change Moodle would refuse: another account has that
+        email (``core_user_update_users`` checks it too)."""
+        if not isinstance(res, User) or not isinstance(live_res, User):
+            return res
+        if normalize(res.email, "email") == normalize(live_res.email, "email") or not self.email_taken(res):
+            return res
+        self.grouped[(NoticeLevel.WARNING, _EMAIL_KEPT)].append(res.key.id)
+        return replace(res, email=live_res.email)
+
     def plan_existing(self, res: Resource, live_res: Resource) -> None:
         if res == live_res:
             return  # identical attributes compare equal however normalized (the common case)
-        res = self.keep_held_name(res, live_res)
+        res = self.keep_held_email(self.keep_held_name(res, live_res), live_res)
         want, have = compared(res, live_res)
         if want == have:
             return
@@ -354,6 +438,8 @@ class _Planner:
         return res
 
     def plan_removal(self, live_res: Resource) -> None:
+        if self.kept and (live_res.key in self.kept or any(ref in self.kept for ref in live_res.references())):
+            return  # left out for a value Moodle would refuse, not gone: reported by the desired state
         kind = live_res.key.kind
         if kind in _LEFT_ALONE:
             self.grouped[

@@ -5,6 +5,7 @@ just the first:
 
 - brakes: per action (and optionally per kind) a maximum count and a maximum percent
   of what the tool owns of that kind (percentages only once it owns ``min_existing``);
+  adoptions are braked too (by default every account adopted needs a person's yes);
 - the empty-school guard: a configured school that returned no active students from
   PowerSchool while Moodle holds its courses looks like an outage or a mistyped number;
 - an override (``--allow-unsafe "reason"``) turns a refusal into a recorded pass for
@@ -24,9 +25,12 @@ from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
 
 def brake_action(change: Change) -> str | None:
     """The brake a change counts against: ``suspend``, ``unenrol`` (an enrolment removed),
-    ``remove`` (a cohort or group membership removed) or ``delete`` (an object deleted)."""
+    ``remove`` (a cohort or group membership removed), ``delete`` (an object deleted) or
+    ``adopt`` (an object someone else made taken over: an account's owner changes hands)."""
     if change.action is Action.SUSPEND:
         return "suspend"
+    if change.action is Action.ADOPT:
+        return "adopt"
     if change.action is Action.DELETE:
         if change.key.kind is Kind.ENROLMENT:
             return "unenrol"

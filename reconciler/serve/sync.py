@@ -6,8 +6,8 @@ plan it saved:
 1. read PowerSchool and Moodle and plan (:func:`reconciler.pipeline.run_plan`, no override);
 2. save the plan document in a folder of its own under ``out_dir`` (named by the run's
    start time, UTC) and point ``out_dir/latest`` at it;
-3. apply only when ``auto_apply`` is on, the plan is not empty and the safety gate passed it
-   without an override. Before writing, Moodle is read again for the objects the plan
+3. apply only when ``auto_apply`` is on, the plan is not empty, adopts nothing and the
+   safety gate passed it without an override. Before writing, Moodle is read again for the objects the plan
    touches and checked against what the plan recorded (as ``apply PLANFILE`` does); a plan
    that went stale meanwhile is not applied (the next run plans afresh). The apply is
    recorded in the audit log, and its outcome saved as ``apply.json`` next to the plan.
@@ -35,11 +35,12 @@ from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.model import Plan, PlanDocument, SafetyVerdict
+from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict
 from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
 from reconciler.render.files import save_plan
 from reconciler.serve.schedule import Trigger
+from reconciler.signing import sign_plan, signing_key
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,14 @@ def hold_back(plan: Plan, verdict: SafetyVerdict, *, auto_apply: bool) -> Outcom
     """The outcome that ends a run before any write, or None when the plan is to be applied.
 
     Unattended apply needs a plan the gate passed on its own: a refusal, and even an
-    override (which this server never gives), keeps the plan for a person.
+    override (which this server never gives), keeps the plan for a person; so does any
+    adoption, whatever the brakes allow (taking over an object is always a person's call).
     """
     if not verdict.ok or verdict.overridden:
         return Outcome.REFUSED
     if plan.is_empty:
         return Outcome.NO_CHANGES
-    if not auto_apply:
+    if not auto_apply or any(c.action is Action.ADOPT for c in plan.changes):
         return Outcome.PLANNED
     return None
 
@@ -159,7 +161,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         }
         held = hold_back(run.plan, run.verdict, auto_apply=config.serve.auto_apply)
         if held is not None:
-            _log_held(held, run, folder)
+            _log_held(held, run, folder, auto_apply=config.serve.auto_apply)
             return {**fields, "outcome": held}
         live = read_for_apply(moodle, run.plan, roles)
         stale = find_stale(run.plan, live)
@@ -189,7 +191,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
     return {**fields, "outcome": outcome, **tally}
 
 
-def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
+def _log_held(outcome: Outcome, run: PlanRun, folder: Path, *, auto_apply: bool) -> None:
     if outcome is Outcome.REFUSED:
         log.warning(
             "sync: the safety gate refused the plan (%s); saved to %s for review, not applied",
@@ -198,7 +200,10 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
         )
     elif outcome is Outcome.PLANNED:
         log.info(
-            "sync: %d changes planned in %s, waiting for review (auto_apply is off)", len(run.plan.changes), folder
+            "sync: %d changes planned in %s, waiting for review (%s)",
+            len(run.plan.changes),
+            folder,
+            "auto_apply is off" if not auto_apply else "it adopts objects, which is never applied unattended",
         )
     else:
         log.info("sync: no changes (plan in %s)", folder)
@@ -207,7 +212,8 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
 def save_run(doc: PlanDocument, out_dir: Path, started: datetime) -> tuple[Path, PlanDocument]:
     """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
     ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
-    it. Returns the folder and the document, sealed."""
+    it. With a plan signing key configured the plan is signed, so a person can apply it
+    (``apply`` refuses unsigned plans then). Returns the folder and the document, sealed."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +226,11 @@ def save_run(doc: PlanDocument, out_dir: Path, started: datetime) -> tuple[Path,
                 continue
     except OSError as exc:
         raise PlanFileError(f"cannot create a run folder in {out_dir}: {exc.strerror}") from None
-    sealed = save_plan(doc, folder).document
+    paths = save_plan(doc, folder)
+    sealed = paths.document
+    key = signing_key()
+    if key is not None:
+        sign_plan(paths.json, key)
     _write_atomically(out_dir / LATEST, folder.name + "\n")
     return folder, sealed
 

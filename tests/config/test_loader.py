@@ -106,7 +106,7 @@ safety:
   min_existing: 10
   empty_school_guard: false
   protected: [{kind: user, match: "admin*"}]
-adopt: [{kind: course}, {kind: user, match: "t*"}]
+adopt: [{kind: course}, {kind: user, match: "t*", require: [email, customfields.homeroom]}]
 audit_log: logs/audit.jsonl
 """
 
@@ -229,6 +229,7 @@ def test_every_setting_reaches_the_config(write_config: WriteConfig, tmp_path: P
         ),
         safety=SafetyPolicy(
             thresholds=(
+                ("adopt:user", Threshold(count=0)),
                 ("delete", Threshold(count=0)),
                 ("remove", Threshold(count=500, percent=5.0)),
                 ("suspend", Threshold(count=500, percent=5.0)),
@@ -239,7 +240,7 @@ def test_every_setting_reaches_the_config(write_config: WriteConfig, tmp_path: P
             empty_school_guard=False,
             protected=(ProtectedRule("user", "admin*"),),
         ),
-        adopt=(AdoptRule("course"), AdoptRule("user", "t*")),
+        adopt=(AdoptRule("course"), AdoptRule("user", "t*", ("email", "customfields.homeroom"))),
         audit_log=str(tmp_path / "logs" / "audit.jsonl"),
         source=str(path),
         digest=config.digest,
@@ -382,6 +383,7 @@ def test_thresholds_merge_with_the_defaults_by_key(write_config: WriteConfig, va
         "suspend": Threshold(percent=1.0),
         "unenrol": Threshold(count=500, percent=5.0),
         "remove": Threshold(count=500, percent=5.0),
+        "adopt:user": Threshold(count=0),
     }
 
 

@@ -98,6 +98,7 @@ CONFIG = textwrap.dedent(
       thresholds:
         suspend: { count: 100000 }
         remove: { count: 100000 }
+        "adopt:user": { count: 100000 }
     """
 )
 

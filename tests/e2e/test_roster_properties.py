@@ -56,7 +56,7 @@ S1 = Term(11, 3401, 100, 34, "Semester 1", "S1", date(2024, 8, 26), date(2025, 1
 COURSES = ("ENG1", "ALG1", "ART1")
 
 CONFIG = Config(
-    moodle=MoodleSettings(url="http://moodle.test", token=UNUSED),
+    moodle=MoodleSettings(url="http://moodle.test", token=UNUSED, allow_accounts_same_email=True),
     connections=(
         Connection(
             name="text",

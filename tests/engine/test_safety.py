@@ -80,3 +80,19 @@ def test_override_needs_a_written_reason() -> None:
     verdict = check_safety(plan, State(), POLICY, override_reason="end of year: seniors graduate")
     assert verdict.ok and verdict.overridden
     assert verdict.override_reason == "end of year: seniors graduate"
+
+
+def test_adoptions_are_braked_and_users_default_to_none_without_a_yes() -> None:
+    user = User(keys.student_key("north", 1), username="u1", firstname="A", lastname="B", email="u1@x.org")
+    course = Course(
+        keys.section_course_key("north", 100, 1), shortname="C", fullname="C", category=keys.category_key(("X",))
+    )
+    adopt_user = Plan(changes=(Change(Action.ADOPT, user.key, user, user),), owned_counts={"user": 1000})
+    verdict = check_safety(adopt_user, State(), SafetyPolicy())
+    assert not verdict.ok
+    assert verdict.violations == ("1 user adopt: more than the limit of 0 (adopt:user)",)
+    assert check_safety(adopt_user, State(), SafetyPolicy(), override_reason="same people, checked by HR").ok
+    allowed = SafetyPolicy(thresholds=(*SafetyPolicy().thresholds, ("adopt:user", Threshold(count=5))))
+    assert check_safety(adopt_user, State(), allowed).ok
+    adopt_course = Plan(changes=(Change(Action.ADOPT, course.key, course, course),))
+    assert check_safety(adopt_course, State(), SafetyPolicy()).ok  # courses: no default brake

@@ -22,11 +22,13 @@ from reconciler.plan.model import Action, Change, Plan, PlanDocument, SafetyVerd
 from reconciler.serve import sync
 from reconciler.serve.schedule import Trigger
 from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync_once
+from reconciler.signing import KEY_ENV, signature_problem
 from tests.support.plans import sample_doc
 
 from .systems import Systems
 
 ONE_CHANGE = Plan(changes=(Change(Action.DELETE, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
+AN_ADOPTION = Plan(changes=(Change(Action.ADOPT, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
 STARTED = datetime(2025, 9, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
 
 
@@ -44,6 +46,7 @@ STARTED = datetime(2025, 9, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
             True,
             Outcome.REFUSED,
         ),
+        (AN_ADOPTION, SafetyVerdict(ok=True), True, Outcome.PLANNED),  # a takeover waits for a person
     ],
 )
 def test_only_a_plan_the_gate_passed_on_its_own_is_applied(
@@ -83,6 +86,15 @@ def test_each_run_gets_a_folder_named_by_its_utc_start_and_latest_names_it(
         "20250901T123006Z",
         "latest",
     ]
+
+
+def test_with_a_signing_key_each_saved_plan_is_signed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, "a-serve-test-key-of-some-length")
+    folder = save_run(sample_doc(), tmp_path / "runs", STARTED)
+    assert signature_problem(folder / "plan.json", b"a-serve-test-key-of-some-length") is None
+    monkeypatch.delenv(KEY_ENV)
+    unsigned = save_run(sample_doc(), tmp_path / "runs", STARTED)
+    assert not (unsigned / "plan.json.sig").exists()
 
 
 def test_an_unwritable_out_dir_is_a_plan_file_error(tmp_path: Path) -> None:

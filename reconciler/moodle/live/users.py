@@ -91,13 +91,15 @@ class Users:
             self.found.add(self.user(key, rec))
 
     def emails_to_check(self) -> dict[str, list[Key]]:
-        """Emails of desired accounts to be created (not read, no username holder), by email.
-        Only plainly valid addresses are looked up: Moodle refuses the whole lookup for one
-        it cannot clean."""
+        """Emails of desired accounts to be created (not read, no username holder) or whose
+        email is to change, by email. Only plainly valid addresses are looked up: Moodle
+        refuses the whole lookup for one it cannot clean."""
         by_email: dict[str, list[Key]] = defaultdict(list)
         for r in self.found.desired.by_kind(Kind.USER):
-            creating = isinstance(r, User) and r.key not in self.read and r.key not in self.found.foreign
-            if creating and isinstance(r, User) and _LOOKUP_EMAIL.match(r.email):
+            if not isinstance(r, User) or not _LOOKUP_EMAIL.match(r.email) or r.key in self.found.foreign:
+                continue
+            held = self.found.out.get(r.key)
+            if r.key not in self.read or (isinstance(held, User) and held.email != r.email):
                 by_email[r.email].append(r.key)
         return by_email
 
