@@ -309,6 +309,8 @@ def _change(record: Mapping[str, Any]) -> Change:
     kind = _kind(record["kind"])
     key = record["key"]
     before, after = record["before"], record["after"]
+    if before is None and after is None:
+        raise ValueError(f"change {key!r} has neither before nor after")
     group_course = record.get("group_course")
     reason = record["reason"]
     return Change(
