@@ -35,7 +35,7 @@ class AuditLog:
 
         with AuditLog("/var/log/ps2moodle/audit.jsonl") as audit:
             audit.record_override(checksum, "back-to-school rollover", violations)
-            audit.record(checksum, change.to_dict(), "applied", None)
+            audit.record(checksum, {"action": "create", "kind": "user", "key": key}, "applied", None)
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

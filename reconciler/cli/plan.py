@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -213,7 +214,7 @@ def _progress() -> Progress:
     )
 
 
-def _refused(violations: Any) -> None:
+def _refused(violations: Sequence[str]) -> None:
     err.print(Text("the safety checks refused this plan:", style="bold red"))
     for violation in violations:
         err.print(Text(f"  - {violation}"))

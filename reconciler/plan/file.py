@@ -40,7 +40,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -69,10 +69,10 @@ CHECKSUM = "checksum"
 _BATCH = 1000
 _CHECKSUM_HEAD = b'  "checksum": '
 _LIST_END = b"  ],\n"
+T = TypeVar("T")
 _action, _kind, _reason, _level = members(Action), members(Kind), members(Reason), members(NoticeLevel)
 
 
-@gc_paused
 def build_document(
     plan: Plan, *, config_digest: str, scope: str, verdict: SafetyVerdict, created_at: datetime
 ) -> PlanDocument:
@@ -182,7 +182,6 @@ def _sealed(doc: PlanDocument, write: Callable[[bytes], object]) -> PlanDocument
     return doc if doc.checksum is not None else replace(doc, checksum=checksum)
 
 
-@gc_paused
 def seal(doc: PlanDocument) -> PlanDocument:
     """``doc`` with its checksum, without writing it anywhere."""
     return _sealed(doc, lambda _: None)
@@ -194,20 +193,19 @@ def render_json(doc: PlanDocument) -> str:
     return (b"".join(_body(doc)) + _checksum_line(doc.sealed_checksum)).decode("utf-8")
 
 
-@gc_paused
 def write_plan(doc: PlanDocument, path: Path) -> PlanDocument:
     """Write ``doc`` to ``path`` (replaced atomically), sealing it; the sealed document."""
-    sealed: list[PlanDocument] = []
-    write_atomically(path, lambda file: sealed.append(_sealed(doc, file.write)))
-    return sealed[0]
+    return write_atomically(path, lambda file: _sealed(doc, file.write))
 
 
-def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write a file through ``write`` under a temporary name, then put it in place."""
+def write_atomically(path: Path, write: Callable[[IO[bytes]], T]) -> T:
+    """Write a file through ``write`` under a temporary name, then put it in place; what
+    ``write`` returned."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as file:
-        write(file)
+        result = write(file)
     os.replace(tmp, path)
+    return result
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -254,19 +252,18 @@ class _Parser:
         raise _Layout("no checksum line")
 
     def member(self, raw: bytes) -> None:
-        line = raw[3:-2] if raw.startswith(b'  "') and raw.endswith(b",\n") else raw[3:-1]
-        name, colon, value = line.partition(b'": ')
+        name, colon, value = raw[3:].partition(b'": ')
         key = name.decode("utf-8")
         if not raw.startswith(b'  "') or not colon or key in self.header:
             raise _Layout("not a member line, or a repeated one")
-        if raw.endswith(b",\n"):
-            self.header[key] = orjson.loads(value)
-            return
-        if value != b"[":
+        if value == b"[\n":
+            if key == "changes":
+                _check_header(self.path, self.header)  # changes are read only in a plan of this version
+            self.opened, self.items = key, []
+        elif value.endswith(b",\n"):
+            self.header[key] = orjson.loads(value[:-2])
+        else:
             raise _Layout("not a member line")
-        if key == "changes":
-            _check_header(self.path, self.header)  # changes are read only in a plan of this version
-        self.opened, self.items = key, []
 
     def item(self, raw: bytes) -> None:
         if not raw.startswith(b"    "):
@@ -312,6 +309,8 @@ def _change(record: Mapping[str, Any]) -> Change:
     kind = _kind(record["kind"])
     key = record["key"]
     before, after = record["before"], record["after"]
+    if before is None and after is None:
+        raise ValueError(f"change {key!r} has neither before nor after")
     group_course = record.get("group_course")
     reason = record["reason"]
     return Change(

@@ -295,6 +295,7 @@ def test_documents_of_the_wrong_shape_are_refused(tmp_path: Path, mutate: Any, m
         pytest.param(lambda d: d["verdict"].update(ok="yes"), "expected true or false", id="verdict"),
         pytest.param(lambda d: d["summary"].update(total=3), "summary does not count its changes", id="summary"),
         pytest.param(lambda d: d["changes"][0].pop("after"), "KeyError", id="missing"),
+        pytest.param(lambda d: d["changes"][0].update(after=None), "neither before nor after", id="empty"),
     ],
 )
 def test_a_re_checksummed_but_malformed_document_is_refused(
