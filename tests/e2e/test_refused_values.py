@@ -18,6 +18,7 @@ import pytest
 from ps2moodle_testkit.emulators.changes import move_student
 from ps2moodle_testkit.emulators.district import District
 from reconciler import keys
+from reconciler.plan.file import read_plan
 
 from .harness import (
     SCHOOL_200,
@@ -167,7 +168,7 @@ def test_an_email_change_to_an_address_someone_has_is_held_back(make_stack: Make
     plan_file, outcome = stack.plan(config)
     assert "1 accounts keep their email: another Moodle account already has the new one" in outcome.output
     assert account.idnumber in outcome.output and "front.desk" not in outcome.output
-    assert [(c["action"], [f["field"] for f in c["fields"]]) for c in load(plan_file)["changes"]] == [
+    assert [(c.action.value, [f.field for f in c.fields]) for c in read_plan(plan_file).changes] == [
         ("update", ["lastname"])
     ]
     stack.apply(plan_file, config)
