@@ -62,6 +62,8 @@ class MoodleSettings:
     concurrency: int = 4
     timeout_s: float = 120.0
     role_ids: tuple[tuple[str, int], ...] = ()
+    #: A private CA's PEM file (absolute); None: the system's trust store.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class PowerSchoolSettings:
     page_size: int = 100
     concurrency: int = 4
     timeout_s: float = 60.0
+    #: A private CA's PEM file (absolute); None: the system's trust store.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ import pytest
 from reconciler.emulators.district import SECTION_FIELD, District
 from reconciler.emulators.powerschool import Faults, Plugin, PowerSchoolEmulator
 from reconciler.errors import SourceError, TruncatedReadError
-from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy
+from reconciler.powerschool.client import PowerSchoolClient
+from reconciler.retry import RetryPolicy
 from reconciler.powerschool.source import access_request, read_roster
 
 from .helpers import FAST, TODAY, URL, FakeClock, Sleeps, client_for, differences, read, truth
