@@ -8,9 +8,9 @@ from typing import Any
 from reconciler.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
 from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.powerschool.client import PowerSchoolClient
-from reconciler.retry import RetryPolicy
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import read_roster
+from reconciler.retry import RetryPolicy
 
 #: A fixed "today" inside the generated 2024-25 school year (after the first quarter).
 TODAY = date(2024, 12, 2)

@@ -11,8 +11,8 @@ from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.errors import SourceError
 from reconciler.powerschool import quirks
 from reconciler.powerschool.client import PowerSchoolClient, fiql, normalize_url
-from reconciler.retry import RetryPolicy
 from reconciler.powerschool.records import role_name
+from reconciler.retry import RetryPolicy
 
 from .helpers import client_for
 
