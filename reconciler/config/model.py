@@ -31,8 +31,10 @@ class SecretRef:
         """The secret's value, or :class:`SecretError` naming the reference (never a value)."""
         if self.env is not None:
             value = os.environ.get(self.env)
-            if not value:
+            if value is None:
                 raise SecretError(f"{self.where}: environment variable {self.env} is not set")
+            if not value.strip():
+                raise SecretError(f"{self.where}: environment variable {self.env} is set but empty")
             return value
         if self.file is not None:
             path = Path(self.file)
