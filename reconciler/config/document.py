@@ -143,8 +143,7 @@ class _Converter:
         if self._aliased:
             return f"aliases expand this file to over {_MAX_VALUES} values; write it out plainly"
         return (
-            f"the file holds over {_MAX_VALUES} values, far more than a config (a few thousand): "
-            "is it the right file?"
+            f"the file holds over {_MAX_VALUES} values, far more than a config (a few thousand): is it the right file?"
         )
 
     def _report(self, node: Node, path: Path, message: str) -> None:
