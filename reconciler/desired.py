@@ -27,6 +27,7 @@ from reconciler.config.model import (
     SectionMove,
 )
 from reconciler.config.templates import render
+from reconciler.coverage import Unmatched, unmatched_settings
 from reconciler.model import (
     Category,
     Cohort,
@@ -63,7 +64,8 @@ class Desired:
     reviewed section migration). ``known_users`` are keys of people PowerSchool still
     lists but who should not be active (inactive students): the live reader looks them
     up too, so leavers are found and suspended. ``school_students`` counts the active
-    students each configured school returned, for the empty-school guard.
+    students each configured school returned, for the empty-school guard. ``unmatched``
+    lists settings that select nothing (``plan --strict`` fails on them).
     """
 
     state: State
@@ -71,6 +73,8 @@ class Desired:
     moves: Mapping[Key, Key] = field(default_factory=dict)
     known_users: frozenset[Key] = frozenset()
     school_students: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    #: Configured terms and courses PowerSchool has nothing for (also among the notices).
+    unmatched: tuple[Unmatched, ...] = ()
 
 
 @bulk
@@ -80,9 +84,11 @@ def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
     for connection in config.connections:
         _ConnectionBuilder(builder, connection, rosters[connection.name]).build()
     builder.check_unique_emails()
+    unmatched = tuple(unmatched_settings(config, rosters))
     return Desired(
         state=State.of(builder.resources.values()),
-        notices=(*builder.grouped_notices(), *builder.notices),
+        notices=(*builder.grouped_notices(), *builder.notices, *(Notice("warning", u.message) for u in unmatched)),
+        unmatched=unmatched,
         moves=dict(builder.moves),
         known_users=frozenset(builder.known_users),
         school_students=dict(builder.school_students),

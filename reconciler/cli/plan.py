@@ -56,6 +56,9 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
     ] = False,
     allow_unsafe: UnsafeOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a configured term or course matches nothing in PowerSchool.")
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read PowerSchool and Moodle, and write the plan that would make Moodle match (changes nothing)."""
@@ -70,6 +73,11 @@ def plan(
     err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
     if not run.verdict.ok:
         _refused(run.verdict.violations)
+        raise typer.Exit(EXIT_ERROR)
+    if strict and run.desired.unmatched:
+        count = len(run.desired.unmatched)
+        message = f"--strict: {count} configured term(s) or course(s) match nothing in PowerSchool (see the notices)"
+        err.print(Text(message, style="red"))
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_CHANGES if detailed_exitcode and not run.plan.is_empty else EXIT_OK)
 
