@@ -324,8 +324,8 @@ class ServeSettings:
     notification schedules one ``debounce_s`` after the first event of a burst (the
     events meanwhile join it). ``auto_apply`` applies a plan only when the safety gate
     passes it without an override; otherwise plans are only written to ``out_dir`` for
-    review. ``webhook_key`` is the subscription key PowerSchool sends back; without it the
-    webhook is off and only the schedule runs.
+    review, the last ``keep_runs`` of them kept. ``webhook_key`` is the subscription key
+    PowerSchool sends back; without it the webhook is off and only the schedule runs.
     """
 
     interval_s: float = 3600.0
@@ -333,6 +333,8 @@ class ServeSettings:
     auto_apply: bool = False
     webhook_key: SecretRef | None = None
     out_dir: str = "plan-output/serve"
+    #: Run folders kept (the newest); older ones are deleted after each run.
+    keep_runs: int = 100
 
 
 @dataclass(frozen=True, slots=True)
