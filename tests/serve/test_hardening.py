@@ -90,9 +90,9 @@ def test_slow_clients_are_cut_at_the_deadline_and_the_cap_holds(server: HTTPSSer
     admitted = [c.held_s for c in clients if c.held_s is not None]
     stats = server.stats
     assert stats["served"] + stats["refused"] == len(clients)
-    assert stats["refused"] >= len(clients) - CAP and stats["cut"] == stats["served"] >= len(admitted) >= CAP
+    assert stats["refused"] >= len(clients) - CAP and stats["cut"] == stats["served"] >= CAP
     # Cut at the deadline (the client notices at its next byte, within a pace or two).
-    assert max(admitted) < DEADLINE_S + 0.6
+    assert admitted and max(admitted) < DEADLINE_S + 0.6
     # Once they are gone, an ordinary client is served.
     with httpx.Client(verify=_client_context(ca)) as https:
         assert https.post(f"{server.url}/x", content=b"{}").json() == {"ok": True}
