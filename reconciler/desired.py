@@ -30,6 +30,7 @@ from reconciler.config.model import (
     SectionMove,
 )
 from reconciler.config.templates import render
+from reconciler.coverage import Unmatched, unmatched_settings
 from reconciler.model import (
     Category,
     Cohort,
@@ -77,7 +78,8 @@ class Desired:
     up too, so leavers are found and suspended. ``school_students`` counts the active
     students each configured school returned, for the empty-school guard. ``kept`` are
     keys of objects left out because Moodle would refuse a value of theirs: what Moodle
-    holds of them, and every membership in or of them, stays as it is.
+    holds of them, and every membership in or of them, stays as it is. ``unmatched``
+    lists settings that select nothing (``plan --strict`` fails on them).
     """
 
     state: State
@@ -86,6 +88,8 @@ class Desired:
     known_users: frozenset[Key] = frozenset()
     school_students: Mapping[tuple[str, int], int] = field(default_factory=dict)
     kept: frozenset[Key] = frozenset()
+    #: Configured terms and courses PowerSchool has nothing for (also among the notices).
+    unmatched: tuple[Unmatched, ...] = ()
 
 
 @gc_paused
@@ -96,9 +100,15 @@ def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
         _ConnectionBuilder(builder, connection, rosters[connection.name]).build()
     if not config.moodle.allow_accounts_same_email:
         builder.check_unique_emails()
+    unmatched = tuple(unmatched_settings(config, rosters))
     return Desired(
         state=State.of(builder.resources.values()),
-        notices=(*builder.grouped_notices(), *builder.notices),
+        notices=(
+            *builder.grouped_notices(),
+            *builder.notices,
+            *(Notice(NoticeLevel.WARNING, u.message) for u in unmatched),
+        ),
+        unmatched=unmatched,
         moves=dict(builder.moves),
         known_users=frozenset(builder.known_users),
         school_students=dict(builder.school_students),

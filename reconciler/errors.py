@@ -4,7 +4,8 @@ ReconcilerError
 ├── ConfigError            config file invalid (carries located ConfigIssue items)
 ├── SecretError            a ${ENV} or *_file secret cannot be resolved
 ├── SourceError            PowerSchool could not be read
-│   └── TruncatedReadError a read returned fewer records than PowerSchool counted
+│   ├── TruncatedReadError a read returned fewer records than PowerSchool counted
+│   └── CountMismatchError a read returned more records than PowerSchool counted
 ├── TargetError            Moodle could not be read or written (moodle.errors has the subtree)
 └── PlanFileError          a saved plan is unreadable, of another version, or altered
 """
@@ -34,6 +35,10 @@ class SourceError(ReconcilerError):
 
 class TruncatedReadError(SourceError):
     """A PowerSchool read returned fewer records than its count endpoint announced."""
+
+
+class CountMismatchError(SourceError):
+    """A PowerSchool read returned more records than its count endpoint announced."""
 
 
 class TargetError(ReconcilerError):

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -18,20 +17,24 @@ from ps2moodle_testkit.emulators.http import LoopbackServer
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli.app import err, out
 from reconciler.net import BackgroundServer
-from reconciler.powerschool.roster import school_year_of
 
 emulate_app = typer.Typer(
     help="Serve an emulated PowerSchool or Moodle on 127.0.0.1 (tests, demos, trials).", no_args_is_help=True
 )
 
 
+#: The school year the example configs select ("24-25", S1, S2): the emulator serves it
+#: unless told otherwise, so following the README against it syncs every section.
+EXAMPLES_YEAR = 2024
+
+
 def powerschool_server(
-    scale: str, seed: int, port: int, year: int | None = None
+    scale: str, seed: int, port: int, year: int = EXAMPLES_YEAR
 ) -> tuple[PowerSchoolEmulator, LoopbackServer]:
     """A PowerSchool emulator over a sample district whose school year starts in ``year``
-    (default: the current one), and its loopback server, not yet started. Credentials are
-    generated afresh for every run."""
-    district = generate_district(scale, seed, start_year=year or school_year_of(date.today()))
+    (default: the examples' year), and its loopback server, not yet started. Credentials
+    are generated afresh for every run."""
+    district = generate_district(scale, seed, start_year=year)
     emulator = PowerSchoolEmulator(district)
     return emulator, emulator.serve(port)
 
@@ -52,8 +55,8 @@ def powerschool(
     scale: Annotated[ScaleName, typer.Option(help="Size of the sample district.")] = ScaleName.SMALL,
     seed: Annotated[int, typer.Option(help="Seed of the sample district (same seed, same district).")] = 1,
     year: Annotated[
-        int | None, typer.Option(help="Calendar year the school year starts in (default: the current one).")
-    ] = None,
+        int, typer.Option(help="Calendar year the school year starts in (the examples' terms are 2024-25's).")
+    ] = EXAMPLES_YEAR,
 ) -> None:
     """Serve an emulated PowerSchool over a generated sample district until Ctrl-C."""
     emulator, server = powerschool_server(scale.value, seed, port, year)

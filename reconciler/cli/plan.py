@@ -61,6 +61,9 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
     ] = False,
     allow_unsafe: UnsafeOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a configured term or course matches nothing in PowerSchool.")
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read PowerSchool and Moodle, and write the plan that would make Moodle match (changes nothing)."""
@@ -79,6 +82,11 @@ def plan(
         err.print(Text(f"plan signed: {signed}"))
     if not run.verdict.ok:
         _refused(run.verdict.violations)
+        raise typer.Exit(EXIT_ERROR)
+    if strict and run.desired.unmatched:
+        count = len(run.desired.unmatched)
+        message = f"--strict: {count} configured term(s) or course(s) match nothing in PowerSchool (see the notices)"
+        err.print(Text(message, style="red"))
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_CHANGES if detailed_exitcode and not run.plan.is_empty else EXIT_OK)
 

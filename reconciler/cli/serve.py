@@ -14,7 +14,7 @@ from rich.text import Text
 from reconciler.cli.app import app, err
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, load_or_exit, reported_errors, setup_logging
 from reconciler.serve.https import tls_context
-from reconciler.serve.service import HEALTH_PATH, WEBHOOK_PATH, SyncService
+from reconciler.serve.service import SyncService
 
 
 @app.command()
@@ -58,7 +58,7 @@ def serve(
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     service.start()
-    err.print(Text(f"ps2moodle serve on {service.url}: POST {WEBHOOK_PATH}, GET {HEALTH_PATH}; Ctrl-C stops"))
+    err.print(Text(f"ps2moodle serve on {service.url}: {service.routes}; Ctrl-C stops"))
     while not stop.wait(1.0):
         pass
     service.stop()

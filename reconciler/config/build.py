@@ -112,6 +112,9 @@ class _Builder:
             return SecretRef(env=data[key][2:-1], where=where)
         return SecretRef(file=self.local_path(data[written]), where=where)
 
+    def ca_file(self, data: Data) -> Data:
+        return {"ca_file": self.local_path(data["ca_file"])} if "ca_file" in data else {}
+
     def moodle(self, data: Data) -> MoodleSettings:
         return MoodleSettings(
             url=data["url"].rstrip("/"),
@@ -119,6 +122,7 @@ class _Builder:
             role_ids=tuple(sorted(data.get("role_ids", {}).items())),
             **_given(data, ("max_input_vars", "batch_size", "concurrency", "allow_accounts_same_email")),
             **_seconds(data),
+            **self.ca_file(data),
         )
 
     def connection(self, path: DocPath, data: Data) -> Connection:
@@ -130,6 +134,7 @@ class _Builder:
             client_secret=self.secret(ps_path, ps, "client_secret"),
             **_given(ps, ("page_size", "concurrency")),
             **_seconds(ps),
+            **self.ca_file(ps),
         )
         extra: Data = _given(data, _CONNECTION_TEXTS)
         if "roles" in data:
@@ -154,7 +159,7 @@ class _Builder:
             given["webhook_key"] = self.secret(("serve",), data, "webhook_key")
         if "out_dir" in data:
             given["out_dir"] = self.local_path(data["out_dir"])
-        return ServeSettings(**_given(data, ("auto_apply",)), **given)
+        return ServeSettings(**_given(data, ("auto_apply", "keep_runs")), **given)
 
     def people(self, path: DocPath, data: Data, defaults: PeopleSettings) -> PeopleSettings:
         given = _given(data, ("username", "auth", "email_fallback"))

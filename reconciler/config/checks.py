@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from reconciler.config import templates
 from reconciler.config.document import Document, Path
 from reconciler.config.issues import ConfigIssue, format_path
+from reconciler.net import plain_http_refusal
 
 Settings = dict[str, object]
 """A mapping of the document, as the checks see it."""
@@ -33,6 +34,10 @@ def semantic_issues(doc: Document) -> list[ConfigIssue]:
     root = _mapping(doc.data)
     connections = _entries(root.get("connections"))
     issues = [*_distinct_names(doc, connections), *_distinct_prefixes(doc, connections)]
+    issues += _secure_url(doc, ("moodle", "url"), _mapping(root.get("moodle")), "Moodle", "the web service token")
+    for i, conn in connections:
+        ps = _mapping(conn.get("powerschool"))
+        issues += _secure_url(doc, ("connections", i, "powerschool", "url"), ps, "PowerSchool", "the client secret")
     for i, conn in connections:
         issues += _connection(doc, ("connections", i), conn, several=len(connections) > 1)
     return issues + list(_adopt_requirements(doc, _entries(root.get("adopt"))))
@@ -78,6 +83,12 @@ def _mapping(value: object) -> Settings:
 def _entries(value: object) -> list[tuple[int, Settings]]:
     """The mapping items of a list, with their indexes."""
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _secure_url(doc: Document, path: Path, section: Settings, what: str, carries: str) -> list[ConfigIssue]:
+    url = section.get("url")
+    refusal = plain_http_refusal(url, what, f"{carries} and student data") if isinstance(url, str) else None
+    return [doc.issue(path, refusal)] if refusal else []
 
 
 def _distinct_names(doc: Document, connections: list[tuple[int, Settings]]) -> Iterator[ConfigIssue]:

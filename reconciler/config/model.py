@@ -31,8 +31,10 @@ class SecretRef:
         """The secret's value, or :class:`SecretError` naming the reference (never a value)."""
         if self.env is not None:
             value = os.environ.get(self.env)
-            if not value:
+            if value is None:
                 raise SecretError(f"{self.where}: environment variable {self.env} is not set")
+            if not value.strip():
+                raise SecretError(f"{self.where}: environment variable {self.env} is set but empty")
             return value
         if self.file is not None:
             path = Path(self.file)
@@ -64,6 +66,8 @@ class MoodleSettings:
     timeout_s: float = 120.0
     role_ids: tuple[tuple[str, int], ...] = ()
     allow_accounts_same_email: bool = False
+    #: A private CA's PEM file (absolute); None: the system's trust store.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,8 @@ class PowerSchoolSettings:
     page_size: int = 100
     concurrency: int = 4
     timeout_s: float = 60.0
+    #: A private CA's PEM file (absolute); None: the system's trust store.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +334,8 @@ class ServeSettings:
     notification schedules one ``debounce_s`` after the first event of a burst (the
     events meanwhile join it). ``auto_apply`` applies a plan only when the safety gate
     passes it without an override; otherwise plans are only written to ``out_dir`` for
-    review. ``webhook_key`` is the subscription key PowerSchool sends back; without it the
-    webhook is off and only the schedule runs.
+    review, the last ``keep_runs`` of them kept. ``webhook_key`` is the subscription key
+    PowerSchool sends back; without it the webhook is off and only the schedule runs.
     """
 
     interval_s: float = 3600.0
@@ -337,6 +343,8 @@ class ServeSettings:
     auto_apply: bool = False
     webhook_key: SecretRef | None = None
     out_dir: str = "plan-output/serve"
+    #: Run folders kept (the newest); older ones are deleted after each run.
+    keep_runs: int = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ A refused table read fails with PowerSchool's list of the fields it denied.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from datetime import date
 from functools import partial
@@ -42,6 +43,9 @@ from reconciler.powerschool.records import extension_refs
 from reconciler.powerschool.roster import ENROLL_STATUSES, Course, Roster, School, Student
 
 T = TypeVar("T")
+
+#: The "Graduated Students" school: listed by /ws/v1/district/school, left out of its count.
+GRADUATED_SCHOOL = 999999
 
 #: The table columns read, by table (the plugin's access_request must grant them).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -312,7 +316,8 @@ def _table(
 
 
 def _schools_read() -> Read[School]:
-    return _v1("district schools", "/ws/v1/district/school", "school", rec.school, lambda s: s.dcid)
+    read = _v1("district schools", "/ws/v1/district/school", "school", rec.school, lambda s: s.dcid)
+    return dataclasses.replace(read, uncounted=lambda s: s.number == GRADUATED_SCHOOL)
 
 
 def _teachers_read(school: int, low: int, high: int) -> Read[rec.TeacherRow]:

@@ -29,6 +29,7 @@ from typing import Any, Self
 from reconciler.config.model import Config, SecretRef, ServeSettings
 from reconciler.serve.health import Snapshot, health
 from reconciler.serve.https import HTTPSServer, Reply, Request, ServeError
+from reconciler.serve.ratelimit import RateLimitedLog
 from reconciler.serve.schedule import Schedule, Trigger
 from reconciler.serve.sync import Connectors, RunReport, sync_once
 from reconciler.serve.webhook import describe, is_authentic, parse_body, summarize
@@ -101,6 +102,7 @@ class SyncService:
         self._stopping = False
         self._started_at = now()
         self._server = HTTPSServer(self.app, context, host, port)
+        self._refusals = RateLimitedLog(log)
         self._worker = threading.Thread(target=self._work, name="ps2moodle-sync", daemon=True)
 
     @property
@@ -113,16 +115,21 @@ class SyncService:
         self._server.start()
         self._worker.start()
         log.info(
-            "serving %s: POST %s (%s), GET %s; full sync every %gs, auto_apply %s, plans in %s",
+            "serving %s: %s; full sync every %gs, auto_apply %s, plans in %s (the last %d kept)",
             self.url,
-            WEBHOOK_PATH,
-            "on" if self._key else "off: no serve.webhook_key",
-            HEALTH_PATH,
+            self.routes,
             self._config.serve.interval_s,
             "on" if self._config.serve.auto_apply else "off",
             self._config.serve.out_dir,
+            self._config.serve.keep_runs,
         )
         return self
+
+    @property
+    def routes(self) -> str:
+        """What the server answers, as the banner says it: no webhook route when it is off."""
+        webhook = f"POST {WEBHOOK_PATH}" if self._key else "webhook off (no serve.webhook_key)"
+        return f"{webhook}, GET {HEALTH_PATH}"
 
     def stop(self) -> None:
         """Stop accepting requests, let a run in progress finish, stop the worker."""
@@ -179,7 +186,7 @@ class SyncService:
             return _json(404, {"error": "the webhook is off: the config's serve section has no webhook_key"})
         payload = parse_body(request.body)
         if not is_authentic(self._key, request.headers, payload):
-            log.warning("webhook: refused a notification from %s: missing or wrong key", request.client)
+            self._refusals.warning("webhook: refused a notification from %s: missing or wrong key", request.client)
             return _json(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Basic realm="ps2moodle"'})
         with self._lock:
             now = self._clock()

@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,7 +155,12 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
     roles = RoleMap.from_settings(config.moodle)
     with connectors.moodle(config.moodle) as moodle:
         run = run_plan(config, moodle, connectors.roster, roles=roles)
-        folder, doc = save_run(plan_document(config, run, created_at=started), Path(config.serve.out_dir), started)
+        folder, doc = save_run(
+            plan_document(config, run, created_at=started),
+            Path(config.serve.out_dir),
+            started,
+            keep=config.serve.keep_runs,
+        )
         fields: dict[str, Any] = {
             "changes": run.plan.action_totals(),
             "violations": len(run.verdict.violations),
@@ -209,30 +216,56 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path, *, auto_apply: bool)
         log.info("sync: no changes (plan in %s)", folder)
 
 
-def save_run(doc: PlanDocument, out_dir: Path, started: datetime) -> tuple[Path, PlanDocument]:
+def save_run(doc: PlanDocument, out_dir: Path, started: datetime, *, keep: int = 100) -> tuple[Path, PlanDocument]:
     """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
-    ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
-    it. With a plan signing key configured the plan is signed, so a person can apply it
-    (``apply`` refuses unsigned plans then). Returns the folder and the document, sealed."""
+    ``20250901T120000Z``, with ``-1``, ``-2``... when taken), point ``out_dir/latest`` at
+    it, and delete all but the newest ``keep`` run folders. Plans hold student data: the
+    folders are the service user's alone (0700, files 0600). With a plan signing key
+    configured the plan is signed, so a person can apply it (``apply`` refuses unsigned
+    plans then). Returns the folder and the document, sealed."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for n in count():
             folder = out_dir / (stamp if n == 0 else f"{stamp}-{n}")
             try:
-                folder.mkdir()
+                folder.mkdir(mode=0o700)
                 break
             except FileExistsError:
                 continue
     except OSError as exc:
         raise PlanFileError(f"cannot create a run folder in {out_dir}: {exc.strerror}") from None
     paths = save_plan(doc, folder)
-    sealed = paths.document
     key = signing_key()
     if key is not None:
         sign_plan(paths.json, key)
+    try:
+        for path in folder.iterdir():
+            path.chmod(0o600)
+    except OSError as exc:
+        raise PlanFileError(f"cannot restrict the files of {folder}: {exc.strerror}") from None
     _write_atomically(out_dir / LATEST, folder.name + "\n")
-    return folder, sealed
+    _prune(out_dir, keep)
+    return folder, paths.document
+
+
+#: A run folder's name: its start time, and a counter when two started in one second.
+_RUN_FOLDER = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
+
+
+def _prune(out_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` run folders (nothing else in ``out_dir``)."""
+    runs = []
+    for path in out_dir.iterdir():
+        match = _RUN_FOLDER.fullmatch(path.name)
+        if match and path.is_dir():
+            runs.append(((match[1], int(match[2] or 0)), path))
+    runs.sort()
+    for _, path in runs[: max(0, len(runs) - max(1, keep))]:
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            log.warning("cannot delete the old run folder %s: %s", path, exc.strerror)
 
 
 def _save_apply_report(path: Path, checksum: str, report: ApplyReport) -> None:
@@ -258,6 +291,7 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o600)
         os.replace(tmp, path)
     except OSError as exc:
         raise PlanFileError(f"cannot write {path}: {exc.strerror}") from None

@@ -46,8 +46,8 @@ def test_apply_of_a_small_change_reads_only_the_courses_it_touches(monkeypatch: 
         (PS_CLIENT_SECRET_ENV, emulator.client_secret),
     ):
         monkeypatch.setenv(name, value)
-    config = bench_config(district, moodle_url="http://moodle.test", powerschool_url="http://127.0.0.1", workers=2)
-    client = MoodleClient("http://moodle.test", TOKEN, concurrency=2, transport=site.transport())
+    config = bench_config(district, moodle_url="https://moodle.test", powerschool_url="http://127.0.0.1", workers=2)
+    client = MoodleClient("https://moodle.test", TOKEN, concurrency=2, transport=site.transport())
     first = run_plan(config, client, _reader(district, emulator))
     assert run_apply(config, client, first.plan, first.live).complete
     owned_courses = len(first.desired.state.by_kind(Kind.COURSE))

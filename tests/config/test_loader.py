@@ -294,6 +294,17 @@ def test_secrets_are_references_resolved_only_when_asked(
     assert "t0ken-value" not in repr(load_config(path))
 
 
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_variable_is_named_as_empty_not_unset(
+    write_config: WriteConfig, valid_text: str, monkeypatch: pytest.MonkeyPatch, empty: str
+) -> None:
+    # Before: MOODLE_TOKEN="" was reported as "not set", sending people to look for a typo.
+    monkeypatch.setenv("MOODLE_TOKEN", empty)
+    token = load_config(write_config(valid_text)).moodle.token
+    with pytest.raises(SecretError, match=r"moodle.token: environment variable MOODLE_TOKEN is set but empty$"):
+        token.resolve()
+
+
 def test_no_message_ever_quotes_a_secret(write_config: WriteConfig, valid_text: str) -> None:
     text = (
         valid_text.replace("${MOODLE_TOKEN}", "s3cret-token")

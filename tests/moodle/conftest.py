@@ -67,7 +67,7 @@ def site(token: str) -> MoodleSite:
 @pytest.fixture
 def client(site: MoodleSite, token: str) -> Iterator[MoodleClient]:
     """A client talking to ``site`` in process."""
-    with MoodleClient("http://moodle.test", token, transport=site.transport(), backoff_s=0.0) as moodle:
+    with MoodleClient("https://moodle.test", token, transport=site.transport(), backoff_s=0.0) as moodle:
         yield moodle
 
 

@@ -48,7 +48,7 @@ def test_a_write_that_never_left_is_sent_again(site: MoodleSite, token: str) -> 
             raise httpx.ConnectError("connection refused", request=request)
         return inner.handle_request(request)
 
-    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(refuse_once), backoff_s=0) as client:
+    with MoodleClient("https://moodle.test", token, transport=httpx.MockTransport(refuse_once), backoff_s=0) as client:
         assert client.call("core_user_create_users", _NEW_USER)[0]["username"] == "ab"
     assert len(attempts) == 2
 

@@ -75,7 +75,7 @@ def test_calls_per_kind_and_what_they_ask(site: MoodleSite, token: str, district
         sent.append(dict(parse_qsl(request.content.decode(), keep_blank_values=True)))
         return inner.handle_request(request)
 
-    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(record)) as client:
+    with MoodleClient("https://moodle.test", token, transport=httpx.MockTransport(record)) as client:
         read_live(client, district)
         assert client.stats.calls == Counter(
             {

@@ -7,16 +7,17 @@ from typing import Any
 
 from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
-from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy
+from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import read_roster
+from reconciler.retry import RetryPolicy
 from tests.support.roster_oracle import expected_roster
 
 #: A fixed "today" inside the generated 2024-25 school year (after the first quarter).
 TODAY = date(2024, 12, 2)
 URL = "https://ps.example.test"
-#: Fast retries for tests; waits are recorded, not slept.
-FAST = RetryPolicy(attempts=5, base_delay_s=0.01, max_delay_s=60.0)
+#: Fast retries for tests, without jitter so waits are exact; waits are recorded, not slept.
+FAST = RetryPolicy(attempts=5, base_delay_s=0.01, max_delay_s=60.0, jitter=0.0)
 
 
 class Sleeps:

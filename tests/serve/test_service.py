@@ -72,7 +72,9 @@ def test_a_wrong_or_missing_key_is_401_and_starts_no_run(start: Start, caplog: p
     health = running.health()
     assert health["runs"] == {"startup": 1, "schedule": 0, "webhook": 0}
     assert health["pending_notifications"] == 0
-    assert caplog.text.count("missing or wrong key") == len(attempts)
+    # Refusals are logged at a bounded rate (a scanner must not fill the log): the first
+    # one now, the next one a minute later with a count of those left out.
+    assert caplog.text.count("missing or wrong key") == 1
     assert guess not in caplog.text and WEBHOOK_KEY not in caplog.text
 
 

@@ -90,10 +90,10 @@ def test_each_run_gets_a_folder_named_by_its_utc_start_and_latest_names_it(
 
 def test_with_a_signing_key_each_saved_plan_is_signed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "a-serve-test-key-of-some-length")
-    folder = save_run(sample_doc(), tmp_path / "runs", STARTED)
+    folder, _ = save_run(sample_doc(), tmp_path / "runs", STARTED)
     assert signature_problem(folder / "plan.json", b"a-serve-test-key-of-some-length") is None
     monkeypatch.delenv(KEY_ENV)
-    unsigned = save_run(sample_doc(), tmp_path / "runs", STARTED)
+    unsigned, _ = save_run(sample_doc(), tmp_path / "runs", STARTED)
     assert not (unsigned / "plan.json.sig").exists()
 
 

@@ -80,6 +80,8 @@ class Faults:
     expire_token_after: int | None = None
     #: The next N pages holding two or more records come back one record short.
     short_pages: int = 0
+    #: Every matching count reports this many more (negative: fewer) records than there are.
+    count_off_by: int = 0
     match: str = ""
 
 
@@ -360,7 +362,7 @@ class PowerSchoolEmulator:
         if request.path.endswith("/count"):
             if collection.singular == "school" and self.quirks.graduated_school_uncounted:
                 rows = [s for s in rows if getattr(s, "kind", "") != "graduated"]
-            return _ok({"resource": {"count": len(rows)}})
+            return _ok({"resource": {"count": self._counted(request, rows)}})
         page = self._page(request, rows, self.plugin.max_page_size)
         expansions = frozenset(e.strip() for e in request.params.get("expansions", "").split(",") if e.strip())
         extensions = tuple(e.strip().lower() for e in request.params.get("extensions", "").split(",") if e.strip())
@@ -406,6 +408,10 @@ class PowerSchoolEmulator:
             if len(self._state.cache) > 256:
                 self._state.cache.popitem(last=False)
             return selected
+
+    def _counted(self, request: _Request, rows: Sequence[object]) -> int:
+        """What a count endpoint reports: the rows, unless a fault makes it lie."""
+        return max(0, len(rows) + (self.faults.count_off_by if self._fault_applies(request) else 0))
 
     def _page(
         self,
@@ -575,7 +581,7 @@ class PowerSchoolEmulator:
 
     def _table_count(self, request: _Request) -> Reply:
         table = self._table(request)
-        return _ok({"count": len(self._table_rows(request, table))})
+        return _ok({"count": self._counted(request, self._table_rows(request, table))})
 
     def _table_metadata(self, request: _Request) -> Reply:
         table = self._table(request)
