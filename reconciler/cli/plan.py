@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from reconciler.apply import ApplyReport, Status
+from reconciler.apply import ApplyReport, Status, Stop
 from reconciler.cli.app import app, err, out
 from reconciler.cli.common import (
     EXIT_CHANGES,
@@ -20,14 +20,22 @@ from reconciler.cli.common import (
     load_or_exit,
     reported_errors,
     setup_logging,
+    stop_on_signals,
 )
 from reconciler.config.model import Config
 from reconciler.errors import PlanFileError, StalePlan
+from reconciler.lock import apply_lock
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
-from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
+from reconciler.pipeline import (
+    Scope,
+    apply_audited,
+    plan_document,
+    read_for_apply,
+    run_plan,
+)
 from reconciler.plan.model import Plan
-from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan, seal
+from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
@@ -85,19 +93,41 @@ def apply(
     scope: ScopeOpt = Scope.ALL,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Apply without asking (pipelines).")] = False,
     allow_unsafe: UnsafeOpt = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Given a config: where the plan it applies is saved.")
+    ] = DEFAULT_OUT_DIR,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            metavar="SECONDS",
+            min=0,
+            help="When another apply holds this Moodle's apply lock, wait this long for it (default: exit 1 now).",
+        ),
+    ] = 0.0,
     verbose: VerboseOpt = False,
 ) -> None:
     """Apply a reviewed plan file exactly, refusing it when stale or altered; or, given a
-    config, plan, show the plan and ask before applying. Exit 0 all applied, 1 error before
-    any change, 3 partially applied."""
+    config, plan, save and show the plan and ask before applying. Every write is recorded in
+    the audit log (the config's audit_log, else audit.jsonl beside the plan). One apply at
+    a time writes to a Moodle (a lock held in Moodle itself). SIGINT or SIGTERM stops after
+    the calls in flight. Exit 0 all applied, 1 error before any change (the lock held
+    elsewhere included), 3 partially applied or interrupted."""
     setup_logging(verbose)
     if target.suffix == ".json":
-        _apply_saved(target, config_path)
+        _apply_saved(target, config_path, lock_timeout)
     else:
-        _apply_now(target, scope=scope, auto_approve=auto_approve, allow_unsafe=allow_unsafe)
+        _apply_now(
+            target,
+            scope=scope,
+            auto_approve=auto_approve,
+            allow_unsafe=allow_unsafe,
+            out_dir=out_dir,
+            lock_timeout=lock_timeout,
+        )
 
 
-def _apply_saved(plan_path: Path, config_path: Path) -> None:
+def _apply_saved(plan_path: Path, config_path: Path, lock_timeout: float) -> None:
     try:
         doc, saved = load_plan(plan_path)
     except PlanFileError as exc:
@@ -112,22 +142,30 @@ def _apply_saved(plan_path: Path, config_path: Path) -> None:
     if problems:
         _refuse_stale(plan_path, problems)
     roles = RoleMap.from_settings(config.moodle)
-    with reported_errors("apply"), _moodle(config) as moodle:
+    stop = Stop()
+    with reported_errors("apply"), _moodle(config) as moodle, apply_lock(moodle, wait_s=lock_timeout, on_lost=stop):
         live = read_for_apply(moodle, saved, roles)
         stale = find_stale(saved, live)
         if stale:
             _refuse_stale(plan_path, stale)
-        report = _run(config, moodle, saved, live, roles, doc)
+        report = _run(config, moodle, saved, live, roles, doc, plan_path, stop)
     _finish(report)
 
 
-def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_unsafe: str | None) -> None:
+def _apply_now(
+    config_path: Path, *, scope: Scope, auto_approve: bool, allow_unsafe: str | None, out_dir: Path, lock_timeout: float
+) -> None:
     config = load_or_exit(config_path)
     roles = RoleMap.from_settings(config.moodle)
-    with reported_errors("apply"), _moodle(config) as moodle:
+    stop = Stop()
+    # Locked from planning on: nothing else writes between what the plan read and the apply.
+    with reported_errors("apply"), _moodle(config) as moodle, apply_lock(moodle, wait_s=lock_timeout, on_lost=stop):
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
-        doc = seal(plan_document(config, run))
+        doc = plan_document(config, run)
+        # Saved before anything is applied: the checksum the audit log cites names a file.
+        plan_path = save_plan(doc, out_dir).json
         _print(doc, PlanFormat.TEXT, redact=False)
+        err.print(Text(f"plan written to {plan_path}"))
         if not run.verdict.ok:
             _refused(run.verdict.violations)
             raise typer.Exit(EXIT_ERROR)
@@ -140,14 +178,21 @@ def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_uns
             if not typer.confirm(f"Apply these {len(run.plan.changes)} changes?", default=False):
                 err.print(Text("nothing applied"))
                 raise typer.Exit(EXIT_ERROR)
-        report = _run(config, moodle, run.plan, run.live, roles, doc)
+        report = _run(config, moodle, run.plan, run.live, roles, doc, plan_path, stop)
     _finish(report)
 
 
 def _run(
-    config: Config, moodle: MoodleClient, plan: Plan, live: Any, roles: RoleMap, doc: dict[str, Any]
+    config: Config,
+    moodle: MoodleClient,
+    plan: Plan,
+    live: Any,
+    roles: RoleMap,
+    doc: dict[str, Any],
+    plan_path: Path,
+    stop: Stop,
 ) -> ApplyReport:
-    with _progress() as progress:
+    with _progress() as progress, stop_on_signals(stop):
         task = progress.add_task("applying", total=len(plan.changes))
         return apply_audited(
             config,
@@ -155,7 +200,9 @@ def _run(
             plan,
             live,
             doc,
+            plan_file=plan_path,
             roles=roles,
+            stop=stop,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
 
@@ -198,12 +245,18 @@ def _refuse_stale(plan_path: Path, problems: list[str]) -> None:
 
 
 def _finish(report: ApplyReport) -> None:
-    applied, failed, skipped = (report.count(s) for s in (Status.APPLIED, Status.FAILED, Status.SKIPPED))
-    out.print(Text(f"Apply: {applied} applied, {failed} failed, {skipped} skipped."))
+    applied, failed, skipped, unknown = (
+        report.count(s) for s in (Status.APPLIED, Status.FAILED, Status.SKIPPED, Status.UNKNOWN)
+    )
+    summary = f"{applied} applied, {failed} failed, {skipped} skipped" + (f", {unknown} unknown" if unknown else "")
+    if report.stopped is not None:
+        out.print(Text(f"Apply stopped ({report.stopped}): {summary}.", style="bold yellow"))
+    else:
+        out.print(Text(f"Apply: {summary}."))
     for result in report.failures:
         change = result.change
         out.print(Text(f"  {result.status.value}: {change.action.value} {change.key}: {result.error}"))
-    if failed or skipped:
+    if not report.complete:
         out.print(Text("Run `ps2moodle plan` again: the next plan holds only what is still to do."))
         raise typer.Exit(EXIT_PARTIAL)
     raise typer.Exit(EXIT_OK)

@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from reconciler.lock import is_lock
 from reconciler.model import (
     OWNED_PREFIX,
     Category,
@@ -367,7 +368,9 @@ class _Reader:
         )
 
     def on_cohorts(self, answer: Any) -> None:
-        self.cohorts = MoodleClient.expect_list("core_cohort_get_cohorts", answer)
+        # The apply lock is a cohort too: never a cohort to manage, adopt or remove.
+        listed = MoodleClient.expect_list("core_cohort_get_cohorts", answer)
+        self.cohorts = [c for c in listed if not is_lock(c.get("idnumber"))]
         for rec in self.cohorts:
             if _owned(rec.get("idnumber")):
                 key = Key(Kind.COHORT, rec["idnumber"])

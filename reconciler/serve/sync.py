@@ -29,12 +29,20 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import ApplyReport, Status
+from reconciler.apply import ApplyReport, Status, Stop
 from reconciler.config.model import Config, MoodleSettings
 from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.lock import apply_lock
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
-from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
+from reconciler.pipeline import (
+    PlanRun,
+    RosterReader,
+    apply_audited,
+    plan_document,
+    read_for_apply,
+    run_plan,
+)
 from reconciler.plan.model import Plan
 from reconciler.planfile import find_stale, save_plan
 from reconciler.powerschool.source import fetch_roster
@@ -85,6 +93,7 @@ class RunReport:
     applied: int = 0
     failed: int = 0
     skipped: int = 0
+    unknown: int = 0
     folder: str | None = None
     error: str | None = None
 
@@ -100,6 +109,7 @@ class RunReport:
             "applied": self.applied,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unknown": self.unknown,
             "folder": self.folder,
             "error": self.error,
         }
@@ -162,17 +172,21 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         if held is not None:
             _log_held(held, run, folder)
             return {**fields, "outcome": held}
-        live = read_for_apply(moodle, run.plan, roles)
-        stale = find_stale(run.plan, live)
-        if stale:
-            log.warning(
-                "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
-                len(stale),
-                folder,
+        stop = Stop()
+        with apply_lock(moodle, wait_s=0, on_lost=stop):
+            live = read_for_apply(moodle, run.plan, roles)
+            stale = find_stale(run.plan, live)
+            if stale:
+                log.warning(
+                    "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
+                    len(stale),
+                    folder,
+                )
+                return {**fields, "outcome": Outcome.STALE}
+            log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
+            report = apply_audited(
+                config, moodle, run.plan, live, doc, plan_file=folder / "plan.json", roles=roles, stop=stop
             )
-            return {**fields, "outcome": Outcome.STALE}
-        log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
-        report = apply_audited(config, moodle, run.plan, live, doc, roles=roles)
     tally = {s.value: report.count(s) for s in Status}
     outcome = Outcome.APPLIED if report.complete else Outcome.PARTIAL
     log.log(
