@@ -78,6 +78,8 @@ class AuditLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            if _torn(self.path):  # a process killed mid-line: start ours on a line of its own
+                os.write(self._fd, b"\n")
         except OSError as exc:
             raise ReconcilerError(f"cannot open audit log {self.path}: {exc.strerror}") from None
 
@@ -148,6 +150,16 @@ class AuditLog:
                 os.fsync(self._fd)
             except OSError as exc:
                 raise ReconcilerError(f"cannot write audit log {self.path}: {exc.strerror}") from None
+
+
+def _torn(path: Path) -> bool:
+    """Whether the file's last line lacks its newline."""
+    with path.open("rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        if end == 0:
+            return False
+        handle.seek(end - 1)
+        return handle.read(1) != b"\n"
 
 
 class AuditRun:

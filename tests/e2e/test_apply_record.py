@@ -126,7 +126,8 @@ def test_a_kill_at_any_point_leaves_every_write_on_record(make_stack: MakeStack,
     stack.converged(config)
 
 
-def test_ctrl_c_stops_after_the_calls_in_flight_and_reports_exit_3(make_stack: MakeStack) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_after_the_calls_in_flight_and_reports_exit_3(make_stack: MakeStack, sig: signal.Signals) -> None:
     stack, config = _stack(make_stack)
     plan_file, _ = stack.plan(config, "--detailed-exitcode", expect=2)
     document = load(plan_file)
@@ -135,22 +136,22 @@ def test_ctrl_c_stops_after_the_calls_in_flight_and_reports_exit_3(make_stack: M
 
     process = _spawn("apply", plan_file, "-c", config)
     _wait(lambda: len(_sent(_audit(audit), "sending")) >= 5, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=60)
 
     assert process.returncode == 3, stdout + stderr
     assert "Traceback" not in stdout + stderr
-    assert "Apply stopped (interrupted by SIGINT):" in stdout
-    assert "not sent: interrupted by SIGINT" in stdout
+    assert f"Apply stopped (interrupted by {sig.name}):" in stdout
+    assert f"not sent: interrupted by {sig.name}" in stdout
     lines = _audit(audit)
     assert set(_sent(lines, "sending")) == set(_sent(lines, "answered")), "every call sent was waited for"
     changes = [line for line in lines if line["event"] == "change"]
     assert len(changes) == len(document["changes"])
-    skipped = [line for line in changes if line["error"] == "not sent: interrupted by SIGINT"]
+    skipped = [line for line in changes if line["error"] == f"not sent: interrupted by {sig.name}"]
     assert skipped and all(line["outcome"] == "skipped" for line in skipped)
     applied = sum(line["outcome"] == "applied" for line in changes)
     (last,) = [line for line in lines if line["event"] in ("end", "interrupted")]
-    assert last["event"] == "interrupted" and last["reason"] == "interrupted by SIGINT"
+    assert last["event"] == "interrupted" and last["reason"] == f"interrupted by {sig.name}"
     assert last["outcomes"]["applied"] == applied and last["outcomes"]["skipped"] == len(skipped)
     start = lines[0]
     assert start["event"] == "start" and start["plan"] == document["checksum"]
