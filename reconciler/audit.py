@@ -269,6 +269,8 @@ def last_unfinished(path: str | os.PathLike[str]) -> Unfinished | None:
     seen: list[dict[str, Any]] = []
     for entry in _backwards(path):
         if entry.get("event") in _CLOSING:
+            if not seen:  # the newest line ends a run: nothing is left open (and no need to read on)
+                return None
             closed.add(str(entry.get("run")))
         if entry.get("event") != "start":
             seen.append(entry)
