@@ -119,10 +119,12 @@ class ApplyLock:
         self._done = threading.Event()
         self._renewer: threading.Thread | None = None
 
-    def acquire(self, wait_s: float = 0.0) -> None:
-        """Claim the lock, waiting up to ``wait_s`` seconds for a holder to let go; raises
-        :class:`LockHeld` naming the holder when it does not."""
+    def acquire(self, wait_s: float = 0.0, *, on_wait: Callable[[Holder], None] | None = None) -> None:
+        """Claim the lock, waiting up to ``wait_s`` seconds for a holder to let go (``on_wait``
+        hears of each holder waited for); raises :class:`LockHeld` naming the holder when
+        it does not."""
         started = time.monotonic()
+        waited_for: set[int] = set()
         while True:
             holder = self._claim()
             if holder is None:
@@ -138,6 +140,9 @@ class ApplyLock:
             waited = time.monotonic() - started
             if waited >= wait_s:
                 raise LockHeld(holder, waited)
+            if on_wait is not None and holder.cohort not in waited_for:
+                on_wait(holder)
+            waited_for.add(holder.cohort)
             time.sleep(min(self.poll_s, max(0.0, wait_s - waited)))
 
     def release(self) -> None:
@@ -284,10 +289,16 @@ def _parse(text: str | None) -> datetime | None:
 
 
 @contextmanager
-def apply_lock(client: MoodleClient, *, wait_s: float, on_lost: Callable[[str], None]) -> Iterator[ApplyLock]:
+def apply_lock(
+    client: MoodleClient,
+    *,
+    wait_s: float,
+    on_lost: Callable[[str], None],
+    on_wait: Callable[[Holder], None] | None = None,
+) -> Iterator[ApplyLock]:
     """The apply lock of ``client``'s Moodle, held inside the ``with``."""
     lock = ApplyLock(client, on_lost=on_lost)
-    lock.acquire(wait_s)
+    lock.acquire(wait_s, on_wait=on_wait)
     try:
         yield lock
     finally:

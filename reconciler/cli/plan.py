@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from reconciler.cli.common import (
 )
 from reconciler.config.model import Config
 from reconciler.errors import PlanFileError, StalePlan
-from reconciler.lock import apply_lock
+from reconciler.lock import Holder, apply_lock
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import (
@@ -143,7 +144,7 @@ def _apply_saved(plan_path: Path, config_path: Path, lock_timeout: float) -> Non
         _refuse_stale(plan_path, problems)
     roles = RoleMap.from_settings(config.moodle)
     stop = Stop()
-    with reported_errors("apply"), _moodle(config) as moodle, apply_lock(moodle, wait_s=lock_timeout, on_lost=stop):
+    with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
         live = read_for_apply(moodle, saved, roles)
         stale = find_stale(saved, live)
         if stale:
@@ -159,7 +160,7 @@ def _apply_now(
     roles = RoleMap.from_settings(config.moodle)
     stop = Stop()
     # Locked from planning on: nothing else writes between what the plan read and the apply.
-    with reported_errors("apply"), _moodle(config) as moodle, apply_lock(moodle, wait_s=lock_timeout, on_lost=stop):
+    with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
         doc = plan_document(config, run)
         # Saved before anything is applied: the checksum the audit log cites names a file.
@@ -205,6 +206,15 @@ def _run(
             stop=stop,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+
+
+def _locked(moodle: MoodleClient, wait_s: float, stop: Stop) -> AbstractContextManager[object]:
+    """This Moodle's apply lock, saying so when it waits for another apply."""
+
+    def waiting(holder: Holder) -> None:
+        err.print(Text(f"waiting up to {wait_s:.0f} s for the apply lock, {holder.describe()}", style="yellow"))
+
+    return apply_lock(moodle, wait_s=wait_s, on_lost=stop, on_wait=waiting)
 
 
 def _moodle(config: Config) -> MoodleClient:

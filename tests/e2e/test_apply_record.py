@@ -92,8 +92,8 @@ def test_a_kill_at_any_point_leaves_every_write_on_record(make_stack: MakeStack,
     plan_file, _ = stack.plan(config, "--detailed-exitcode", expect=2)
     _, plan = load_plan(plan_file)
     audit = plan_file.parent / "audit.jsonl"  # the default: beside the plan
-    stack.site.faults.latency_s = 0.02
-    calls_before_kill = random.Random(seed).randint(2, 40)
+    stack.site.faults.latency_s = 0.05
+    calls_before_kill = random.Random(seed).randint(2, 30)  # of about 45 write calls
 
     process = _spawn("apply", plan_file, "-c", config)
     _wait(lambda: len(_sent(_audit(audit), "sending")) >= calls_before_kill, process)
@@ -171,18 +171,27 @@ def test_two_applies_at_once_never_write_together(make_stack: MakeStack) -> None
     stack, config = _stack(make_stack)
     plan_file, _ = stack.plan(config, "--detailed-exitcode", expect=2)
     audit = plan_file.parent / "audit.jsonl"
-    stack.site.faults.latency_s = 0.02
+    stack.site.faults.latency_s = 0.3  # the first apply takes its time while the others start
 
     first = _spawn("apply", plan_file, "-c", config)
     _wait(lambda: bool(_lock_cohorts(stack)), first)
     refused = subprocess.run(
         [*COMMAND, "apply", str(plan_file), "-c", str(config)], capture_output=True, text=True, timeout=60
     )
-    waiting = _spawn("apply", plan_file, "-c", config, "--lock-timeout", "120")
-    time.sleep(0.5)
-    assert waiting.poll() is None or first.poll() is not None, "the second waits while the first holds the lock"
+    said_by_waiting = plan_file.parent / "waiting.err"
+    with said_by_waiting.open("w", encoding="utf-8") as stderr:
+        waiting = subprocess.Popen(
+            [*COMMAND, "apply", str(plan_file), "-c", str(config), "--lock-timeout", "120"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    _wait(lambda: "waiting up to 120 s for the apply lock" in said_by_waiting.read_text(encoding="utf-8"), waiting)
+    assert first.poll() is None, "the first apply still holds the lock"
+    stack.site.faults.latency_s = 0.0
     first_out, first_err = first.communicate(timeout=120)
-    waited_out, waited_err = waiting.communicate(timeout=120)
+    waited_out, _ = waiting.communicate(timeout=120)
+    waited_err = said_by_waiting.read_text(encoding="utf-8")
 
     assert first.returncode == 0, first_out + first_err
     assert refused.returncode == 1
