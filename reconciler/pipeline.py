@@ -219,19 +219,21 @@ def apply_audited(
     doc: dict[str, Any],
     *,
     plan_file: str | os.PathLike[str],
+    plans_dir: str | os.PathLike[str] | None = None,
     roles: RoleMap | None = None,
     stop: Stop | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport:
     """:func:`run_apply` of the plan whose document is ``doc`` (saved at ``plan_file``),
-    recorded in the audit log (:func:`audit_path`) as a new run: first what became of the
+    recorded in the audit log (:func:`audit_path` of ``plans_dir``, by default the plan
+    file's folder) as a new run: first what became of the
     calls in flight when the log's last run died (if it did), then the plan's override
     reason (if a person gave one), the start, every write call as it is sent and answered,
     every change, and the end (or the interruption, when ``stop`` was set). Call it
     holding the apply lock."""
     roles = roles or RoleMap.from_settings(config.moodle)
     audit = AuditRun(
-        AuditLog(audit_path(config, Path(plan_file).parent)),
+        AuditLog(audit_path(config, Path(plan_file).parent if plans_dir is None else plans_dir)),
         doc["checksum"],
         override_reason=doc["verdict"]["override_reason"],
     )

@@ -184,8 +184,17 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
                 )
                 return {**fields, "outcome": Outcome.STALE}
             log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
+            # One audit log for every run, beside the run folders.
             report = apply_audited(
-                config, moodle, run.plan, live, doc, plan_file=folder / "plan.json", roles=roles, stop=stop
+                config,
+                moodle,
+                run.plan,
+                live,
+                doc,
+                plan_file=folder / "plan.json",
+                plans_dir=config.serve.out_dir,
+                roles=roles,
+                stop=stop,
             )
     tally = {s.value: report.count(s) for s in Status}
     outcome = Outcome.APPLIED if report.complete else Outcome.PARTIAL
