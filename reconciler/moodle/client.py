@@ -97,8 +97,9 @@ IDEMPOTENT_WRITES = frozenset(
 
 
 class _CutShort(Exception):
-    """A 200 answer that is the start of a JSON document: Moodle ran the call, the rest of
-    its answer was lost on the way."""
+    """A 200 answer that is not the JSON Moodle sends, after Moodle ran (or may have run)
+    the call: the start of a JSON document whose rest was lost on the way, or, to a write,
+    a PHP error page printed part way through it."""
 
 
 def _looks_cut_short(body: bytes) -> bool:
@@ -374,6 +375,9 @@ class MoodleClient:
             if _looks_cut_short(response.content):
                 raise _CutShort(f"its answer was cut short after {len(response.content)} bytes") from None
             start = " ".join(response.text[:80].split())
+            if function not in READ_FUNCTIONS:
+                # The plan's reads reached this URL first: a write answered so died part way.
+                raise _CutShort(f"its answer is not JSON: it starts {start!r}") from None
             raise MoodleTransportError(
                 f"{function}: Moodle's answer is not JSON (it starts {start!r}); check that moodle.url is the site root"
             ) from None
