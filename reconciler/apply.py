@@ -176,10 +176,10 @@ def apply_plan(
     stop = journal.stop if journal is not None else Stop()
 
     def record(batch: Iterable[ChangeResult]) -> None:
-        for result in batch:
-            results.append(result)
-            if journal is not None and journal.audit is not None:
-                journal.audit.change(result.change.to_dict(), result.status.value, result.error)
+        done = list(batch)
+        results.extend(done)
+        if journal is not None and journal.audit is not None:
+            journal.audit.changes((_ref(r.change), r.status.value, r.error) for r in done)
         if progress is not None:
             progress(len(results), total)
 

@@ -30,7 +30,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,26 +92,40 @@ class AuditLog:
         *,
         override_reason: str | None = None,
         run: str | None = None,
-        event: str = "change",
     ) -> None:
         """Append the outcome of one change (a :meth:`Change.to_dict` dict, or just its
         action, kind and key) of the plan with this checksum. ``override_reason`` is the
         plan's recorded override, if any; ``run`` the apply run's id."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
-        self._append(
-            {
-                "event": event,
-                **({} if run is None else {"run": run}),
-                "plan": plan_checksum,
-                "action": change_dict["action"],
-                "kind": change_dict["kind"],
-                "key": change_dict["key"],
-                "outcome": outcome,
-                "error": error,
-                "override_reason": override_reason,
-            }
-        )
+        self.record_all(plan_checksum, [(change_dict, outcome, error)], override_reason=override_reason, run=run)
+
+    def record_all(
+        self,
+        plan_checksum: str,
+        outcomes: Iterable[tuple[Mapping[str, Any], str, str | None]],
+        *,
+        override_reason: str | None = None,
+        run: str | None = None,
+    ) -> None:
+        """:meth:`record` for many changes (each its change, outcome and error) with one
+        write and one fsync."""
+        entries: list[dict[str, Any]] = []
+        for change_dict, outcome, error in outcomes:
+            if outcome not in OUTCOMES:
+                raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+            entries.append(
+                {
+                    "event": "change",
+                    **({} if run is None else {"run": run}),
+                    "plan": plan_checksum,
+                    "action": change_dict["action"],
+                    "kind": change_dict["kind"],
+                    "key": change_dict["key"],
+                    "outcome": outcome,
+                    "error": error,
+                    "override_reason": override_reason,
+                }
+            )
+        self._append(*entries)
 
     def record_event(self, event: str, plan_checksum: str, **fields: Any) -> None:
         """Append one line of ``event`` for the plan with this checksum."""
@@ -137,9 +151,13 @@ class AuditLog:
     ) -> None:
         self.close()
 
-    def _append(self, entry: Mapping[str, Any]) -> None:
-        line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), **entry}
-        data = (json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    def _append(self, *entries: Mapping[str, Any]) -> None:
+        """Write whole lines in one ``write`` and fsync them."""
+        if not entries:
+            return
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        lines = (json.dumps({"time": now, **entry}, sort_keys=True, ensure_ascii=False) + "\n" for entry in entries)
+        data = "".join(lines).encode("utf-8")
         with self._lock:
             if self._fd is None:
                 raise ReconcilerError(f"audit log {self.path} is closed")
@@ -190,9 +208,9 @@ class AuditRun:
             changes=[{**_ref(c), "outcome": outcome, "error": error} for c, outcome, error in outcomes],
         )
 
-    def change(self, change: Mapping[str, Any], outcome: str, error: str | None) -> None:
-        """A change's final outcome."""
-        self.log.record(self.plan, change, outcome, error, override_reason=self.override_reason, run=self.id)
+    def changes(self, outcomes: Iterable[tuple[Mapping[str, Any], str, str | None]]) -> None:
+        """Changes' final outcomes (each its action, kind and key, outcome and error)."""
+        self.log.record_all(self.plan, outcomes, override_reason=self.override_reason, run=self.id)
 
     def finish(self, tally: Mapping[str, int], *, stopped: str | None = None) -> None:
         """The run ended (``end``), or was stopped for ``stopped`` (``interrupted``)."""
