@@ -4,9 +4,12 @@ errors into one clear line and an exit code, and logging setup."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.text import Text
@@ -53,3 +56,26 @@ def setup_logging(verbose: bool) -> None:
     # httpx logs every request line with its URL at INFO; the URLs carry no secret
     # (tokens travel in bodies and headers), but they drown the tool's own notes.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
+    """While inside, SIGINT or SIGTERM calls ``stop`` with the signal's name (the work
+    winds down and records what it did); a second one ends the process at once (exit 130)."""
+    received: list[int] = []
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if received:
+            err.print(Text(f"{name} again: stopping now; calls in flight are not recorded", style="bold red"))
+            os._exit(130)
+        received.append(signum)
+        err.print(Text(f"{name}: stopping after the calls in flight (again to stop at once)", style="yellow"))
+        stop(f"interrupted by {name}")
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

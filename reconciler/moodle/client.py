@@ -97,8 +97,18 @@ IDEMPOTENT_WRITES = frozenset(
     }
 )
 
-#: HTTP statuses that mean "not processed, try later".
-_THROTTLED = frozenset({429, 503})
+
+class _CutShort(Exception):
+    """A 200 answer that is not the JSON Moodle sends, after Moodle ran (or may have run)
+    the call: the start of a JSON document whose rest was lost on the way, or, to a write,
+    a PHP error page printed part way through it."""
+
+
+def _looks_cut_short(body: bytes) -> bool:
+    """Whether an undecodable body is truncated JSON (or empty), not some other page (a
+    login form, a wrong URL): Moodle's JSON answers start with one of these."""
+    start = body.lstrip()[:1]
+    return not start or start in b'{["-0123456789ntf'
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -333,7 +343,7 @@ class MoodleClient:
                 ) from None
             except httpx.TransportError as exc:
                 self.stats.record(function, time.monotonic() - started)
-                error = self._lost(function, f"{type(exc).__name__}: {exc}", repeatable)
+                error = self._lost(function, f"{type(exc).__name__}: {exc}")
                 if repeatable:
                     raise Retry(error) from None
                 raise error from None
@@ -341,7 +351,13 @@ class MoodleClient:
             self.stats.record(function, elapsed)
             log.debug("%s: %d fields, HTTP %d, %.3fs", function, len(fields), response.status_code, elapsed)
             if response.status_code == 200:
-                return self._decode(function, response, len(fields))
+                try:
+                    return self._decode(function, response, len(fields))
+                except _CutShort as exc:
+                    error = self._lost(function, str(exc))
+                    if repeatable:
+                        raise Retry(error) from None
+                    raise error from None
             error, retry = self._bad_status(function, response.status_code, repeatable)
             if retry:
                 raise Retry(error, after=retry_after(response))
@@ -352,8 +368,11 @@ class MoodleClient:
 
         return run(attempt, self.retry, sleep=self._sleep, on_retry=retrying)
 
-    def _lost(self, function: str, what: str, repeatable: bool) -> MoodleTransportError:
-        if repeatable:
+    def _lost(self, function: str, what: str) -> MoodleTransportError:
+        """The error for a call that was sent but got no usable answer: Moodle may have run
+        it. A read can only fail; a write's outcome is unknown (OutcomeUnknown), even after
+        the retries of a repeatable one, and is settled by reading the objects back."""
+        if function in READ_FUNCTIONS:
             return MoodleTransportError(f"{function}: no answer from Moodle ({what})")
         return OutcomeUnknown(f"{function}: sent, but no answer came back ({what}); it may or may not have happened")
 
@@ -363,17 +382,24 @@ class MoodleClient:
                 f"{function}: HTTP 403 from {self.url}: web services or the REST protocol are disabled on the site "
                 "(Site administration > Server > Web services)"
             ), False
-        if status in _THROTTLED:
+        if status == 429:
+            # A rate limit answers before the request is handed to Moodle.
             return MoodleTransportError(f"{function}: HTTP {status} (server busy)"), True
         if status >= 500:
-            return self._lost(function, f"HTTP {status}", repeatable), repeatable
+            # A 503 or 504 may come from a proxy that gave up on a call Moodle then finished.
+            return self._lost(function, f"HTTP {status}"), repeatable
         return MoodleTransportError(f"{function}: HTTP {status} from {self.url}{REST_PATH}; check moodle.url"), False
 
     def _decode(self, function: str, response: httpx.Response, fields: int) -> Any:
         try:
             body = json.loads(response.content)
         except ValueError:
+            if _looks_cut_short(response.content):
+                raise _CutShort(f"its answer was cut short after {len(response.content)} bytes") from None
             start = " ".join(response.text[:80].split())
+            if function not in READ_FUNCTIONS:
+                # The plan's reads reached this URL first: a write answered so died part way.
+                raise _CutShort(f"its answer is not JSON: it starts {start!r}") from None
             raise MoodleTransportError(
                 f"{function}: Moodle's answer is not JSON (it starts {start!r}); check that moodle.url is the site root"
             ) from None

@@ -31,9 +31,10 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import ApplyReport, Status
+from reconciler.apply import ApplyReport, Status, Stop
 from reconciler.config.model import Config, MoodleSettings
 from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.lock import apply_lock
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
@@ -88,6 +89,7 @@ class RunReport:
     applied: int = 0
     failed: int = 0
     skipped: int = 0
+    unknown: int = 0
     folder: str | None = None
     error: str | None = None
 
@@ -103,6 +105,7 @@ class RunReport:
             "applied": self.applied,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unknown": self.unknown,
             "folder": self.folder,
             "error": self.error,
         }
@@ -170,17 +173,30 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         if held is not None:
             _log_held(held, run, folder, auto_apply=config.serve.auto_apply)
             return {**fields, "outcome": held}
-        live = read_for_apply(moodle, run.plan, roles)
-        stale = find_stale(run.plan, live)
-        if stale:
-            log.warning(
-                "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
-                len(stale),
-                folder,
+        stop = Stop()
+        with apply_lock(moodle, wait_s=0, on_lost=stop):
+            live = read_for_apply(moodle, run.plan, roles)
+            stale = find_stale(run.plan, live)
+            if stale:
+                log.warning(
+                    "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
+                    len(stale),
+                    folder,
+                )
+                return {**fields, "outcome": Outcome.STALE}
+            log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
+            # One audit log for every run, beside the run folders.
+            report = apply_audited(
+                config,
+                moodle,
+                run.plan,
+                live,
+                doc,
+                plan_file=folder / "plan.json",
+                plans_dir=config.serve.out_dir,
+                roles=roles,
+                stop=stop,
             )
-            return {**fields, "outcome": Outcome.STALE}
-        log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
-        report = apply_audited(config, moodle, run.plan, live, doc, roles=roles)
     tally = {s.value: report.count(s) for s in Status}
     outcome = Outcome.APPLIED if report.complete else Outcome.PARTIAL
     log.log(

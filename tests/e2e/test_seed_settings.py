@@ -646,7 +646,7 @@ def test_manual_sync_plan_then_apply_and_a_day_of_changes(make_stack: MakeStack)
     stack.sandbox.change("manual", lambda x: add_teacher(x, chin.id, teacher, "Co-Teacher", day))
     stack.sandbox.change("manual", lambda x: withdraw_student(x, leaver, day))
 
-    outcome = stack.cli("apply", config, "--auto-approve")  # plan and apply in one step
+    outcome = stack.cli("apply", config, "--auto-approve", "--out", stack.folder / "now")  # plan and apply in one step
     assert outcome.code == 0, outcome.output
     stack.converged(config)
     view, courses = stack.view, stack.view.owned_courses()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import httpx
@@ -36,6 +37,39 @@ def test_a_create_whose_answer_is_lost_is_not_resent(site: MoodleSite, client: M
         client.call("core_user_create_users", _NEW_USER)
     assert client.stats.calls == Counter({"core_user_create_users": 1})
     assert len(client.call("core_user_get_users_by_field", {"values": ["ab"], "field": "username"})) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (lambda site: site.faults.fail_next(1, status=503, after_processing=True), "HTTP 503"),
+        (lambda site: site.faults.truncate_next(1), "cut short after"),
+    ],
+    ids=["503 after processing", "answer cut short"],
+)
+def test_a_create_answered_by_a_5xx_or_a_cut_body_is_unknown_and_not_resent(
+    site: MoodleSite, client: MoodleClient, fault: Callable[[MoodleSite], None], said: str
+) -> None:
+    fault(site)
+    with pytest.raises(OutcomeUnknown, match=said):
+        client.call("core_user_create_users", _NEW_USER)
+    assert client.stats.calls == Counter({"core_user_create_users": 1})
+    assert len(client.call("core_user_get_users_by_field", {"values": ["ab"], "field": "username"})) == 1
+
+
+def test_a_write_answered_by_a_php_error_page_is_unknown(site: MoodleSite, token: str) -> None:
+    inner = site.transport()
+
+    def fatal(request: httpx.Request) -> httpx.Response:
+        inner.handle_request(request)  # Moodle ran it, then PHP printed an error instead of the answer
+        return httpx.Response(200, text="<br />\n<b>Fatal error</b>: Allowed memory size exhausted")
+
+    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(fatal), backoff_s=0.0) as client:
+        with pytest.raises(OutcomeUnknown, match="Fatal error"):
+            client.call("core_user_create_users", _NEW_USER)
+        with pytest.raises(MoodleTransportError, match=r"check that moodle\.url is the site root"):
+            client.call("core_webservice_get_site_info")
+        assert client.stats.calls == Counter({"core_user_create_users": 1, "core_webservice_get_site_info": 1})
 
 
 def test_a_write_that_never_left_is_sent_again(site: MoodleSite, token: str) -> None:

@@ -163,10 +163,11 @@ def test_auto_apply_applies_a_safe_plan_and_records_it(start: Start, systems: Sy
     assert doc.verdict == SafetyVerdict(ok=True, violations=(), override_reason=None)
     report = json.loads((folder / "apply.json").read_text(encoding="utf-8"))
     assert report["plan"] == doc.checksum
-    assert report["counts"] == {"applied": len(plan.changes), "failed": 0, "skipped": 0}
-    audit = (Path(config.audit_log or "")).read_text(encoding="utf-8").splitlines()
-    assert len(audit) == len(plan.changes)
-    assert all(json.loads(line)["plan"] == doc.checksum for line in audit)
+    assert report["counts"] == {"applied": len(plan.changes), "failed": 0, "skipped": 0, "unknown": 0}
+    audit = [json.loads(line) for line in Path(config.audit_log or "").read_text(encoding="utf-8").splitlines()]
+    assert len([line for line in audit if line["event"] == "change"]) == len(plan.changes)
+    assert [line["event"] for line in audit if line["event"] in ("start", "end")] == ["start", "end"]
+    assert all(line["plan"] == doc.checksum for line in audit)
 
     assert running.notify().status_code == 200  # Moodle now matches: the next run has nothing to do
     assert running.settled(2)["last_run"]["outcome"] == "no_changes"
@@ -225,7 +226,7 @@ def test_healthz_reports_the_last_run_without_personal_data_or_secrets(
     assert health["next_run_at"].endswith("Z")
     assert set(health["last_run"]) == {
         "trigger", "outcome", "started_at", "finished_at", "changes", "violations",
-        "applied", "failed", "skipped", "folder", "error",
+        "applied", "failed", "skipped", "unknown", "folder", "error",
     }  # fmt: skip
     people = [s.last_name for s in district.students] + [s.email for s in district.students if s.email]
     people += [u.last_name for u in district.users]

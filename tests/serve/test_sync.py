@@ -4,6 +4,7 @@ goes wrong (never with an exception)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from reconciler.config.model import Config
 from reconciler.errors import PlanFileError
+from reconciler.lock import ApplyLock
 from reconciler.model import Key, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
@@ -25,7 +27,7 @@ from reconciler.serve.sync import Connectors, Outcome, hold_back, save_run, sync
 from reconciler.signing import KEY_ENV, signature_problem
 from tests.support.plans import sample_doc
 
-from .systems import Systems
+from .systems import MOODLE_TOKEN, Systems
 
 ONE_CHANGE = Plan(changes=(Change(Action.DELETE, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
 AN_ADOPTION = Plan(changes=(Change(Action.ADOPT, Key(Kind.USER, "ps2m:d:student:1"), None, None),))
@@ -144,3 +146,26 @@ def test_a_plan_that_went_stale_before_applying_is_not_applied(
     assert not (folder / "apply.json").exists()
     assert not Path(config.audit_log or "").exists()  # nothing applied under this plan
     assert "changed in Moodle since planning" in caplog.text
+
+
+def test_without_an_audit_log_set_every_run_is_audited_beside_the_run_folders(config: Config, systems: Systems) -> None:
+    unset = _at(dataclasses.replace(config, audit_log=None), auto_apply=True)
+
+    report = sync_once(unset, Trigger.SCHEDULE, connectors=systems.connectors())
+
+    assert report.outcome is Outcome.APPLIED
+    audit = Path(config.serve.out_dir) / "audit.jsonl"
+    events = [json.loads(line)["event"] for line in audit.read_text(encoding="utf-8").splitlines()]
+    assert events[0] == "start" and events[-1] == "end" and events.count("change") == report.applied
+    assert not (Path(config.serve.out_dir) / str(report.folder) / "audit.jsonl").exists()
+
+
+def test_a_run_does_not_apply_while_another_apply_holds_the_lock(config: Config, systems: Systems) -> None:
+    with MoodleClient("http://moodle.test", MOODLE_TOKEN, transport=systems.moodle.transport()) as client:
+        other = ApplyLock(client)
+        other.acquire()
+        report = sync_once(_at(config, auto_apply=True), Trigger.WEBHOOK, connectors=systems.connectors())
+        other.release()
+
+    assert report.outcome is Outcome.FAILED and report.error == "LockHeld" and report.applied == 0
+    assert not Path(config.audit_log or "").exists()

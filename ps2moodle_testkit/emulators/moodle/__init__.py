@@ -37,6 +37,8 @@ Public API::
     site.faults.latency_s = 0.05                     # every call
     site.faults.slow_next(1, seconds=30)             # long enough for a client timeout
     site.faults.fail_next(2, status=503)             # a proxy's 5xx; Moodle never sees the call
+    site.faults.fail_next(1, after_processing=True)  # the call runs, a proxy answers 503
+    site.faults.truncate_next(1)                     # the call runs, its answer is cut in half
     site.faults.drop_next(1, after_processing=True)  # the call runs, the reply is lost
 
     # cost model: 20 ms a call + measured ms per item, at most 4 calls served at once

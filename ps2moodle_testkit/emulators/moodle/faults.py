@@ -1,9 +1,10 @@
 """Fault switches and the per-call cost model of the emulated site.
 
 :class:`Faults` makes the next calls misbehave the way networks and proxies do: a
-fixed latency on every call, a few slow calls, a few 5xx answers (the call never
-reaches Moodle), a few dropped connections (before Moodle runs the call, or after, so
-the client cannot know whether it happened). A revoked token is
+fixed latency on every call, a few slow calls, a few 5xx answers (by default the call
+never reaches Moodle; ``after_processing``: a proxy gave up on a call Moodle then ran),
+a few answers cut short after the call ran, a few dropped connections (before Moodle
+runs the call, or after, so the client cannot know whether it happened). A revoked token is
 :meth:`~.site.MoodleSite.revoke_token`.
 
 :class:`CostModel` makes calls take the time a real site needs: a fixed cost per call
@@ -48,10 +49,13 @@ class CostModel:
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """What happens to one call: extra delay, a replacement status, a dropped connection."""
+    """What happens to one call: extra delay, a replacement status (before or after the
+    call runs), a body cut short, a dropped connection."""
 
     delay_s: float = 0.0
     status: int | None = None
+    status_after: bool = False
+    truncate: bool = False
     drop_before: bool = False
     drop_after: bool = False
 
@@ -64,7 +68,8 @@ class Faults:
         #: Seconds added to every call.
         self.latency_s = 0.0
         self._slow: list[float] = []
-        self._errors: list[int] = []
+        self._errors: list[tuple[int, bool]] = []
+        self._truncations = 0
         self._drops: list[bool] = []
 
     def slow_next(self, count: int = 1, seconds: float = 30.0) -> None:
@@ -72,10 +77,18 @@ class Faults:
         with self._lock:
             self._slow.extend([seconds] * count)
 
-    def fail_next(self, count: int = 1, status: int = 503) -> None:
-        """The next ``count`` calls answer ``status`` with a proxy's HTML page; Moodle never sees them."""
+    def fail_next(self, count: int = 1, status: int = 503, *, after_processing: bool = False) -> None:
+        """The next ``count`` calls answer ``status`` with a proxy's HTML page; Moodle never
+        sees them, unless ``after_processing``: then each call runs first (its writes
+        happen) and the proxy's page replaces Moodle's answer."""
         with self._lock:
-            self._errors.extend([status] * count)
+            self._errors.extend([(status, after_processing)] * count)
+
+    def truncate_next(self, count: int = 1) -> None:
+        """The next ``count`` calls run, and their answer is cut off half way (a worker
+        killed mid-reply, a proxy's buffer): the client gets a body that is not JSON."""
+        with self._lock:
+            self._truncations += count
 
     def drop_next(self, count: int = 1, *, after_processing: bool = False) -> None:
         """Close the next ``count`` connections without a reply.
@@ -92,6 +105,7 @@ class Faults:
             self.latency_s = 0.0
             self._slow.clear()
             self._errors.clear()
+            self._truncations = 0
             self._drops.clear()
 
     def take(self) -> FaultPlan:
@@ -101,5 +115,10 @@ class Faults:
             if self._drops:
                 after = self._drops.pop(0)
                 return FaultPlan(delay, None, drop_before=not after, drop_after=after)
-            status = self._errors.pop(0) if self._errors else None
-            return FaultPlan(delay, status)
+            if self._errors:
+                status, after = self._errors.pop(0)
+                return FaultPlan(delay, status, status_after=after)
+            if self._truncations:
+                self._truncations -= 1
+                return FaultPlan(delay, truncate=True)
+            return FaultPlan(delay)

@@ -46,12 +46,15 @@ class MoodleHandler:
             time.sleep(plan.delay_s)
         if plan.drop_before:
             raise DropConnection
-        if plan.status is not None:
-            page = f"<html><body><h1>{plan.status} {HTTPStatus(plan.status).phrase}</h1></body></html>".encode()
-            return plan.status, {"Content-Type": "text/html"}, page
+        if plan.status is not None and not plan.status_after:
+            return _proxy_page(plan.status)
         outcome = self._costed(method, query, headers, body)
         if plan.drop_after:
             raise DropConnection
+        if plan.status is not None:
+            return _proxy_page(plan.status)
+        if plan.truncate:
+            return outcome.status, outcome.headers, outcome.body[: len(outcome.body) // 2]
         return outcome.status, outcome.headers, outcome.body
 
     def _costed(self, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Outcome:
@@ -81,6 +84,11 @@ class MoodleHandler:
         except (ValueError, KeyError, TypeError) as error:
             return 400, _JSON, json.dumps({"error": str(error)}).encode()
         return 200, _JSON, json.dumps({"result": result}).encode()
+
+
+def _proxy_page(status: int) -> Reply:
+    page = f"<html><body><h1>{status} {HTTPStatus(status).phrase}</h1></body></html>".encode()
+    return status, {"Content-Type": "text/html"}, page
 
 
 def moodle_transport(site: MoodleSite) -> httpx.MockTransport:

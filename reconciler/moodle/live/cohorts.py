@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.lock import is_lock
 from reconciler.model import Cohort, Key, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.live.found import Call, Found, owned, text
@@ -33,7 +34,9 @@ class Cohorts:
         ]
 
     def on_cohorts(self, answer: Any) -> None:
-        self.records = MoodleClient.expect_list("core_cohort_get_cohorts", answer)
+        # The apply lock is a cohort too: never a cohort to manage, adopt or remove.
+        listed = MoodleClient.expect_list("core_cohort_get_cohorts", answer)
+        self.records = [c for c in listed if not is_lock(c.get("idnumber"))]
         for rec in self.records:
             if owned(rec.get("idnumber")):
                 key = Key(Kind.COHORT, rec["idnumber"])

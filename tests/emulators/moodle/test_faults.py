@@ -42,6 +42,27 @@ def test_fail_next_answers_5xx_without_running_the_call(http: httpx.Client, fres
     assert len(fresh.categories) == 2  # only the third call reached Moodle
 
 
+def test_fail_after_processing_runs_the_call_then_answers_5xx(http: httpx.Client, fresh: MoodleSite) -> None:
+    fresh.faults.fail_next(1, status=503, after_processing=True)
+    create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
+    reply = http.post(PATH, data=create)
+    assert reply.status_code == 503 and "503 Service Unavailable" in reply.text
+    assert len(fresh.categories) == 2  # written, though the client was told otherwise
+
+
+def test_truncated_answer_after_processing(http: httpx.Client, fresh: MoodleSite) -> None:
+    fresh.faults.truncate_next(1)
+    create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
+    cut = http.post(PATH, data=create)
+    whole = http.post(PATH, data=create)
+    assert cut.status_code == whole.status_code == 200
+    assert whole.json()[0]["name"] == "X"
+    assert cut.content.startswith(b'[{"id":') and 0 < len(cut.content) < len(whole.content)
+    with pytest.raises(ValueError):
+        cut.json()
+    assert len(fresh.categories) == 3  # both calls ran
+
+
 def test_dropped_connection_before_or_after_processing(http: httpx.Client, fresh: MoodleSite) -> None:
     create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
     fresh.faults.drop_next(1)
