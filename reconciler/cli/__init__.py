@@ -11,6 +11,7 @@ from reconciler.cli import (
     emulate,  # noqa: F401
     emulate_moodle,  # noqa: F401
     plan,  # noqa: F401
+    powerschool_plugin,  # noqa: F401
     serve,  # noqa: F401
     show,  # noqa: F401
     validate,  # noqa: F401  (registers commands)
