@@ -10,6 +10,7 @@ from reconciler.cli import (
     doctor,  # noqa: F401
     emulate,  # noqa: F401
     emulate_moodle,  # noqa: F401
+    moodle_setup,  # noqa: F401
     plan,  # noqa: F401
     powerschool_plugin,  # noqa: F401
     serve,  # noqa: F401
