@@ -319,7 +319,8 @@ class ServeSettings:
     events meanwhile join it). ``auto_apply`` applies a plan only when the safety gate
     passes it without an override; otherwise plans are only written to ``out_dir`` for
     review. ``webhook_key`` is the subscription key PowerSchool sends back; without it the
-    webhook is off and only the schedule runs.
+    webhook is off and only the schedule runs. ``callback_url`` is where PowerSchool
+    reaches the webhook: with both, serve subscribes PowerSchool itself.
     """
 
     interval_s: float = 3600.0
@@ -327,6 +328,7 @@ class ServeSettings:
     auto_apply: bool = False
     webhook_key: SecretRef | None = None
     out_dir: str = "plan-output/serve"
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from reconciler.config.model import Config, Connection, SecretRef
 from reconciler.emulators.district import District, generate_district
 from reconciler.emulators.moodle import MoodleSite
 from reconciler.emulators.powerschool import PowerSchoolEmulator
+from reconciler.emulators.powerschool.events import changes
 from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import RosterReader
 from reconciler.powerschool.roster import Roster
@@ -82,13 +83,16 @@ class Sandbox:
         return read
 
     def change(self, connection: str, edit: Callable[[District], District]) -> District:
-        """Change one connection's PowerSchool data (the emulator keeps its credentials)."""
+        """Change one connection's PowerSchool data (the emulator keeps its credentials and
+        its event subscription, which is notified of what changed)."""
         old = self.powerschool[connection]
-        district = edit(self.districts[connection])
+        previous = self.districts[connection]
+        district = edit(previous)
         self.districts[connection] = district
         self.powerschool[connection] = PowerSchoolEmulator(
-            district, client_id=old.client_id, client_secret=old.client_secret
+            district, client_id=old.client_id, client_secret=old.client_secret, subscriptions=old.subscriptions
         )
+        old.subscriptions.notify(changes(previous, district))
         return district
 
 

@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import ApplyReport, Status
-from reconciler.config.model import Config, MoodleSettings
+from reconciler.config.model import Config, MoodleSettings, PowerSchoolSettings
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
 from reconciler.plan.model import Plan
 from reconciler.planfile import find_stale, save_plan
+from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.powerschool.source import fetch_roster
 from reconciler.safety import SafetyVerdict
 from reconciler.serve.schedule import Trigger
@@ -68,6 +69,8 @@ class Connectors:
 
     moodle: Callable[[MoodleSettings], MoodleClient] = MoodleClient.from_settings
     roster: RosterReader = fetch_roster
+    #: For the event subscription (:mod:`reconciler.serve.subscribe`).
+    powerschool: Callable[[PowerSchoolSettings], PowerSchoolClient] = PowerSchoolClient.from_settings
 
 
 @dataclass(frozen=True)
