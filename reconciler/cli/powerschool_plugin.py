@@ -19,7 +19,7 @@ from reconciler.powerschool.plugin import PluginError, plugin_spec, plugin_xml, 
 def powerschool_plugin(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The config file.")],
     contact: Annotated[
-        str, typer.Option("--contact", metavar="EMAIL", help="Publisher contact e-mail PowerSchool shows (required).")
+        str, typer.Option("--contact", metavar="EMAIL", help="Publisher contact e-mail PowerSchool shows.")
     ],
     out_file: Annotated[
         Path | None,

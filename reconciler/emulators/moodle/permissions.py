@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from reconciler.emulators.moodle.errors import MoodleError, access_exception, invalid_parameter, moodle_exception
-from reconciler.emulators.moodle.model import CONTEXT_COURSE, CONTEXT_SYSTEM, CONTEXT_USER, Role, RoleAssignment, User
+from reconciler.emulators.moodle.model import (
+    CONTEXT_COURSE,
+    CONTEXT_COURSECAT,
+    CONTEXT_SYSTEM,
+    CONTEXT_USER,
+    Role,
+    RoleAssignment,
+    User,
+)
 
 if TYPE_CHECKING:
     from reconciler.emulators.moodle.registry import Call, ExternalFunction
@@ -124,7 +132,12 @@ _ALL_DETAILS = frozenset(
 _IDENTITY = "moodle/site:viewuseridentity"
 #: What a user without site-admin rights is told about uploads in get_site_info (recorded).
 _NON_ADMIN_SITE_INFO = {"userquota": 104857600, "usermaxuploadfilesize": 2097152}
-_CONTEXT_LEVELS = {"system": CONTEXT_SYSTEM, "user": CONTEXT_USER, "coursecat": 40, "course": CONTEXT_COURSE}
+_CONTEXT_LEVELS = {
+    "system": CONTEXT_SYSTEM,
+    "user": CONTEXT_USER,
+    "coursecat": CONTEXT_COURSECAT,
+    "course": CONTEXT_COURSE,
+}
 
 
 @dataclass
