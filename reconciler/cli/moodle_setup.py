@@ -19,7 +19,7 @@ class SetupFormat(str, Enum):
     XML = "xml"
 
 
-@app.command("moodle-setup")
+@app.command("moodle-setup", short_help="Print the least-privilege Moodle setup this config needs.")
 def moodle_setup(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The config file.")],
     fmt: Annotated[

@@ -15,7 +15,7 @@ from reconciler.errors import SourceError
 from reconciler.powerschool.plugin import PluginError, plugin_spec, plugin_xml, plugin_zip
 
 
-@app.command("powerschool-plugin")
+@app.command("powerschool-plugin", short_help="Write the PowerSchool plugin ZIP this config needs.")
 def powerschool_plugin(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The config file.")],
     contact: Annotated[
