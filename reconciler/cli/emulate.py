@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.text import Text
@@ -19,6 +20,8 @@ from reconciler.emulators.http import LoopbackServer
 from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.net import BackgroundServer
 from reconciler.powerschool.roster import school_year_of
+
+T = TypeVar("T")
 
 emulate_app = typer.Typer(
     help="Serve an emulated PowerSchool or Moodle on 127.0.0.1 (tests, demos, trials).", no_args_is_help=True
@@ -57,7 +60,7 @@ def describe(district: District) -> str:
 
 @emulate_app.command("powerschool")
 def powerschool(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     scale: Annotated[ScaleName, typer.Option(help="Size of the sample district.")] = ScaleName.SMALL,
     seed: Annotated[int, typer.Option(help="Seed of the sample district (same seed, same district).")] = 1,
     year: Annotated[
@@ -65,12 +68,21 @@ def powerschool(
     ] = None,
 ) -> None:
     """Serve an emulated PowerSchool over a generated sample district until Ctrl-C."""
-    emulator, server = powerschool_server(scale.value, seed, port, year)
+    emulator, server = listening(port, lambda: powerschool_server(scale.value, seed, port, year))
     out.print(Text(f"PowerSchool emulator: {describe(emulator.district)}"))
     out.print(Text(f"url:           {server.url}"))
     out.print(Text(f"client_id:     {emulator.client_id}"))
     out.print(Text(f"client_secret: {emulator.client_secret}"))
     serve_until_interrupted(server)
+
+
+def listening(port: int, start: Callable[[], T]) -> T:
+    """``start()``, or exit 1 with the reason when the port cannot be listened on (taken, not allowed)."""
+    try:
+        return start()
+    except OSError as exc:
+        err.print(Text(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", style="red"))
+        raise typer.Exit(1) from None
 
 
 def serve_until_interrupted(server: BackgroundServer) -> None:
