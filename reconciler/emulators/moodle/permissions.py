@@ -275,8 +275,9 @@ def _course_error(courseid: int) -> MoodleError:
 
 
 def _require_course_access(call: Call, courseid: int) -> None:
-    """``validate_context`` of a course context: ``require_login`` lets in only enrolled users
-    or holders of moodle/course:view (the site course is open to every user)."""
+    """``validate_context`` of a course context: ``require_login`` lets in enrolled users and
+    holders of moodle/course:view; the site course is open to every user. (Not modelled: a
+    non-admin token user enrolled in the course; the sync user is enrolled nowhere.)"""
     if call.site.course_context(courseid) is not None and not _may_enter(call, courseid):
         raise _course_error(courseid)
 
