@@ -9,8 +9,7 @@ import typer
 from rich.text import Text
 
 from reconciler.cli.app import app, err, out
-from reconciler.cli.common import EXIT_ERROR, load_or_exit
-from reconciler.config.model import Config, Connection
+from reconciler.cli.common import EXIT_ERROR, choose_connection, load_or_exit
 from reconciler.errors import SourceError
 from reconciler.powerschool.plugin import PluginError, plugin_spec, plugin_xml, plugin_zip
 
@@ -35,7 +34,7 @@ def powerschool_plugin(
     exactly the fields this config reads. Its Data Configuration page then shows the
     client ID and secret for the config."""
     config = load_or_exit(config_path)
-    chosen = _connection(config, connection, config_path)
+    chosen = choose_connection(config, connection, config_path)
     try:
         xml = plugin_xml(plugin_spec(chosen, contact))
     except (PluginError, SourceError) as exc:
@@ -49,14 +48,3 @@ def powerschool_plugin(
         raise typer.Exit(EXIT_ERROR) from None
     fields = xml.count("<field ")
     out.print(Text(f"wrote {target}: plugin {chosen.name!r}, v1 READ, {fields} table fields"))
-
-
-def _connection(config: Config, name: str | None, path: Path) -> Connection:
-    names = [c.name for c in config.connections]
-    if name is None and len(names) == 1:
-        return config.connections[0]
-    if name in names:
-        return config.connection(name)
-    what = "name one with --connection" if name is None else f"no connection named {name!r}"
-    err.print(Text(f"{path}: {what} (it has: {', '.join(names)})", style="red"))
-    raise typer.Exit(EXIT_ERROR)
