@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.text import Text
@@ -17,6 +18,8 @@ from ps2moodle_testkit.emulators.http import LoopbackServer
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli.app import err, out
 from reconciler.net import BackgroundServer
+
+T = TypeVar("T")
 
 emulate_app = typer.Typer(
     help="Serve an emulated PowerSchool or Moodle on 127.0.0.1 (tests, demos, trials).", no_args_is_help=True
@@ -51,7 +54,7 @@ def describe(district: District) -> str:
 
 @emulate_app.command("powerschool")
 def powerschool(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     scale: Annotated[ScaleName, typer.Option(help="Size of the sample district.")] = ScaleName.SMALL,
     seed: Annotated[int, typer.Option(help="Seed of the sample district (same seed, same district).")] = 1,
     year: Annotated[
@@ -59,12 +62,21 @@ def powerschool(
     ] = EXAMPLES_YEAR,
 ) -> None:
     """Serve an emulated PowerSchool over a generated sample district until Ctrl-C."""
-    emulator, server = powerschool_server(scale.value, seed, port, year)
+    emulator, server = listening(port, lambda: powerschool_server(scale.value, seed, port, year))
     out.print(Text(f"PowerSchool emulator: {describe(emulator.district)}"))
     out.print(Text(f"url:           {server.url}"))
     out.print(Text(f"client_id:     {emulator.client_id}"))
     out.print(Text(f"client_secret: {emulator.client_secret}"))
     serve_until_interrupted(server)
+
+
+def listening(port: int, start: Callable[[], T]) -> T:
+    """``start()``, or exit 1 with the reason when the port cannot be listened on (taken, not allowed)."""
+    try:
+        return start()
+    except OSError as exc:
+        err.print(Text(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", style="red"))
+        raise typer.Exit(1) from None
 
 
 def serve_until_interrupted(server: BackgroundServer) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from ps2moodle_testkit.cli.emulate import emulate_app, serve_until_interrupted
+from ps2moodle_testkit.cli.emulate import emulate_app, listening, serve_until_interrupted
 from ps2moodle_testkit.emulators.http import LoopbackServer
 from ps2moodle_testkit.emulators.moodle import MoodleSite, serve_moodle
 from reconciler.cli.app import out
@@ -28,7 +28,7 @@ def moodle_server(port: int, token: str, *, test_hooks: bool, debug: bool) -> tu
 
 @emulate_app.command("moodle")
 def moodle(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     token: Annotated[
         str | None, typer.Option(help="The admin's web-service token (default: a new random one).")
     ] = None,
@@ -39,7 +39,7 @@ def moodle(
 ) -> None:
     """Serve a fresh emulated Moodle 4.5 until Ctrl-C."""
     token = token or secrets.token_hex(16)
-    site, server = moodle_server(port, token, test_hooks=test_hooks, debug=debug)
+    site, server = listening(port, lambda: moodle_server(port, token, test_hooks=test_hooks, debug=debug))
     out.print(Text(f"Moodle emulator: {site.config.sitename}, Moodle {site.config.release}"))
     out.print(Text(f"url:   {server.url}"))
     out.print(Text(f"token: {token}"))

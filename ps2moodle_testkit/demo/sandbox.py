@@ -17,6 +17,7 @@ from ps2moodle_testkit.emulators.district import District
 from ps2moodle_testkit.emulators.generator import generate_district
 from ps2moodle_testkit.emulators.moodle import MoodleSite
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
+from ps2moodle_testkit.emulators.powerschool.events import changes
 from reconciler.config.loader import load_config
 from reconciler.config.model import Config, Connection, SecretRef
 from reconciler.moodle.client import MoodleClient
@@ -83,13 +84,16 @@ class Sandbox:
         return read
 
     def change(self, connection: str, edit: Callable[[District], District]) -> District:
-        """Change one connection's PowerSchool data (the emulator keeps its credentials)."""
+        """Change one connection's PowerSchool data (the emulator keeps its credentials and
+        its event subscription, which is notified of what changed)."""
         old = self.powerschool[connection]
-        district = edit(self.districts[connection])
+        previous = self.districts[connection]
+        district = edit(previous)
         self.districts[connection] = district
         self.powerschool[connection] = PowerSchoolEmulator(
-            district, client_id=old.client_id, client_secret=old.client_secret
+            district, client_id=old.client_id, client_secret=old.client_secret, subscriptions=old.subscriptions
         )
+        old.subscriptions.notify(changes(previous, district))
         return district
 
 

@@ -9,7 +9,9 @@ registers itself on import. Commands of other installed packages (the test kit's
 from reconciler.cli import (
     discover,  # noqa: F401
     doctor,  # noqa: F401
+    moodle_setup,  # noqa: F401
     plan,  # noqa: F401
+    powerschool_plugin,  # noqa: F401
     serve,  # noqa: F401
     show,  # noqa: F401
     validate,  # noqa: F401  (registers commands)

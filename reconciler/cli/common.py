@@ -16,7 +16,7 @@ from rich.text import Text
 
 from reconciler.cli.app import err
 from reconciler.config.loader import load_config
-from reconciler.config.model import Config
+from reconciler.config.model import Config, Connection
 from reconciler.errors import ConfigError, ReconcilerError
 
 #: Exit codes (documented in the README).
@@ -35,6 +35,19 @@ def load_or_exit(path: Path) -> Config:
             err.print(Text(str(issue)))
         err.print(Text(f"{path}: invalid config, nothing was read or changed", style="bold red"))
         raise typer.Exit(EXIT_ERROR) from None
+
+
+def choose_connection(config: Config, name: str | None, path: Path) -> Connection:
+    """The connection named ``name``, or the only one when none is named; otherwise exit 1
+    naming the connections the config has."""
+    names = [c.name for c in config.connections]
+    if name is None and len(names) == 1:
+        return config.connections[0]
+    if name in names:
+        return config.connection(name)
+    what = "name one with --connection" if name is None else f"no connection named {name!r}"
+    err.print(Text(f"{path}: {what} (it has: {', '.join(names)})", style="red"))
+    raise typer.Exit(EXIT_ERROR)
 
 
 @contextmanager

@@ -159,7 +159,7 @@ class _Builder:
             given["webhook_key"] = self.secret(("serve",), data, "webhook_key")
         if "out_dir" in data:
             given["out_dir"] = self.local_path(data["out_dir"])
-        return ServeSettings(**_given(data, ("auto_apply", "keep_runs")), **given)
+        return ServeSettings(**_given(data, ("auto_apply", "keep_runs", "callback_url")), **given)
 
     def people(self, path: DocPath, data: Data, defaults: PeopleSettings) -> PeopleSettings:
         given = _given(data, ("username", "auth", "email_fallback"))

@@ -336,6 +336,8 @@ class ServeSettings:
     passes it without an override; otherwise plans are only written to ``out_dir`` for
     review, the last ``keep_runs`` of them kept. ``webhook_key`` is the subscription key
     PowerSchool sends back; without it the webhook is off and only the schedule runs.
+    ``callback_url`` is where PowerSchool reaches the webhook: with both, serve subscribes
+    PowerSchool itself.
     """
 
     interval_s: float = 3600.0
@@ -345,6 +347,7 @@ class ServeSettings:
     out_dir: str = "plan-output/serve"
     #: Run folders kept (the newest); older ones are deleted after each run.
     keep_runs: int = 100
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ path and PowerSchool's own message.
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import threading
@@ -198,19 +199,32 @@ class PowerSchoolClient:
         """GET ``path`` (``/ws/v1/...``) and return the decoded JSON. ``q`` in ``params``
         must already be built with :func:`fiql`; other values are encoded here."""
         query = "&".join(f"{quote(k, safe='')}={v if k == 'q' else quote(v, safe=',*')}" for k, v in params)
+        return self.decode(self.send("GET", path, query=query, kind=kind), path)
+
+    def send(self, method: str, path: str, *, query: str = "", body: Any = None, kind: str = "page") -> httpx.Response:
+        """One authenticated request (``body`` sent as JSON), retried like every other; after
+        a 401 once more with a fresh token. The answer as it came: see :meth:`decode`."""
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        content = None if body is None else json.dumps(body).encode("utf-8")
         reauthenticated = False
         while True:
             token = self._current_token()
             headers = {"Authorization": f"Bearer {token}"}
-            response = self._exchange(kind, path, partial(self._http.get, url, headers=headers))
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            request = partial(self._http.request, method, url, headers=headers, content=content)
+            response = self._exchange(kind, path, request)
             if response.status_code == 401 and not reauthenticated:
                 # The token expired or was revoked: one fresh token, one more try.
                 self._forget_token(token)
                 reauthenticated = True
                 self._count("reauth")
                 continue
-            return self._json(response, path)
+            return response
+
+    def decode(self, response: httpx.Response, path: str) -> Any:
+        """The JSON of an answer, or a :class:`SourceError` naming a refusal and PowerSchool's reason."""
+        return self._json(response, path)
 
     def max_page_size(self, resource: str) -> int:
         """The plugin's maximum page size for ``resource`` (``student``, ``staff``,

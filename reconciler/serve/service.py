@@ -31,6 +31,7 @@ from reconciler.serve.health import Snapshot, health
 from reconciler.serve.https import HTTPSServer, Reply, Request, ServeError
 from reconciler.serve.ratelimit import RateLimitedLog
 from reconciler.serve.schedule import Schedule, Trigger
+from reconciler.serve.subscribe import subscribe_all
 from reconciler.serve.sync import Connectors, RunReport, sync_once
 from reconciler.serve.webhook import describe, is_authentic, parse_body, summarize
 
@@ -86,8 +87,10 @@ class SyncService:
         connectors: Connectors | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        subscribe: bool = True,
     ) -> None:
         check_secrets(config)
+        self._subscribe = subscribe
         self._config = config
         self._key = webhook_key(config.serve)
         self._connectors = connectors or Connectors()
@@ -111,8 +114,11 @@ class SyncService:
         return self._server.url
 
     def start(self) -> Self:
-        """Start serving and the worker (whose first run begins at once); returns at once."""
+        """Start serving, subscribe PowerSchool's notifications (unless told not to), start the
+        worker (whose first run begins at once)."""
         self._server.start()
+        if self._subscribe:
+            subscribe_all(self._config, self._key, self._connectors.powerschool)
         self._worker.start()
         log.info(
             "serving %s: %s; full sync every %gs, auto_apply %s, plans in %s (the last %d kept)",

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import ApplyReport, Status, Stop
-from reconciler.config.model import Config, MoodleSettings
+from reconciler.config.model import Config, MoodleSettings, PowerSchoolSettings
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.lock import apply_lock
 from reconciler.moodle.client import MoodleClient
@@ -40,6 +40,7 @@ from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
 from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict
 from reconciler.plan.stale import find_stale
+from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.powerschool.source import fetch_roster
 from reconciler.render.files import save_plan
 from reconciler.serve.schedule import Trigger
@@ -72,6 +73,8 @@ class Connectors:
 
     moodle: Callable[[MoodleSettings], MoodleClient] = MoodleClient.from_settings
     roster: RosterReader = fetch_roster
+    #: For the event subscription (:mod:`reconciler.serve.subscribe`).
+    powerschool: Callable[[PowerSchoolSettings], PowerSchoolClient] = PowerSchoolClient.from_settings
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reconciler.cli.emulate import powerschool_server
 
+from ps2moodle_testkit.cli.emulate import powerschool_server
 from reconciler.config.loader import load_config
 from reconciler.coverage import unmatched_settings
 from reconciler.powerschool.source import fetch_roster

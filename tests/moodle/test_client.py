@@ -64,7 +64,7 @@ def test_a_write_answered_by_a_php_error_page_is_unknown(site: MoodleSite, token
         inner.handle_request(request)  # Moodle ran it, then PHP printed an error instead of the answer
         return httpx.Response(200, text="<br />\n<b>Fatal error</b>: Allowed memory size exhausted")
 
-    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(fatal), backoff_s=0.0) as client:
+    with MoodleClient("https://moodle.test", token, transport=httpx.MockTransport(fatal), backoff_s=0.0) as client:
         with pytest.raises(OutcomeUnknown, match="Fatal error"):
             client.call("core_user_create_users", _NEW_USER)
         with pytest.raises(MoodleTransportError, match=r"check that moodle\.url is the site root"):

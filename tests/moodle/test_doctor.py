@@ -75,7 +75,7 @@ def test_a_ready_site_passes(doctor: Doctor) -> None:
     code, output = doctor()
     assert code == 0, output
     assert "0 problems" in output
-    assert "all 28 the tool calls are available" in output
+    assert "all 26 the tool calls are available" in output  # deletion and unenrolment are off by default
     assert "Role teacher: id 4 (seen on an enrolment), assignable in courses" in output
     assert "Profile field gradelevel: seen on" in output
     assert "Auth plugin manual: installed" in output

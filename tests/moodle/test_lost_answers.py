@@ -66,7 +66,7 @@ def _faulty_client(site: MoodleSite, token: str, function: str, fault: Fault) ->
     # A repeatable write is retried by the client: every attempt must lose its answer.
     times = 4 if function in IDEMPOTENT_WRITES else 1
     transport = _FaultOn(site, function, fault, times)
-    return MoodleClient("http://moodle.test", token, transport=transport, backoff_s=0.0, retries=3), transport
+    return MoodleClient("https://moodle.test", token, transport=transport, backoff_s=0.0, retries=3), transport
 
 
 CREATES = [
@@ -112,7 +112,7 @@ def test_a_lost_answer_to_a_create_is_read_back_as_applied(
 
 def _calls_without_faults(token: str, district: State) -> Counter[str]:
     site = MoodleSite.fresh(token)
-    with MoodleClient("http://moodle.test", token, transport=site.transport()) as client:
+    with MoodleClient("https://moodle.test", token, transport=site.transport()) as client:
         live = read_live(client, district)
         assert _apply(client, compute_plan(district, live), live).complete
         return client.stats.calls
@@ -132,7 +132,7 @@ UPDATES = [
 def test_a_lost_answer_to_an_update_or_removal_is_read_back_as_applied(
     site: MoodleSite, token: str, district: State, function: str
 ) -> None:
-    with MoodleClient("http://moodle.test", token, transport=site.transport(), backoff_s=0.0) as plain:
+    with MoodleClient("https://moodle.test", token, transport=site.transport(), backoff_s=0.0) as plain:
         first = read_live(plain, district)
         assert _apply(plain, compute_plan(district, first), first).complete
     changed = _changed(district)

@@ -83,6 +83,14 @@ def test_discover_over_loopback_http(served: str, tmp_path: Path) -> None:
     assert os.environ["PS_CLIENT_SECRET"] not in result.output
 
 
+def test_discover_reads_the_only_connection_without_being_told_its_name(served: str, tmp_path: Path) -> None:
+    config = tmp_path / "ps2moodle.yaml"
+    config.write_text(minimal_config(name="springfield", powerschool_url=served, schools="200"), encoding="utf-8")
+    result = runner.invoke(app, ["discover", str(config)])
+    assert result.exit_code == 0, result.output
+    assert 200 in YAML(typ="safe").load(io.StringIO(result.stdout))["school_settings"]
+
+
 def test_discover_names_an_unknown_connection(served: str, tmp_path: Path) -> None:
     config = tmp_path / "ps2moodle.yaml"
     config.write_text(minimal_config(name="springfield", powerschool_url=served, schools="200"), encoding="utf-8")

@@ -161,7 +161,7 @@ def test_without_an_audit_log_set_every_run_is_audited_beside_the_run_folders(co
 
 
 def test_a_run_does_not_apply_while_another_apply_holds_the_lock(config: Config, systems: Systems) -> None:
-    with MoodleClient("http://moodle.test", MOODLE_TOKEN, transport=systems.moodle.transport()) as client:
+    with MoodleClient("https://moodle.test", MOODLE_TOKEN, transport=systems.moodle.transport()) as client:
         other = ApplyLock(client)
         other.acquire()
         report = sync_once(_at(config, auto_apply=True), Trigger.WEBHOOK, connectors=systems.connectors())

@@ -25,6 +25,7 @@ from ps2moodle_testkit.emulators.moodle.errors import (
 )
 from ps2moodle_testkit.emulators.moodle.model import User
 from ps2moodle_testkit.emulators.moodle.params import Param, Plain, clean_param, clean_returnvalue, validate_parameters
+from ps2moodle_testkit.emulators.moodle.permissions import require_protocol, run_checked
 from ps2moodle_testkit.emulators.moodle.registry import KNOWN_ELSEWHERE, Call, ExternalFunction, load_all
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 
@@ -83,9 +84,10 @@ def handle_rest(site: MoodleSite, method: str, query: str, headers: Mapping[str,
     with site.lock:
         try:
             user = _authenticate(site, token)
+            require_protocol(site, user)
             function = _load_function(site, name)
             params = validate_parameters(function.parameters, variables, site)
-            result = function.run(Call(site, user, raw), params)
+            result = run_checked(function, Call(site, user, raw), params)
             cleaned = clean_returnvalue(function.returns, result, site) if function.returns is not None else None
         except MoodleError as error:
             body = json_error(error, site.config.debug) if as_json else xml_error(error, site.config.debug)

@@ -47,6 +47,7 @@ from ps2moodle_testkit.emulators.moodle.model import (
     User,
     UserEnrolment,
 )
+from ps2moodle_testkit.emulators.moodle.permissions import Permissions
 
 if TYPE_CHECKING:
     import httpx
@@ -140,6 +141,8 @@ class MoodleSite:
         self.test_hooks = False
         #: token -> user id.
         self.tokens: dict[str, int] = {}
+        #: What roles allow a user who is not a site admin (see :mod:`.permissions`).
+        self.permissions = Permissions()
         self.db = Database()
         db = self.db
         self.users: Table[User] = Table(
@@ -313,8 +316,12 @@ class MoodleSite:
         - ``unsuspend USERID``: set the user's ``suspended`` flag back to 0;
         - ``delete_manual COURSEID``: delete the course's manual enrol instance;
         - ``disable_manual COURSEID``: disable it (status 1);
-        - ``ctx COURSEID``: look up the course's context id (returned).
+        - ``ctx COURSEID``: look up the course's context id (returned);
+        - ``create_sync_user``, ``grant_capability``, ``allow_assign``: see :meth:`.Permissions.setup`.
         """
+        if name in ("create_sync_user", "grant_capability", "allow_assign"):
+            with self.lock:
+                return self.permissions.setup(self, name, *args)
         with self.lock:
             target = int(args[0]) if args else 0
             if name == "unsuspend":

@@ -34,6 +34,7 @@ import httpx
 from ps2moodle_testkit.emulators.district import District
 from ps2moodle_testkit.emulators.http import LoopbackServer, Reply, mock_transport
 from ps2moodle_testkit.emulators.powerschool import fiql
+from ps2moodle_testkit.emulators.powerschool.events import EventSubscriptions
 from ps2moodle_testkit.emulators.powerschool.powerqueries import POWERQUERIES, PowerQuery
 from ps2moodle_testkit.emulators.powerschool.resources import Collection, Resources
 from ps2moodle_testkit.emulators.powerschool.tables import Table, schema_tables
@@ -150,8 +151,11 @@ class PowerSchoolEmulator:
         client_secret: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        subscriptions: EventSubscriptions | None = None,
     ) -> None:
         self.district = district
+        #: The plugin's event subscription set (shared when a changed district replaces this emulator).
+        self.subscriptions = subscriptions or EventSubscriptions()
         self.quirks = quirks or Quirks()
         self.plugin = plugin or Plugin()
         self.faults = faults or Faults()
@@ -500,6 +504,26 @@ class PowerSchoolEmulator:
             raise _Refusal(404, {"message": "Not Found"})
         return self._v1(request, kind, render(row, expansions, extensions))
 
+    # -- /ws/v1/event_subscription (reference §12.1) -----------------------------------------
+
+    def _subscription(self, request: _Request) -> Reply:
+        if request.method == "GET":
+            current = self.subscriptions.get()
+            if current is None:
+                raise _Refusal(404, {"message": "Not Found"})
+            return _ok(current)
+        if request.method == "DELETE":
+            if not self.subscriptions.delete():
+                raise _Refusal(404, {"message": "Not Found"})
+            return 204, {}, b""
+        if "json" not in request.headers.get("content-type", "").lower():
+            raise _Refusal(415, {"message": "Invalid content-type"})
+        try:
+            created = self.subscriptions.put(json.loads(request.body or b"null"))
+        except ValueError as exc:  # not JSON, or a SubscriptionError
+            raise _Refusal(400, {"message": f"Bad Request: {exc}"}) from None
+        return (201, {"Content-Type": JSON_TYPE}, b"") if created else (204, {}, b"")
+
     # -- /ws/schema/table --------------------------------------------------------------------
 
     def _table(self, request: _Request) -> Table:
@@ -689,6 +713,10 @@ _ROUTES: list[Route] = [
     ("GET", re.compile(r"/ws/v1/time"), "time", PowerSchoolEmulator._time),
     ("GET", re.compile(r"/ws/v1/metadata"), "metadata", PowerSchoolEmulator._metadata),
     ("GET", re.compile(r"/ws/v1/district"), "v1", PowerSchoolEmulator._district),
+    *(
+        (verb, re.compile(r"/ws/v1/event_subscription"), "subscription", PowerSchoolEmulator._subscription)
+        for verb in ("PUT", "GET", "DELETE")
+    ),
     ("GET", re.compile(r"/ws/v1/district/school(/count)?"), "v1", PowerSchoolEmulator._schools),
     ("GET", re.compile(r"/ws/v1/district/student(/count)?"), "v1", PowerSchoolEmulator._district_students),
     (
