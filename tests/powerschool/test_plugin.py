@@ -31,6 +31,7 @@ from reconciler.errors import SourceError
 from reconciler.moodle.checks import Level
 from reconciler.powerschool.plugin import NAMESPACE, PluginError, plugin_spec, plugin_xml, plugin_zip
 from reconciler.powerschool.source import fetch_roster
+from tests.support.roster_oracle import expected_roster
 
 from .helpers import TODAY, URL, differences
 
@@ -103,8 +104,13 @@ def test_a_configs_plugin_is_sufficient_and_one_field_short_is_refused_naming_it
     monkeypatch.setenv("PS_ID", emulator.client_id)
     monkeypatch.setenv("PS_SECRET", emulator.client_secret)
     roster = fetch_roster(conn, transport=emulator.transport(), today=TODAY)
-    want = tiny.expected_roster(
-        [200], today=TODAY, student_fields=STUDENT_FIELDS[:1], staff_fields=STAFF_FIELDS, section_field=SECTION_FIELD
+    want = expected_roster(
+        tiny,
+        [200],
+        today=TODAY,
+        student_fields=STUDENT_FIELDS[:1],
+        staff_fields=STAFF_FIELDS,
+        section_field=SECTION_FIELD,
     )
     assert differences(roster, want) == []
 

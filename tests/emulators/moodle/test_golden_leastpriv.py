@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import read_jsonl
-from .test_golden_sequence import replay_sequence
+from tests.emulators.moodle.replay import replay_sequence
+from tests.support.golden import read_jsonl
 
 #: The admin's calls are recorded with this placeholder; the replayer's own admin token is used.
 _ADMIN = "(valid token)"
@@ -30,9 +30,9 @@ def _with_admin_token(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_leastpriv_sequence_replays_record_for_record(
-    golden: Path, make_replayer: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+    golden_dir: Path, make_replayer: Callable[..., Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    records = [_with_admin_token(r) for r in read_jsonl(golden / "leastpriv" / "_sequence.jsonl")]
+    records = [_with_admin_token(r) for r in read_jsonl(golden_dir / "leastpriv" / "_sequence.jsonl")]
     calls = [r for r in records if "setup" not in r]
     failures = replay_sequence(make_replayer(), records)
     with capsys.disabled():
