@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -18,8 +18,10 @@ from reconciler.apply import ApplyReport, IdMap, Progress, apply_plan
 from reconciler.audit import AuditLog
 from reconciler.config.model import Config, Connection
 from reconciler.desired import Desired, build_desired
+from reconciler.gradework import GradeReader, GradeRisk, grade_risk
 from reconciler.model import Course, Enrolment, Group, GroupMember, Key, Kind, State
 from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.grades import read_graded_items
 from reconciler.moodle.live import live_ids, read_live
 from reconciler.moodle.passwords import Passwords
 from reconciler.moodle.roles import RoleMap
@@ -82,9 +84,16 @@ def read_moodle(client: MoodleClient, desired: Desired, scope: Scope, roles: Rol
 
 
 def decide(
-    config: Config, desired: Desired, live: State, *, scope: Scope, override_reason: str | None = None
+    config: Config,
+    desired: Desired,
+    live: State,
+    *,
+    scope: Scope,
+    override_reason: str | None = None,
+    grades: GradeReader | None = None,
 ) -> PlanRun:
-    """The plan and the safety verdict for ``desired`` against ``live`` (pure)."""
+    """The plan and the safety verdict for ``desired`` against ``live`` (pure but for
+    ``grades``, which asks Moodle about graded work; without it nothing is checked)."""
     plan = compute_plan(
         desired.state,
         live,
@@ -95,8 +104,24 @@ def decide(
         moves=desired.moves,
         notices=desired.notices,
     )
+    risk = GradeRisk()
+    if grades is not None:
+        risk = grade_risk(
+            plan,
+            live,
+            grades,
+            removal=config.removal,
+            safety=config.safety,
+            enrolments_read=Kind.ENROLMENT in scope.kinds,
+        )
+        plan = replace(plan, notices=plan.notices + risk.notices)
     verdict = check_safety(
-        plan, live, config.safety, school_students=desired.school_students, override_reason=override_reason
+        plan,
+        live,
+        config.safety,
+        school_students=desired.school_students,
+        override_reason=override_reason,
+        more_violations=risk.violations,
     )
     return PlanRun(desired=desired, live=live, plan=plan, verdict=verdict, scope=scope)
 
@@ -113,7 +138,14 @@ def run_plan(
     """Read both systems and plan."""
     desired = build_desired(config, read_rosters(config, reader))
     live = read_moodle(moodle, desired, scope, roles or RoleMap.from_settings(config.moodle))
-    return decide(config, desired, live, scope=scope, override_reason=override_reason)
+    return decide(
+        config,
+        desired,
+        live,
+        scope=scope,
+        override_reason=override_reason,
+        grades=lambda probes: read_graded_items(moodle, probes),
+    )
 
 
 def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ just the first:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler import keys
@@ -60,9 +60,11 @@ def check_safety(
     *,
     school_students: Mapping[tuple[str, int], int] | None = None,
     override_reason: str | None = None,
+    more_violations: Sequence[str] = (),
 ) -> SafetyVerdict:
-    """Judge ``plan``; an empty or whitespace ``override_reason`` is no override."""
-    violations = [*_brakes(plan, policy), *_empty_schools(plan, live, policy, school_students or {})]
+    """Judge ``plan``; an empty or whitespace ``override_reason`` is no override.
+    ``more_violations`` come from checks made elsewhere (graded work: :mod:`reconciler.gradework`)."""
+    violations = [*_brakes(plan, policy), *_empty_schools(plan, live, policy, school_students or {}), *more_violations]
     reason = (override_reason or "").strip() or None
     if not violations:
         return SafetyVerdict(ok=True)

@@ -19,6 +19,7 @@ from reconciler.emulators.district import District, generate_district
 from reconciler.emulators.moodle import MoodleSite
 from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
 from reconciler.pipeline import RosterReader
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
@@ -42,6 +43,8 @@ class Sandbox:
         """Generate a district per connection (seeds ``seed``, ``seed + 1``...) for ``config_path``."""
         config = load_config(config_path)
         site = MoodleSite.fresh(token=MOODLE_TOKEN)
+        # A site set up as the README says: the grade report in the service too.
+        site.setup("add_service_function", GRADE_FUNCTION)
         for shortname in sorted(_profile_fields(config)):
             site.add_profile_field(shortname, shortname.replace("_", " ").title())
         districts: dict[str, District] = {}
