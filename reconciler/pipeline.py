@@ -31,6 +31,7 @@ from reconciler.plan.model import Action, Plan
 from reconciler.planfile import build_document
 from reconciler.powerschool.roster import Roster
 from reconciler.safety import SafetyVerdict, check_safety
+from reconciler.targeting import Targets, resolve, restrict
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class PlanRun:
     plan: Plan
     verdict: SafetyVerdict
     scope: Scope
+    #: What a targeted run covered (:mod:`reconciler.targeting`); '' for a full plan.
+    target: str = ""
+
+    @property
+    def scope_text(self) -> str:
+        """The plan header's scope: ``all``, or ``all, targeted at school 200``."""
+        return f"{self.scope.value}, targeted at {self.target}" if self.target else self.scope.value
 
 
 def read_rosters(config: Config, reader: RosterReader) -> dict[str, Roster]:
@@ -91,9 +99,11 @@ def decide(
     scope: Scope,
     override_reason: str | None = None,
     grades: GradeReader | None = None,
+    targets: Targets | None = None,
 ) -> PlanRun:
     """The plan and the safety verdict for ``desired`` against ``live`` (pure but for
-    ``grades``, which asks Moodle about graded work; without it nothing is checked)."""
+    ``grades``, which asks Moodle about graded work; without it nothing is checked),
+    restricted to ``targets`` when given."""
     plan = compute_plan(
         desired.state,
         live,
@@ -104,6 +114,11 @@ def decide(
         moves=desired.moves,
         notices=desired.notices,
     )
+    target = ""
+    if targets:
+        resolved = resolve(targets, desired.state, live)
+        plan = restrict(plan, resolved, desired.state, live)
+        target = resolved.description
     risk = GradeRisk()
     if grades is not None:
         risk = grade_risk(
@@ -123,7 +138,7 @@ def decide(
         override_reason=override_reason,
         more_violations=risk.violations,
     )
-    return PlanRun(desired=desired, live=live, plan=plan, verdict=verdict, scope=scope)
+    return PlanRun(desired=desired, live=live, plan=plan, verdict=verdict, scope=scope, target=target)
 
 
 def run_plan(
@@ -134,8 +149,9 @@ def run_plan(
     scope: Scope = Scope.ALL,
     override_reason: str | None = None,
     roles: RoleMap | None = None,
+    targets: Targets | None = None,
 ) -> PlanRun:
-    """Read both systems and plan."""
+    """Read both systems and plan (only ``targets``, when given)."""
     desired = build_desired(config, read_rosters(config, reader))
     live = read_moodle(moodle, desired, scope, roles or RoleMap.from_settings(config.moodle))
     return decide(
@@ -145,6 +161,7 @@ def run_plan(
         scope=scope,
         override_reason=override_reason,
         grades=lambda probes: read_graded_items(moodle, probes),
+        targets=targets,
     )
 
 
@@ -154,7 +171,7 @@ def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None =
     return build_document(
         run.plan,
         config_digest=config.digest,
-        scope=run.scope.value,
+        scope=run.scope_text,
         verdict=run.verdict,
         created_at=created_at or datetime.now(UTC),
     )

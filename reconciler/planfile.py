@@ -132,17 +132,21 @@ def seal(doc: dict[str, Any]) -> dict[str, Any]:
 
 @bulk
 def save_plan(
-    doc: dict[str, Any], out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR, *, redact: bool = False
+    doc: dict[str, Any],
+    out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR,
+    *,
+    redact: bool = False,
+    redact_key: bytes | None = None,
 ) -> PlanPaths:
     """Write ``plan.json`` (always complete: it is what apply runs), sealing ``doc``, then
     ``plan.txt`` and ``plan.md`` next to it; ``redact`` pseudonymizes personal data in the
-    two renderings. Each file is replaced atomically."""
+    two renderings (the same in every plan with ``redact_key``). Each file is replaced atomically."""
     out = Path(out_dir)
     paths = PlanPaths(out / "plan.json", out / "plan.txt", out / "plan.md")
     try:
         out.mkdir(parents=True, exist_ok=True)
         _replace(paths.json, lambda file: _sealed(doc, file.write))
-        view = redact_document(doc) if redact else doc
+        view = redact_document(doc, redact_key) if redact else doc
         groups = group_changes(view["changes"])  # both renderings group alike
         _replace(paths.text, lambda file: file.write(render_text(view, groups=groups).encode("utf-8")))
         _replace(paths.markdown, lambda file: file.write(render_markdown(view, groups=groups).encode("utf-8")))

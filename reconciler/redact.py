@@ -9,9 +9,11 @@ renderers read the view, so every format shows the same pseudonyms.
 - A pseudonym is a MAC (keyed BLAKE2b) of the person's key, the field and the value, so the same
   person shows the same pseudonym everywhere in the document, and a value that changes
   shows a different pseudonym before and after.
-- The MAC key is derived from the personal data the plan holds: it is stable for a
-  plan (byte-identical renderings) but cannot be recomputed by someone who sees only
-  the redacted view, so pseudonyms cannot be confirmed by guessing names.
+- The MAC key is derived from a secret when one is configured (:mod:`reconciler.redactkey`):
+  then a person has the same pseudonym in every plan. Otherwise it is derived from the
+  personal data the plan holds: stable for a plan (byte-identical renderings), different
+  in the next. Either way it cannot be recomputed by someone who sees only the redacted
+  view, so pseudonyms cannot be confirmed by guessing names.
 - Free text (reasons, notices, violations) is scrubbed of every personal value the
   document holds and of anything shaped like an email address. A notice about a
   person's account is withheld, since it may name someone the plan holds no data on.
@@ -40,9 +42,11 @@ _WORD = re.compile(r"\w+(?:['’.-]\w+)*")
 _DIGITS = 10
 
 
-def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
-    pseudonyms = _Pseudonyms(_salt(doc))
+def redact_document(doc: Mapping[str, Any], key: bytes | None = None) -> dict[str, Any]:
+    """A copy of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed).
+    With ``key`` (:func:`reconciler.redactkey.redact_key`) pseudonyms are the same in every
+    plan; without it they hold for this plan only, and the view says so (``pseudonyms``)."""
+    pseudonyms = _Pseudonyms(key or _salt(doc))
     changes = [pseudonyms.change(c) if c["kind"] == Kind.USER.value else pseudonyms.member(c) for c in doc["changes"]]
     # Free text may name anyone the plan holds, so it is scrubbed once every account is known.
     scrub = pseudonyms.scrubber()
@@ -56,6 +60,7 @@ def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **doc,
         "redacted": True,
+        "pseudonyms": "stable" if key else "per-plan",
         "changes": changes,
         "notices": notices,
         "verdict": {

@@ -40,14 +40,20 @@ class SafetyVerdict:
 
 
 def brake_action(change: Change) -> str | None:
-    """The brake a change counts against: ``suspend``, ``unenrol`` (an enrolment removed),
-    ``remove`` (a cohort or group membership removed) or ``delete`` (an object deleted)."""
-    if change.action is Action.SUSPEND:
+    """The brake a change counts against (:func:`brake_of`)."""
+    return brake_of(change.action, change.key.kind)
+
+
+def brake_of(action: Action, kind: Kind) -> str | None:
+    """The brake changes of ``action`` on ``kind`` count against: ``suspend``, ``unenrol``
+    (an enrolment removed), ``remove`` (a cohort or group membership removed) or ``delete``
+    (an object deleted); None for changes no brake counts."""
+    if action is Action.SUSPEND:
         return "suspend"
-    if change.action is Action.DELETE:
-        if change.key.kind is Kind.ENROLMENT:
+    if action is Action.DELETE:
+        if kind is Kind.ENROLMENT:
             return "unenrol"
-        if change.key.kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
+        if kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
             return "remove"
         return "delete"
     return None

@@ -182,7 +182,7 @@ class _Stage:
             lambda: build_document(
                 run.plan,
                 config_digest=config.digest,
-                scope=run.scope.value,
+                scope=run.scope_text,
                 verdict=run.verdict,
                 created_at=datetime.now(UTC),
             ),

@@ -30,7 +30,9 @@ from reconciler.plan.model import Plan
 from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan, seal
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
+from reconciler.redactkey import redact_key
 from reconciler.render import PlanFormat, render
+from reconciler.targeting import Targets, parse_target
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -56,17 +58,36 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
     ] = False,
     allow_unsafe: UnsafeOpt = None,
+    schools: Annotated[
+        list[int] | None,
+        typer.Option("--school", metavar="N", help="Plan only this school's courses (repeatable)."),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            metavar="KIND:KEY",
+            help="Plan only this person, section or course (person:USERNAME, section:DCID, course:SHORTNAME, "
+            "or an idnumber; repeatable). Nothing outside the target is changed.",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read PowerSchool and Moodle, and write the plan that would make Moodle match (changes nothing)."""
     setup_logging(verbose)
+    try:
+        targets = Targets(tuple(schools or ()), tuple(parse_target(t) for t in target or ()))
+    except ValueError as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(EXIT_ERROR) from None
     config = load_or_exit(config_path)
     with reported_errors("plan"), _moodle(config) as moodle:
-        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
+        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, targets=targets)
     doc = plan_document(config, run)
     with reported_errors("plan"):
-        paths = save_plan(doc, out_dir, redact=redact)
-    _print(doc, fmt, redact=redact)
+        key = redact_key() if redact else None
+        paths = save_plan(doc, out_dir, redact=redact, redact_key=key)
+    _print(doc, fmt, redact=redact, key=key)
     err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
     if not run.verdict.ok:
         _refused(run.verdict.violations)
@@ -164,8 +185,8 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
-def _print(doc: dict[str, Any], fmt: PlanFormat, *, redact: bool) -> None:
-    view = redact_document(doc) if redact else doc
+def _print(doc: dict[str, Any], fmt: PlanFormat, *, redact: bool, key: bytes | None = None) -> None:
+    view = redact_document(doc, key) if redact else doc
     out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
     out.file.flush()
 

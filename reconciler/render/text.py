@@ -16,6 +16,7 @@ from reconciler.render.layout import (
     field_lines,
     group_changes,
     legend,
+    pseudonym_note,
     safe,
     summary_sentence,
     verdict_headline,
@@ -48,7 +49,7 @@ def render_text(doc: Doc, *, color: bool = False, groups: list[SchoolGroup] | No
         f"Checksum: {doc['checksum']}",
     ]
     if doc["redacted"]:
-        lines.append("Personal data is replaced by pseudonyms; plan.json holds the full plan.")
+        lines.append(f"Personal data is replaced by pseudonyms ({pseudonym_note(doc)}); plan.json holds the full plan.")
     if doc["changes"]:
         lines += ["", f"Legend: {legend(doc)}"]
     for school in groups if groups is not None else group_changes(doc["changes"]):
