@@ -130,7 +130,8 @@ def assess(
 ) -> GradeRisk:
     """Notices for every change that concerns graded work (or could not be checked), and
     violations for those that would take grades out of the gradebook."""
-    changes = {c.key: c for c in plan.changes if c.key in risk.enrolments or c.key in risk.unknown}
+    asked = {*risk.enrolments, *risk.unknown}
+    changes = {c.key: c for c in plan.changes if c.key in asked}
     notices: list[Notice] = []
     graded_removals: dict[Kind, list[str]] = defaultdict(list)
     unchecked: list[Change] = [changes[key] for key in risk.unknown]

@@ -36,7 +36,8 @@ from reconciler.render.layout import label
 #: Account attributes that say nothing about the person.
 _KEEP = frozenset({"auth", "suspended"})
 #: Key ids of student and staff accounts (see reconciler.keys): notices about them are withheld.
-PERSON_KEY = re.compile(rf"^{re.escape(OWNED_PREFIX)}.*:(?:student|staff):")
+#: (Not membership keys, ``course|user``: a notice about an enrolment is scrubbed like any text.)
+PERSON_KEY = re.compile(rf"^{re.escape(OWNED_PREFIX)}[^|]*:(?:student|staff):")
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _WORD = re.compile(r"\w+(?:['’.-]\w+)*")
 _DIGITS = 10

@@ -23,8 +23,18 @@ from reconciler.model import Enrolment, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.grades import FUNCTION
 from reconciler.moodle.roles import RoleMap
-from reconciler.pipeline import PlanRun, Scope, decide, read_moodle, read_rosters, run_apply, run_plan
+from reconciler.pipeline import (
+    PlanRun,
+    Scope,
+    decide,
+    plan_document,
+    read_moodle,
+    read_rosters,
+    run_apply,
+    run_plan,
+)
 from reconciler.plan.model import Action, Change
+from reconciler.redact import redact_document
 
 DISTRICT = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
 
@@ -94,6 +104,10 @@ def test_a_student_with_graded_work_who_drops_a_section_is_flagged(sandbox: Sand
     )
     assert not any(c.key.id in flagged for c in ungraded)
     assert run.verdict.ok  # suspending keeps the grades: marked, not refused
+    # A redacted view keeps the mark (it names no one) and says whose enrolment by key only.
+    view = redact_document(plan_document(sandbox.config, run))
+    kept = [n for n in view["notices"] if n["key"] == graded.key.id]
+    assert [n["message"] for n in kept] == [flagged[graded.key.id]]
     # One call per course with a dropped enrolment, whatever the number of people in it.
     courses = {c.before.course for c in dropped if isinstance(c.before, Enrolment)}
     assert moodle.stats.calls[FUNCTION] == len(courses)
