@@ -9,16 +9,13 @@ are given in Moodle directly (the gradebook setup steps of the ``grades/`` recor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from reconciler.config.model import EnrolmentRemoval, RemovalPolicy, SafetyPolicy, UserRemoval
 from reconciler.desired import build_desired
 from reconciler.emulators.sandbox import Sandbox
-from reconciler.emulators.scenario import everyday_changes
 from reconciler.model import Enrolment, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.grades import FUNCTION
@@ -36,20 +33,10 @@ from reconciler.pipeline import (
 from reconciler.plan.model import Action, Change
 from reconciler.redact import redact_document
 
-DISTRICT = Path(__file__).resolve().parents[2] / "examples" / "district.yaml"
-
 
 @pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """The district applied to Moodle, then one everyday day of changes in PowerSchool."""
-    box = Sandbox.create(DISTRICT, scale="small", seed=1)
-    for name, value in box.environment.items():
-        monkeypatch.setenv(name, value)
-    with box.moodle_client() as moodle:
-        first = run_plan(box.config, moodle, box.roster_reader())
-        assert run_apply(box.config, moodle, first.plan, first.live).failures == []
-    everyday_changes(box)
-    yield box
+def sandbox(day_after: Sandbox) -> Sandbox:
+    return day_after
 
 
 def with_removal(box: Sandbox, **removal: object) -> None:
