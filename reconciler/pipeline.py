@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -22,8 +22,10 @@ from reconciler.audit import default_path as default_audit_path
 from reconciler.config.model import Config, Connection
 from reconciler.desired import Desired, build_desired
 from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.gradework import GradeReader, GradeRisk, grade_risk
 from reconciler.model import Course, Enrolment, Group, GroupMember, Key, Kind, State
 from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.grades import read_graded_items
 from reconciler.moodle.live import live_ids, read_live
 from reconciler.moodle.passwords import Passwords
 from reconciler.moodle.roles import RoleMap
@@ -33,6 +35,7 @@ from reconciler.plan.file import build_document, read_plan
 from reconciler.plan.model import Action, Change, Plan, PlanDocument, SafetyVerdict
 from reconciler.plan.safety import check_safety
 from reconciler.powerschool.roster import Roster
+from reconciler.targeting import Targets, resolve, restrict
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,13 @@ class PlanRun:
     plan: Plan
     verdict: SafetyVerdict
     scope: Scope
+    #: What a targeted run covered (:mod:`reconciler.targeting`); '' for a full plan.
+    target: str = ""
+
+    @property
+    def scope_text(self) -> str:
+        """The plan header's scope: ``all``, or ``all, targeted at school 200``."""
+        return f"{self.scope.value}, targeted at {self.target}" if self.target else self.scope.value
 
 
 def read_rosters(config: Config, reader: RosterReader) -> dict[str, Roster]:
@@ -89,9 +99,18 @@ def read_moodle(client: MoodleClient, desired: Desired, scope: Scope, roles: Rol
 
 
 def decide(
-    config: Config, desired: Desired, live: State, *, scope: Scope, override_reason: str | None = None
+    config: Config,
+    desired: Desired,
+    live: State,
+    *,
+    scope: Scope,
+    override_reason: str | None = None,
+    grades: GradeReader | None = None,
+    targets: Targets | None = None,
 ) -> PlanRun:
-    """The plan and the safety verdict for ``desired`` against ``live`` (pure)."""
+    """The plan and the safety verdict for ``desired`` against ``live`` (pure but for
+    ``grades``, which asks Moodle about graded work; without it nothing is checked),
+    restricted to ``targets`` when given."""
     plan = compute_plan(
         desired.state,
         live,
@@ -104,10 +123,31 @@ def decide(
         kept=desired.kept,
         unique_emails=not config.moodle.allow_accounts_same_email,
     )
+    target = ""
+    if targets:
+        resolved = resolve(targets, desired.state, live)
+        plan = restrict(plan, resolved, desired.state, live)
+        target = resolved.description
+    risk = GradeRisk()
+    if grades is not None:
+        risk = grade_risk(
+            plan,
+            live,
+            grades,
+            removal=config.removal,
+            safety=config.safety,
+            enrolments_read=Kind.ENROLMENT in scope.kinds,
+        )
+        plan = replace(plan, notices=plan.notices + risk.notices)
     verdict = check_safety(
-        plan, live, config.safety, school_students=desired.school_students, override_reason=override_reason
+        plan,
+        live,
+        config.safety,
+        school_students=desired.school_students,
+        override_reason=override_reason,
+        more_violations=risk.violations,
     )
-    return PlanRun(desired=desired, live=live, plan=plan, verdict=verdict, scope=scope)
+    return PlanRun(desired=desired, live=live, plan=plan, verdict=verdict, scope=scope, target=target)
 
 
 def run_plan(
@@ -118,11 +158,20 @@ def run_plan(
     scope: Scope = Scope.ALL,
     override_reason: str | None = None,
     roles: RoleMap | None = None,
+    targets: Targets | None = None,
 ) -> PlanRun:
-    """Read both systems and plan."""
+    """Read both systems and plan (only ``targets``, when given)."""
     desired = build_desired(config, read_rosters(config, reader))
     live = read_moodle(moodle, desired, scope, roles or RoleMap.from_settings(config.moodle))
-    return decide(config, desired, live, scope=scope, override_reason=override_reason)
+    return decide(
+        config,
+        desired,
+        live,
+        scope=scope,
+        override_reason=override_reason,
+        grades=lambda probes: read_graded_items(moodle, probes),
+        targets=targets,
+    )
 
 
 def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> PlanDocument:
@@ -131,7 +180,7 @@ def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None =
     return build_document(
         run.plan,
         config_digest=config.digest,
-        scope=run.scope.value,
+        scope=run.scope_text,
         verdict=run.verdict,
         created_at=created_at or datetime.now(UTC),
     )

@@ -9,9 +9,11 @@ renderers read the view, so every format shows the same pseudonyms.
 - A pseudonym is a MAC (keyed BLAKE2b) of the person's key, the field and the value, so the same
   person shows the same pseudonym everywhere in the document, and a value that changes
   shows a different pseudonym before and after.
-- The MAC key is derived from the personal data the plan holds: it is stable for a
-  plan (byte-identical renderings) but cannot be recomputed by someone who sees only
-  the redacted view, so pseudonyms cannot be confirmed by guessing names.
+- The MAC key is derived from a secret when one is configured (:mod:`reconciler.redactkey`):
+  then a person has the same pseudonym in every plan. Otherwise it is derived from the
+  personal data the plan holds: stable for a plan (byte-identical renderings), different
+  in the next. Either way it cannot be recomputed by someone who sees only the redacted
+  view, so pseudonyms cannot be confirmed by guessing names.
 - Free text (reasons, notices, violations) is scrubbed of every personal value the
   document holds and of anything shaped like an email address. A notice about a
   person's account is withheld, since it may name someone the plan holds no data on.
@@ -32,15 +34,18 @@ from reconciler.plan.file import change_record
 from reconciler.plan.model import Change, Notice, PlanDocument, SafetyVerdict
 
 #: Key ids of student and staff accounts (see reconciler.keys): notices about them are withheld.
-PERSON_KEY = re.compile(rf"^{re.escape(OWNED_PREFIX)}.*:(?:student|staff):")
+#: (Not membership keys, ``course|user``: a notice about an enrolment is scrubbed like any text.)
+PERSON_KEY = re.compile(rf"^{re.escape(OWNED_PREFIX)}[^|]*:(?:student|staff):")
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _WORD = re.compile(r"\w+(?:['’.-]\w+)*")
 _DIGITS = 10
 
 
-def redact_document(doc: PlanDocument) -> PlanDocument:
-    """A view of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
-    pseudonyms = _Pseudonyms(_salt(doc))
+def redact_document(doc: PlanDocument, key: bytes | None = None) -> PlanDocument:
+    """A view of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed).
+    With ``key`` (:func:`reconciler.redactkey.redact_key`) pseudonyms are the same in every
+    plan; without it they hold for this plan only, and the view says so (``pseudonyms``)."""
+    pseudonyms = _Pseudonyms(key or _salt(doc))
     changes = [pseudonyms.change(c) if c.key.kind is Kind.USER else pseudonyms.member(c) for c in doc.changes]
     # Free text may name anyone the plan holds, so it is scrubbed once every account is known.
     scrub = pseudonyms.scrubber()
@@ -49,6 +54,7 @@ def redact_document(doc: PlanDocument) -> PlanDocument:
     return replace(
         doc,
         redacted=True,
+        pseudonyms="stable" if key else "per-plan",
         changes=tuple(replace(c, rule=scrub(c.rule)) if c.rule else c for c in changes),
         notices=tuple(
             replace(n, message=pseudonyms.withheld(n) if PERSON_KEY.match(n.key) else scrub(n.message))

@@ -21,6 +21,7 @@ from ps2moodle_testkit.emulators.http import LoopbackServer
 from ps2moodle_testkit.emulators.moodle import MoodleHandler, MoodleSite
 from ps2moodle_testkit.emulators.moodle.faults import CostModel
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
+from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
 
 #: The token the benchmark's Moodle site accepts.
 MOODLE_TOKEN = "bench-moodle-token"
@@ -149,6 +150,7 @@ def _serve_powerschool(conn: Connection, district: District, costs: Costs) -> No
 
 def _serve_moodle(conn: Connection, costs: Costs, profile_fields: tuple[str, ...]) -> None:
     site = MoodleSite.fresh(token=MOODLE_TOKEN)
+    site.setup("add_service_function", GRADE_FUNCTION)  # plans check graded work (gradework)
     for shortname in profile_fields:
         site.add_profile_field(shortname, shortname.replace("_", " ").title())
     meters = Meters()

@@ -21,6 +21,7 @@ from ps2moodle_testkit.emulators.powerschool.events import changes
 from reconciler.config.loader import load_config
 from reconciler.config.model import Config, Connection, SecretRef
 from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
 from reconciler.pipeline import RosterReader
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
@@ -44,6 +45,8 @@ class Sandbox:
         """Generate a district per connection (seeds ``seed``, ``seed + 1``...) for ``config_path``."""
         config = load_config(config_path)
         site = MoodleSite.fresh(token=MOODLE_TOKEN)
+        # A site set up as the README says: the grade report in the service too.
+        site.setup("add_service_function", GRADE_FUNCTION)
         for shortname in sorted(_profile_fields(config)):
             site.add_profile_field(shortname, shortname.replace("_", " ").title())
         districts: dict[str, District] = {}

@@ -36,9 +36,11 @@ from reconciler.plan.model import Plan, PlanDocument
 from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
+from reconciler.redactkey import redact_key
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
 from reconciler.signing import checksum_problem, sign_plan, signature_problem, signing_key
+from reconciler.targeting import Targets, parse_target
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -67,19 +69,38 @@ def plan(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when a configured term or course matches nothing in PowerSchool.")
     ] = False,
+    schools: Annotated[
+        list[int] | None,
+        typer.Option("--school", metavar="N", help="Plan only this school's courses (repeatable)."),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            metavar="KIND:KEY",
+            help="Plan only this person, section or course (person:USERNAME, section:DCID, course:SHORTNAME, "
+            "or an idnumber; repeatable). Nothing outside the target is changed.",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read PowerSchool and Moodle, and write the plan that would make Moodle match (changes nothing)."""
     setup_logging(verbose)
+    try:
+        targets = Targets(tuple(schools or ()), tuple(parse_target(t) for t in target or ()))
+    except ValueError as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(EXIT_ERROR) from None
     config = load_or_exit(config_path)
     with reported_errors("plan"):
         key = signing_key()  # an unusable key stops here, before anything is read
     with reported_errors("plan"), _moodle(config) as moodle:
-        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
+        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, targets=targets)
     with reported_errors("plan"):
-        paths = save_plan(plan_document(config, run), out_dir, redact=redact)
+        pseudonym_key = redact_key() if redact else None
+        paths = save_plan(plan_document(config, run), out_dir, redact=redact, redact_key=pseudonym_key)
         signed = sign_plan(paths.json, key) if key is not None else None
-    _print(paths.document, fmt, redact=redact)
+    _print(paths.document, fmt, redact=redact, key=pseudonym_key)
     err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
     if signed is not None:
         err.print(Text(f"plan signed: {signed}"))
@@ -255,8 +276,8 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
-def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool) -> None:
-    view = redact_document(doc) if redact else doc
+def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool, key: bytes | None = None) -> None:
+    view = redact_document(doc, key) if redact else doc
     out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
     out.file.flush()
 

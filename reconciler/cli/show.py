@@ -9,9 +9,11 @@ import typer
 from rich.text import Text
 
 from reconciler.cli.app import app, err, out
+from reconciler.cli.common import reported_errors
 from reconciler.errors import PlanFileError
 from reconciler.plan.file import read_plan
 from reconciler.redact import redact_document
+from reconciler.redactkey import redact_key
 from reconciler.render import PlanFormat, render
 
 
@@ -20,7 +22,12 @@ def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan.json written by `ps2moodle plan`.", metavar="PLANFILE")],
     output: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.TEXT,
     redact: Annotated[
-        bool, typer.Option("--redact", help="Replace names, emails and usernames with stable pseudonyms.")
+        bool,
+        typer.Option(
+            "--redact",
+            help="Replace names, emails and usernames with pseudonyms (the same in every plan with "
+            "PS2MOODLE_REDACT_KEY set).",
+        ),
     ] = False,
 ) -> None:
     """Show a saved plan as text, Markdown (for a pull-request comment) or JSON.
@@ -32,7 +39,8 @@ def show(
         err.print(Text(str(exc)))
         raise typer.Exit(1) from None
     if redact:
-        doc = redact_document(doc)
+        with reported_errors("show"):
+            doc = redact_document(doc, redact_key())
     # Written as is: rich would re-wrap and re-style a rendering that is already final.
     out.file.write(render(doc, output, color=output is PlanFormat.TEXT and out.color_system is not None))
     out.file.flush()

@@ -225,5 +225,5 @@ def _safety(data: Data) -> SafetyPolicy:
     return SafetyPolicy(
         thresholds=tuple(sorted(thresholds.items())),
         protected=tuple(ProtectedRule(**rule) for rule in data.get("protected", [])),
-        **_given(data, ("min_existing", "empty_school_guard")),
+        **_given(data, ("min_existing", "empty_school_guard", "graded_work_guard")),
     )

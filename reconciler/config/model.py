@@ -302,6 +302,9 @@ class SafetyPolicy:
     min_existing: int = 50
     #: Refuse when a school that has students in Moodle returns none from PowerSchool.
     empty_school_guard: bool = True
+    #: Refuse a plan that would unenrol, or delete the account of, someone with graded
+    #: work in a course (checked in Moodle for exactly those changes).
+    graded_work_guard: bool = True
     protected: tuple[ProtectedRule, ...] = ()
 
     def threshold_for(self, action: str, kind: str) -> Threshold | None:

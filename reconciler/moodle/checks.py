@@ -33,6 +33,7 @@ from reconciler.config.model import Config
 from reconciler.model import OWNED_PREFIX
 from reconciler.moodle.client import RESERVED_FIELDS, MoodleClient
 from reconciler.moodle.errors import InvalidParameter, InvalidToken, MoodleError, MoodleResponseError
+from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
 from reconciler.moodle.privileges import probe_privileges
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.setup import SiteNeeds, site_needs
@@ -93,6 +94,7 @@ class _Doctor:
         if not self.site():
             return self.findings
         self.service_functions()
+        self.grade_report()
         if self.has("core_user_get_users_by_field"):
             self.input_vars()
             self.debug_details()
@@ -167,6 +169,19 @@ class _Doctor:
             + "\n".join(f"  {name}" for name in missing),
             "add them to the token's external service (Site administration > Server > Web services > "
             "External services > Functions)",
+        )
+
+    def grade_report(self) -> None:
+        if self.has(GRADE_FUNCTION):
+            self.add(Level.OK, "Graded work", "plans mark changes that take someone away from graded work")
+            return
+        self.add(
+            Level.WARNING,
+            "Graded work",
+            f"{GRADE_FUNCTION} is not in the token's service: plans cannot say who would lose access to graded "
+            "work, and refuse unenrolments and account deletions they could not check",
+            f"add {GRADE_FUNCTION} to the token's external service (capabilities gradereport/user:view and "
+            "moodle/grade:viewall)",
         )
 
     def input_vars(self) -> None:

@@ -74,6 +74,7 @@ READ_FUNCTIONS = frozenset(
         "core_cohort_get_cohort_members",
         "core_group_get_course_groups",
         "core_group_get_group_members",
+        "gradereport_user_get_grade_items",
     }
 )
 

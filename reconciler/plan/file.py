@@ -135,6 +135,7 @@ def _header_records(doc: PlanDocument) -> Iterator[tuple[str, Any]]:
         ("scope", doc.scope),
         ("config_digest", doc.config_digest),
         ("redacted", doc.redacted),
+        *((("pseudonyms", doc.pseudonyms),) if doc.pseudonyms is not None else ()),
         ("verdict", {"ok": verdict.ok, "violations": verdict.violations, "override_reason": verdict.override_reason}),
         ("summary", _summary_record(doc.summary)),
         ("notices", [{"level": n.level, "message": n.message, "key": n.key} for n in doc.notices]),

@@ -300,6 +300,8 @@ class PlanDocument:
     changes: tuple[Change, ...]
     owned: Mapping[str, int]
     checksum: str | None = None
+    #: Redacted views only: ``stable`` (keyed pseudonyms, the same in every plan) or ``per-plan``.
+    pseudonyms: str | None = None
 
     @cached_property
     def plan(self) -> Plan:

@@ -15,7 +15,7 @@ just the first:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from reconciler import keys
 from reconciler.config.model import SafetyPolicy
@@ -24,17 +24,23 @@ from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
 
 
 def brake_action(change: Change) -> str | None:
-    """The brake a change counts against: ``suspend``, ``unenrol`` (an enrolment removed),
-    ``remove`` (a cohort or group membership removed), ``delete`` (an object deleted) or
-    ``adopt`` (an object someone else made taken over: an account's owner changes hands)."""
-    if change.action is Action.SUSPEND:
+    """The brake a change counts against (:func:`brake_of`)."""
+    return brake_of(change.action, change.key.kind)
+
+
+def brake_of(action: Action, kind: Kind) -> str | None:
+    """The brake changes of ``action`` on ``kind`` count against: ``suspend``, ``unenrol``
+    (an enrolment removed), ``remove`` (a cohort or group membership removed), ``delete``
+    (an object deleted) or ``adopt`` (an object someone else made taken over: an
+    account's owner changes hands); None for changes no brake counts."""
+    if action is Action.SUSPEND:
         return "suspend"
-    if change.action is Action.ADOPT:
+    if action is Action.ADOPT:
         return "adopt"
-    if change.action is Action.DELETE:
-        if change.key.kind is Kind.ENROLMENT:
+    if action is Action.DELETE:
+        if kind is Kind.ENROLMENT:
             return "unenrol"
-        if change.key.kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
+        if kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
             return "remove"
         return "delete"
     return None
@@ -47,9 +53,11 @@ def check_safety(
     *,
     school_students: Mapping[tuple[str, int], int] | None = None,
     override_reason: str | None = None,
+    more_violations: Sequence[str] = (),
 ) -> SafetyVerdict:
-    """Judge ``plan``; an empty or whitespace ``override_reason`` is no override."""
-    violations = [*_brakes(plan, policy), *_empty_schools(plan, live, policy, school_students or {})]
+    """Judge ``plan``; an empty or whitespace ``override_reason`` is no override.
+    ``more_violations`` come from checks made elsewhere (graded work: :mod:`reconciler.gradework`)."""
+    violations = [*_brakes(plan, policy), *_empty_schools(plan, live, policy, school_students or {}), *more_violations]
     reason = (override_reason or "").strip() or None
     if not violations:
         return SafetyVerdict(ok=True)

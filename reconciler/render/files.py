@@ -29,17 +29,22 @@ class PlanPaths:
 
 
 def save_plan(
-    doc: PlanDocument, out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR, *, redact: bool = False
+    doc: PlanDocument,
+    out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR,
+    *,
+    redact: bool = False,
+    redact_key: bytes | None = None,
 ) -> PlanPaths:
     """Write ``plan.json`` (always complete: it is what apply runs), sealing ``doc``, then
     ``plan.txt`` and ``plan.md`` next to it; ``redact`` pseudonymizes personal data in the
-    two renderings. Each file is replaced atomically."""
+    two renderings (the same in every plan with ``redact_key``). Each file is replaced
+    atomically."""
     out = Path(out_dir)
     json_path, text_path, markdown_path = out / "plan.json", out / "plan.txt", out / "plan.md"
     try:
         out.mkdir(parents=True, exist_ok=True)
         sealed = write_plan(doc, json_path)
-        view = redact_document(sealed) if redact else sealed
+        view = redact_document(sealed, redact_key) if redact else sealed
         groups = group_changes(view.changes)  # both renderings group alike
         text, markdown = render_text(view, groups=groups), render_markdown(view, groups=groups)
         write_atomically(text_path, lambda file: file.write(text.encode("utf-8")))

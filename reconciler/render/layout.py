@@ -18,6 +18,7 @@ from typing import Any
 
 from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind
 from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, Reason, school_of, unique_name, verb
+from reconciler.plan.safety import brake_of
 
 #: C0/C1 controls and the bidi marks, overrides and isolates ("Trojan Source"), shown escaped.
 _UNSAFE_CHARS = (
@@ -203,12 +204,29 @@ def action_totals(doc: PlanDocument) -> list[tuple[Action, int]]:
     return [(a, by_action[a.value]) for a in Action if by_action.get(a.value)]
 
 
+#: The summary's words in order: the actions, deletions split by the brake that governs them.
+_WORDS = tuple(w for a in Action for w in (("unenrol", "remove", "delete") if a is Action.DELETE else (a.value,)))
+
+
+def word_totals(doc: PlanDocument) -> list[tuple[Action, str, int]]:
+    """The summary's totals in the words of the brakes that govern them: deletions split
+    into ``unenrol`` (enrolments), ``remove`` (memberships) and ``delete`` (objects)."""
+    tally: dict[str, tuple[Action, int]] = {}
+    for kind, actions in doc.summary.by_kind.items():
+        for name, n in actions.items():
+            action = Action(name)
+            word = brake_of(action, Kind(kind)) if action is Action.DELETE else None
+            word = word or name
+            tally[word] = (action, tally.get(word, (action, 0))[1] + n)
+    return [(tally[w][0], w, tally[w][1]) for w in _WORDS if w in tally]
+
+
 def summary_sentence(doc: PlanDocument) -> str:
-    """``Plan: 120 to create, 4 to update, 2 to suspend.`` or the no-change sentence."""
-    totals = action_totals(doc)
+    """``Plan: 120 to create, 4 to update, 2 to suspend, 3 to remove.`` or the no-change sentence."""
+    totals = word_totals(doc)
     if not totals:
         return "No changes. Moodle already matches PowerSchool and the config."
-    return "Plan: " + ", ".join(f"{n:,} to {a.value}" for a, n in totals) + "."
+    return "Plan: " + ", ".join(f"{n:,} to {word}" for _, word, n in totals) + "."
 
 
 def kind_rows(doc: PlanDocument) -> list[tuple[Kind, dict[Action, int]]]:
@@ -231,4 +249,11 @@ def verdict_headline(doc: PlanDocument) -> str:
 
 def legend(doc: PlanDocument) -> str:
     """The symbols that occur in this plan, e.g. ``+ create  ~ update  ! suspend``."""
-    return "  ".join(f"{SYMBOLS[a]} {a.value}" for a, _ in action_totals(doc))
+    return "  ".join(f"{SYMBOLS[a]} {word}" for a, word, _ in word_totals(doc))
+
+
+def pseudonym_note(doc: PlanDocument) -> str:
+    """How far a redacted view's pseudonyms hold: across plans (a redaction key) or this plan only."""
+    if doc.pseudonyms == "stable":
+        return "the same in every plan"
+    return "valid in this plan only: set PS2MOODLE_REDACT_KEY to keep them across plans"

@@ -24,6 +24,7 @@ from reconciler.render.layout import (
     group_changes,
     kind_rows,
     noun,
+    pseudonym_note,
     safe,
     summary_sentence,
     verdict_headline,
@@ -108,7 +109,7 @@ def _head(doc: PlanDocument) -> str:
     ]
     parts.append("<sub>" + " · ".join(meta) + "</sub>\n\n")
     if doc.redacted:
-        parts.append("_Personal data is replaced by pseudonyms in this comment._\n\n")
+        parts.append(f"_Personal data is replaced by pseudonyms in this comment ({pseudonym_note(doc)})._\n\n")
     return "".join(parts)
 
 

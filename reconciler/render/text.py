@@ -14,6 +14,7 @@ from reconciler.render.layout import (
     field_lines,
     group_changes,
     legend,
+    pseudonym_note,
     safe,
     summary_sentence,
     verdict_headline,
@@ -46,7 +47,7 @@ def render_text(doc: PlanDocument, *, color: bool = False, groups: list[SchoolGr
         f"Checksum: {doc.sealed_checksum}",
     ]
     if doc.redacted:
-        lines.append("Personal data is replaced by pseudonyms; plan.json holds the full plan.")
+        lines.append(f"Personal data is replaced by pseudonyms ({pseudonym_note(doc)}); plan.json holds the full plan.")
     if doc.changes:
         lines += ["", f"Legend: {legend(doc)}"]
     for school in groups if groups is not None else group_changes(doc.changes):

@@ -157,7 +157,7 @@ def test_save_writes_the_document_and_its_renderings(tmp_path: Path) -> None:
     paths = save_plan(doc, tmp_path / "out")
     assert paths.document == doc
     assert paths.json.read_text(encoding="utf-8") == render_json(doc)
-    assert paths.text.read_text(encoding="utf-8").endswith("1 to delete.\n")
+    assert paths.text.read_text(encoding="utf-8").endswith("1 to remove.\n")
     assert paths.markdown.read_text(encoding="utf-8").startswith("<!-- ps2moodle plan ")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plan.json", "plan.md", "plan.txt"]
 

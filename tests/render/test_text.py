@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from reconciler.plan.model import Plan, SafetyVerdict
+from reconciler import keys
+from reconciler.model import cohort_member, enrolment, group_member
+from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
+from reconciler.plan.safety import brake_action
 from reconciler.redact import redact_document
+from reconciler.render.layout import legend, summary_sentence
 from reconciler.render.text import render_text
 from tests.support.plans import first_labelled, sample_doc
 
@@ -25,9 +29,36 @@ def test_rendering_is_byte_identical_for_the_same_plan() -> None:
 
 
 def test_ends_with_the_summary_sentence() -> None:
+    # The sample's one deletion is a group membership: the ``remove`` brake governs it.
     assert render_text(sample_doc()).splitlines()[-1] == (
-        "Plan: 7 to create, 1 to adopt, 1 to move, 1 to update, 1 to unsuspend, 2 to suspend, 1 to delete."
+        "Plan: 7 to create, 1 to adopt, 1 to move, 1 to update, 1 to unsuspend, 2 to suspend, 1 to remove."
     )
+
+
+def test_summary_words_are_the_names_of_the_brakes() -> None:
+    by_kind = {
+        "user": {"create": 2, "suspend": 1, "delete": 1},
+        "enrolment": {"delete": 3, "suspend": 4},
+        "cohort_member": {"delete": 5},
+        "group_member": {"delete": 1, "create": 1},
+        "course": {"update": 1, "adopt": 1},
+    }
+    doc = {"summary": {"by_kind": by_kind}}
+    assert summary_sentence(doc) == (
+        "Plan: 3 to create, 1 to adopt, 1 to update, 5 to suspend, 3 to unenrol, 6 to remove, 1 to delete."
+    )
+    assert legend(doc) == "+ create  & adopt  ~ update  ! suspend  - unenrol  - remove  - delete"
+    course, user = keys.section_course_key("north", 100, 7), keys.student_key("north", 1)
+    dropped = [
+        enrolment(course, user, ["student"]),
+        cohort_member(keys.cohort_key("north", "grade", "9"), user),
+        group_member(keys.group_key("north", 100, 8), user),
+    ]
+    plan = Plan(changes=tuple(Change(Action.DELETE, r.key, before=r, after=None) for r in dropped))
+    # Each word is the brake that counts those changes (safety.brake_action), and no other.
+    words = {brake_action(c) for c in plan.changes}
+    assert words == {"unenrol", "remove"}
+    assert summary_sentence({"summary": {"by_kind": plan.counts()}}) == "Plan: 1 to unenrol, 2 to remove."
 
 
 def test_an_empty_plan_says_so() -> None:

@@ -5,8 +5,8 @@ token and user checks before the function lookup; PHP's parsing of ``a[0][b]=...
 form fields, ``max_input_vars`` included (the first ``max_input_vars + 1`` survive);
 strict parameter validation with Moodle's debuginfo paths; the exact error envelopes
 (``debuginfo`` only with ``debug``); JSON and the XML default; and the semantics of
-the 37 functions the recordings cover (users, categories, courses and their contents,
-enrolments, roles, cohorts, groups, site info): uniqueness and case rules,
+the 39 functions the recordings cover (users, categories, courses and their contents,
+enrolments, roles, cohorts, groups, site info, graded work): uniqueness and case rules,
 all-or-nothing versus partial batches, ids burnt by rolled-back inserts, escaped names
 unless ``moodlewssettingraw``, empty fields left out, storage order of unordered reads.
 
@@ -21,6 +21,7 @@ Public API::
     # out-of-band setup steps (the {"setup": ...} lines of _sequence.jsonl)
     site.setup("unsuspend", 2)       # also delete_manual COURSE, disable_manual COURSE,
     site.setup("ctx", 2)             # ctx COURSE -> the course's context id
+    site.setup("set_grade", 2, "Essay 1", 3, "85")   # and add_graded_item, add_service_function
     site.test_hooks = True           # and over HTTP: POST /_emulator/setup {"setup", "args"}
 
     # configuration knobs (what `ps2moodle doctor` looks for)

@@ -301,3 +301,37 @@ class GroupMember:
     component: str = ""
     itemid: int = 0
     timeadded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GradeCategory:
+    """``mdl_grade_categories``: only a course's top category (the emulated gradebooks are flat)."""
+
+    id: int
+    courseid: int
+
+
+@dataclass(frozen=True, slots=True)
+class GradeItem:
+    """``mdl_grade_items``: the course total (``itemtype`` ``course``) or a manual item."""
+
+    id: int
+    courseid: int
+    itemtype: str
+    itemname: str | None
+    iteminstance: int | None
+    categoryid: int | None
+    itemnumber: int | None = None
+    grademin: float = 0.0
+    grademax: float = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """``mdl_grade_grades``: one user's final grade on one item (``finalgrade`` None: not graded)."""
+
+    id: int
+    itemid: int
+    userid: int
+    finalgrade: float | None
+    timemodified: int = 0

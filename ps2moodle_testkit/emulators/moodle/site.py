@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from ps2moodle_testkit.emulators.moodle import gradebook
 from ps2moodle_testkit.emulators.moodle.db import Database, Table
 from ps2moodle_testkit.emulators.moodle.errors import missing_record
 from ps2moodle_testkit.emulators.moodle.faults import CostModel, Faults
@@ -37,6 +38,9 @@ from ps2moodle_testkit.emulators.moodle.model import (
     CourseOrder,
     CourseSection,
     EnrolInstance,
+    Grade,
+    GradeCategory,
+    GradeItem,
     Group,
     GroupMember,
     Preference,
@@ -94,7 +98,9 @@ class SiteConfig:
     release: str = "4.5.5+ (Build: 20250613)"
     version: str = "2024100705.01"
     #: Plugin versions reported in ``get_site_info`` (core functions report ``version``).
-    component_versions: dict[str, str] = field(default_factory=lambda: {"enrol_manual": "2024100700"})
+    component_versions: dict[str, str] = field(
+        default_factory=lambda: {"enrol_manual": "2024100700", "gradereport_user": "2024100700"}
+    )
     #: The functions of the one external service the token belongs to, in service order.
     service_functions: list[str] = field(default_factory=list)
     #: Auth plugins installed (``auth/<name>/auth.php`` exists).
@@ -233,6 +239,16 @@ class MoodleSite:
             {"group_user": lambda m: (m.groupid, m.userid), "group": lambda m: m.groupid, "user": lambda m: m.userid},
             unique=frozenset({"group_user"}),
         )
+        self.grade_categories: Table[GradeCategory] = Table(
+            db, "grade_categories", {"course": lambda c: c.courseid}, unique=frozenset({"course"})
+        )
+        self.grade_items: Table[GradeItem] = Table(db, "grade_items", {"course": lambda i: i.courseid})
+        self.grades: Table[Grade] = Table(
+            db,
+            "grade_grades",
+            {"item_user": lambda g: (g.itemid, g.userid), "user": lambda g: g.userid},
+            unique=frozenset({"item_user"}),
+        )
 
     @classmethod
     def fresh(cls, token: str = "emulator-token", *, debug: bool = False, clock: Clock = time.time) -> MoodleSite:
@@ -318,11 +334,17 @@ class MoodleSite:
         - ``disable_manual COURSEID``: disable it (status 1);
         - ``ctx COURSEID``: look up the course's context id (returned);
         - ``create_sync_user``, ``grant_capability``, ``allow_assign``: see :meth:`.Permissions.setup`.
+        - the gradebook steps of ``grades/`` (:func:`.gradebook.setup`): ``add_service_function
+          NAME``, ``add_graded_item COURSEID ITEMNAME [GRADEMAX]``, ``set_grade COURSEID
+          ITEMNAME USERID GRADE`` (``null`` clears it).
         """
         if name in ("create_sync_user", "grant_capability", "allow_assign"):
             with self.lock:
                 return self.permissions.setup(self, name, *args)
         with self.lock:
+            if name in gradebook.SETUP_STEPS:
+                gradebook.setup(self, name, *args)
+                return None
             target = int(args[0]) if args else 0
             if name == "unsuspend":
                 user = self.users.get(target)

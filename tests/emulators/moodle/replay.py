@@ -21,6 +21,8 @@ from ps2moodle_testkit.emulators.moodle import MoodleSite
 
 #: The token used for every replay (the recorder's own token is not in the files).
 TOKEN = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+#: What ``request_meta.wstoken`` says in recordings that left the working token out.
+VALID_TOKEN_PLACEHOLDER = "(valid token)"
 #: The recording site's URL; the emulator's differs (an ephemeral port).
 RECORDED_SITE_URL = "http://127.0.0.1:8080"
 #: When the production sequence was recorded; the emulator's clock starts there so that
@@ -95,7 +97,10 @@ class Replayer:
     def send(self, record: dict[str, Any]) -> httpx.Response:
         """Send a recorded call as the recorder did: reserved fields first, then the parameters."""
         meta = record.get("request_meta", {})
-        fields: list[tuple[str, str]] = [("wstoken", meta.get("wstoken", TOKEN)), ("wsfunction", record["function"])]
+        token = meta.get("wstoken", TOKEN)
+        # Later recordings (grades/) write a placeholder where the recorder's token went.
+        token = TOKEN if token == VALID_TOKEN_PLACEHOLDER else token
+        fields: list[tuple[str, str]] = [("wstoken", token), ("wsfunction", record["function"])]
         if meta.get("moodlewsrestformat") != "(omitted)":
             fields.append(("moodlewsrestformat", "json"))
         fields += list(record["params"].items())

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ps2moodle_testkit.emulators.moodle import gradebook
 from ps2moodle_testkit.emulators.moodle.errors import (
     coding_exception,
     invalid_parameter,
@@ -117,10 +118,11 @@ def role_unassign(site: MoodleSite, roleid: int, userid: int, contextid: int) ->
 
 
 def remove_user_from_course_tables(site: MoodleSite, userid: int) -> None:
-    """What deleting a user removes: enrolments, role assignments and group memberships."""
+    """What deleting a user removes: enrolments, role assignments, group memberships and grades."""
     for table in (site.user_enrolments, site.role_assignments, site.group_members):
         for row in table.find("user", userid):
             table.delete(row.id)
+    gradebook.remove_user_grades(site, userid)
 
 
 def _require_user(site: MoodleSite, userid: int) -> User:
@@ -257,6 +259,7 @@ def unenrol_user(site: MoodleSite, instance: EnrolInstance, userid: int) -> None
     site.user_enrolments.delete(enrolment.id)
     if any(e.userid == userid for e, _ in course_enrolments(site, instance.courseid)):
         return
+    gradebook.remove_user_grades(site, userid, instance.courseid)
     if context is not None:
         for assignment in site.role_assignments.find("user", userid):
             if assignment.contextid == context.id or _is_child_context(site, assignment.contextid, context.id):
