@@ -93,8 +93,8 @@ def test_a_student_with_graded_work_who_drops_a_section_is_flagged(sandbox: Sand
     assert run.verdict.ok  # suspending keeps the grades: marked, not refused
     # A redacted view keeps the mark (it names no one) and says whose enrolment by key only.
     view = redact_document(plan_document(sandbox.config, run))
-    kept = [n for n in view["notices"] if n["key"] == graded.key.id]
-    assert [n["message"] for n in kept] == [flagged[graded.key.id]]
+    kept = [n for n in view.notices if n.key == graded.key.id]
+    assert [n.message for n in kept] == [flagged[graded.key.id]]
     # One call per course with a dropped enrolment, whatever the number of people in it.
     courses = {c.before.course for c in dropped if isinstance(c.before, Enrolment)}
     assert moodle.stats.calls[FUNCTION] == len(courses)

@@ -23,6 +23,7 @@ from reconciler import keys
 from reconciler.cli import app
 from reconciler.model import Enrolment, GroupMember, Key, Kind, User
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
+from reconciler.plan.file import seal
 from reconciler.plan.model import Action, Change
 from reconciler.render import PlanFormat, render
 from reconciler.targeting import TargetNotFound, Targets, parse_target
@@ -155,11 +156,11 @@ def test_the_plan_header_says_it_is_targeted(sandbox: Sandbox) -> None:
     run = plan(sandbox, Targets(schools=(300,), specs=(parse_target(f"person:{NEWCOMER}"),)))
     newcomer = next(c.key for c in run.plan.changes if c.key.kind is Kind.USER)
     doc = document(sandbox.config, run)
-    assert doc["scope"] == f"all, targeted at school 300, person {newcomer.id}"
-    doc["checksum"] = "sha256:0"
+    assert doc.scope == f"all, targeted at school 300, person {newcomer.id}"
+    doc = seal(doc)
     assert f"scope all, targeted at school 300, person {newcomer.id}" in render(doc, PlanFormat.TEXT)
     assert "targeted at school 300" in render(doc, PlanFormat.MARKDOWN)
-    assert plan_document(sandbox.config, plan(sandbox))["scope"] == "all"
+    assert plan_document(sandbox.config, plan(sandbox)).scope == "all"
 
 
 def test_a_target_that_names_nothing_is_an_error(sandbox: Sandbox) -> None:

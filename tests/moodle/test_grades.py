@@ -64,7 +64,7 @@ def test_one_call_per_course_and_one_per_unlisted_user(recorded: dict[int, dict[
         return httpx.Response(200, json=body)
 
     probes = [Probe(2, 3, listed=True), Probe(2, 5, listed=True), Probe(2, 4, listed=False), Probe(9, 3, listed=True)]
-    with MoodleClient("http://moodle.test", "t", transport=httpx.MockTransport(answer), concurrency=1) as client:
+    with MoodleClient("https://moodle.test", "t", transport=httpx.MockTransport(answer), concurrency=1) as client:
         answers = read_graded_items(client, probes)
     assert asked == [
         {"courseid": "2", "userid": "0"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from types import SimpleNamespace
 
 from reconciler import keys
 from reconciler.model import cohort_member, enrolment, group_member
@@ -43,7 +44,7 @@ def test_summary_words_are_the_names_of_the_brakes() -> None:
         "group_member": {"delete": 1, "create": 1},
         "course": {"update": 1, "adopt": 1},
     }
-    doc = {"summary": {"by_kind": by_kind}}
+    doc = SimpleNamespace(summary=SimpleNamespace(by_kind=by_kind))
     assert summary_sentence(doc) == (
         "Plan: 3 to create, 1 to adopt, 1 to update, 5 to suspend, 3 to unenrol, 6 to remove, 1 to delete."
     )
@@ -58,7 +59,8 @@ def test_summary_words_are_the_names_of_the_brakes() -> None:
     # Each word is the brake that counts those changes (safety.brake_action), and no other.
     words = {brake_action(c) for c in plan.changes}
     assert words == {"unenrol", "remove"}
-    assert summary_sentence({"summary": {"by_kind": plan.counts()}}) == "Plan: 1 to unenrol, 2 to remove."
+    counted = SimpleNamespace(summary=SimpleNamespace(by_kind=plan.counts()))
+    assert summary_sentence(counted) == "Plan: 1 to unenrol, 2 to remove."
 
 
 def test_an_empty_plan_says_so() -> None:

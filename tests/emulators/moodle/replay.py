@@ -153,7 +153,7 @@ class WebService:
     def __init__(self, site: MoodleSite, token: str = TOKEN) -> None:
         self.site = site
         self.token = token
-        self.http = httpx.Client(transport=site.transport(), base_url="http://moodle.test")
+        self.http = httpx.Client(transport=site.transport(), base_url="https://moodle.test")
 
     def raw(self, function: str, fields: list[tuple[str, str]], *, fmt: str | None = "json") -> httpx.Response:
         """POST the given form fields after the reserved ones."""

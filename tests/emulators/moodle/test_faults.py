@@ -24,7 +24,7 @@ def fresh() -> MoodleSite:
 def http(request: pytest.FixtureRequest, fresh: MoodleSite) -> Iterator[httpx.Client]:
     """A client reaching the site both ways; the faults must behave the same."""
     if request.param == "in-process":
-        with httpx.Client(transport=fresh.transport(), base_url="http://moodle.test") as client:
+        with httpx.Client(transport=fresh.transport(), base_url="https://moodle.test") as client:
             yield client
         return
     server = serve_moodle(fresh)

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.emulators.moodle.conftest import read_jsonl
-from tests.emulators.moodle.test_golden_sequence import replay_sequence
+from tests.support.golden import read_jsonl
+from tests.emulators.moodle.replay import replay_sequence
 
 #: Functions of the recording the emulator leaves to a real site (ps2moodle never calls them).
 NOT_EMULATED = frozenset({"gradereport_user_get_grades_table", "gradereport_overview_get_course_grades"})
 
 
 @pytest.fixture(scope="module")
-def grades_sequence(golden: Path) -> list[dict[str, Any]]:
-    return read_jsonl(golden / "grades" / "_sequence.jsonl")
+def grades_sequence(golden_dir: Path) -> list[dict[str, Any]]:
+    return read_jsonl(golden_dir / "grades" / "_sequence.jsonl")
 
 
 def test_grades_sequence_replays_record_for_record(
