@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.golden import read_jsonl
 from tests.emulators.moodle.replay import replay_sequence
+from tests.support.golden import read_jsonl
 
 #: Functions of the recording the emulator leaves to a real site (ps2moodle never calls them).
 NOT_EMULATED = frozenset({"gradereport_user_get_grades_table", "gradereport_overview_get_course_grades"})
