@@ -2,13 +2,17 @@
 
 Each change records the live object it acts on (``before``, with its Moodle id) or, for a
 create, that its key is free. :func:`find_stale` compares that with Moodle as it is now.
+It also holds the two names a rendering shows that apply does not write (a membership's
+username, a change's course shortname) to the names the plan or Moodle gives those
+objects, so a file edited and re-sealed cannot show one person and change another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.model import Key, Resource, State
+from reconciler.model import CohortMember, Course, Enrolment, GroupMember, Key, Resource, State, User
+from reconciler.plan.diff import normalize
 from reconciler.plan.model import Action, Change, Plan
 
 
@@ -47,6 +51,35 @@ def find_stale(plan: Plan, live: State) -> list[str]:
             problem = _stale(change, key, expect, live)
             if problem:
                 problems.append(f"{_name(change, key)}: {problem}")
+    return problems + _misnamed(plan, live)
+
+
+def _misnamed(plan: Plan, live: State) -> list[str]:
+    """Changes whose shown username or course shortname is not the name the plan (for an
+    object it creates or changes) or Moodle gives that object. Names it cannot look up
+    (an object neither in the plan nor read) are left to the apply, which skips them."""
+    planned = {c.key: c.after for c in plan.changes if c.after is not None}
+
+    def name_of(key: Key) -> str | None:
+        held = planned.get(key) or live.get(key)
+        if isinstance(held, User):
+            return str(normalize(held.username, "username"))
+        if isinstance(held, Course):
+            return str(normalize(held.shortname))
+        return None
+
+    problems: list[str] = []
+    for change in plan.changes:
+        res = change.resource
+        if change.member and isinstance(res, (Enrolment, CohortMember, GroupMember)):
+            named = name_of(res.user)
+            if named is not None and named != normalize(change.member, "username"):
+                problems.append(f"{change.key}: the username it shows is not {res.user}'s (was the file edited?)")
+        if change.course_name and change.course is not None:
+            named = name_of(change.course)
+            if named is not None and named != normalize(change.course_name):
+                shown = f"{change.key}: the course name it shows is not {change.course}'s"
+                problems.append(f"{shown} (was the file edited?)")
     return problems
 
 

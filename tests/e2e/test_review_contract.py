@@ -117,3 +117,24 @@ def test_expect_checksum_is_for_saved_plans(make_stack: MakeStack) -> None:
     assert outcome.code == 1
     assert "--expect-checksum pins a saved plan" in outcome.output
     assert stack.view.owned_accounts() == {}
+
+
+def test_a_re_sealed_plan_that_shows_another_person_is_refused(make_stack: MakeStack) -> None:
+    """The username a membership line shows is not what apply writes (it writes ids): an
+    edit that makes the plan show one student and enrol another is refused before any write."""
+    stack, config = _stack(make_stack)
+    plan_file, _ = stack.plan(config)
+    enrolments = [c for c in load(plan_file)["changes"] if c["kind"] == "enrolment" and c.get("member")]
+    first, other = enrolments[0], next(c for c in enrolments if c["member"] != enrolments[0]["member"])
+    before = stack.view.everything()
+
+    def show_someone_else(doc: dict[str, Any]) -> None:
+        edited = next(c for c in doc["changes"] if c["key"] == first["key"])
+        edited["member"] = other["member"]
+
+    reseal(plan_file, show_someone_else)
+    refused = stack.cli("apply", plan_file, "-c", config)
+    assert refused.code == 1, refused.output
+    assert f"enrolment:{first['key']}: the username it shows is not" in refused.output
+    assert other["member"] not in refused.output  # names keys, never the names themselves
+    assert stack.view.everything() == before

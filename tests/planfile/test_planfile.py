@@ -15,7 +15,7 @@ import pytest
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError
-from reconciler.model import Key, Kind, Resource, State, User
+from reconciler.model import Enrolment, Key, Kind, Resource, State, User, enrolment
 from reconciler.plan.file import FORMAT_VERSION, build_document, change_record, read_plan, render_json, seal
 from reconciler.plan.model import Action, Change, Plan, Reason, SafetyVerdict
 from reconciler.plan.stale import find_stale
@@ -26,6 +26,7 @@ from tests.support.plans import (
     BIO_OLD,
     CONFIG_DIGEST,
     CREATED,
+    ENG,
     HAL,
     IGGY,
     MARI,
@@ -434,3 +435,23 @@ def test_every_line_is_standard_json(tmp_path: Path) -> None:
     items = [line.strip().rstrip(b",") for line in body if line.startswith(b"    ")]
     assert [json.loads(item) for item in items] == [orjson.loads(item) for item in items]
     assert json.loads(items[-1])["after"]["firstname"] == odd.firstname
+
+
+def test_a_shown_username_or_course_name_that_is_not_the_objects_is_stale() -> None:
+    plan = sample_plan()
+    live = _live(plan)
+    enrol = next(c for c in plan.changes if c.key == enrolment(ENG, ZEB, ["student"]).key)
+    made = enrol.resource
+    assert isinstance(made, Enrolment)
+    honest = replace(enrol, member="zquimby", course_name="ENG1-1-S1-2026")  # as the plan creates them
+
+    def stale_with(change: Change) -> list[str]:
+        return find_stale(replace(plan, changes=(*plan.changes, change)), live)
+
+    assert stale_with(honest) == []
+    assert stale_with(replace(honest, member="hpemberton")) == [
+        f"{enrol.key}: the username it shows is not {made.user}'s (was the file edited?)"
+    ]
+    assert stale_with(replace(honest, course_name="BIO-1-S1-2026")) == [
+        f"{enrol.key}: the course name it shows is not {made.course}'s (was the file edited?)"
+    ]
