@@ -10,8 +10,7 @@ import pytest
 
 from reconciler.config import document
 from reconciler.config.loader import MAX_CONFIG_BYTES, check_config
-
-from .conftest import WriteConfig
+from tests.support.configs import WriteConfig
 
 
 def test_a_file_over_the_size_cap_is_refused_at_once_naming_the_limit(tmp_path: Path, valid_text: str) -> None:

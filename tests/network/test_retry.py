@@ -15,8 +15,7 @@ from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.errors import MoodleTransportError
 from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.retry import Retry, RetryPolicy, run
-
-from ..powerschool.helpers import URL
+from tests.powerschool.helpers import URL
 
 _NEW_USER = {
     "users": [{"createpassword": 1, "firstname": "A", "lastname": "B", "email": "a@example.org", "username": "ab"}]

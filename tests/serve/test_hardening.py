@@ -23,7 +23,7 @@ from reconciler.serve.ratelimit import RateLimitedLog
 from reconciler.serve.sync import save_run
 from tests.support.plans import sample_doc
 
-from .conftest import Start
+from .systems import Start
 
 DEADLINE_S = 1.0
 CAP = 8

@@ -24,7 +24,7 @@ from reconciler.serve.https import tls_context
 from reconciler.serve.service import SyncService
 from reconciler.serve.subscribe import Subscribed, current, parse, subscribe, wanted
 
-from .conftest import PS_ID, PS_SECRET, WEBHOOK_KEY, Running, Systems
+from .systems import PS_ID, PS_SECRET, WEBHOOK_KEY, Running, Systems
 
 CALLBACK = "https://sync.example.org:8443/powerschool/events"
 
