@@ -63,9 +63,13 @@ class Writer(Protocol):
 
 @dataclass(frozen=True)
 class ApplyReport:
-    """Every change's outcome, in the order they ran."""
+    """Every change's outcome, in the order they ran. ``deadlocks``: batches Moodle refused
+    with a write error that the same batch re-sent then wrote; ``split_batches``: batches
+    refused again, split to find a bad item (both counted by the Moodle writer)."""
 
     results: tuple[ChangeResult, ...]
+    deadlocks: int = 0
+    split_batches: int = 0
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -190,7 +190,7 @@ def run_apply(
     roles = roles or RoleMap.from_settings(config.moodle)
     writer = MoodleWriter(moodle, roles=roles, passwords=Passwords.from_config(config))
     ids: IdMap = live_ids(live)
-    return apply_plan(
+    report = apply_plan(
         plan,
         writer,
         ids,
@@ -199,6 +199,7 @@ def run_apply(
         override_reason=override_reason,
         progress=progress,
     )
+    return replace(report, deadlocks=writer.counts.deadlocks, split_batches=writer.counts.split)
 
 
 def apply_audited(

@@ -189,3 +189,4 @@ class _Stage:
         )
         self.result.changes = saved.counts()
         self.result.outcome = {status.value: report.count(status) for status in Status}
+        self.result.outcome |= {"deadlocks": report.deadlocks, "split batches": report.split_batches}

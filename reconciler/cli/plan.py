@@ -200,6 +200,13 @@ def _refuse_stale(plan_path: Path, problems: list[str]) -> None:
 def _finish(report: ApplyReport) -> None:
     applied, failed, skipped = (report.count(s) for s in (Status.APPLIED, Status.FAILED, Status.SKIPPED))
     out.print(Text(f"Apply: {applied} applied, {failed} failed, {skipped} skipped."))
+    if report.deadlocks or report.split_batches:
+        out.print(
+            Text(
+                f"Moodle's database refused whole batches: {report.deadlocks} (deadlocks) written when "
+                f"re-sent, {report.split_batches} refused again and split to find a bad item."
+            )
+        )
     for result in report.failures:
         change = result.change
         out.print(Text(f"  {result.status.value}: {change.action.value} {change.key}: {result.error}"))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.emulators.moodle.db import Database, Table
 from reconciler.emulators.moodle.errors import missing_record
-from reconciler.emulators.moodle.faults import CostModel, Faults
+from reconciler.emulators.moodle.faults import CostModel, Faults, RowLocks
 from reconciler.emulators.moodle.fresh import populate
 from reconciler.emulators.moodle.model import (
     CONTEXT_BLOCK,
@@ -137,6 +137,8 @@ class MoodleSite:
         self.lock = threading.RLock()
         self.faults = Faults()
         self.cost: CostModel | None = None
+        #: Rows held by the write calls in flight (used with the cost model).
+        self.row_locks = RowLocks()
         self.test_hooks = False
         #: token -> user id.
         self.tokens: dict[str, int] = {}

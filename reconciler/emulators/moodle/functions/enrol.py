@@ -31,7 +31,7 @@ from reconciler.emulators.moodle.model import (
     UserEnrolment,
 )
 from reconciler.emulators.moodle.params import Multiple, Need, Param, Single, Value, clean_param, default, optional
-from reconciler.emulators.moodle.registry import Call, external, input_items, output_items
+from reconciler.emulators.moodle.registry import Call, external, input_items, item_rows, output_items
 from reconciler.emulators.moodle.site import MoodleSite
 from reconciler.emulators.moodle.sortorder import course_sortorders
 
@@ -146,7 +146,20 @@ _ENROL_PARAMS = Single(
 )
 
 
-@external("enrol_manual_enrol_users", _ENROL_PARAMS, None, component="enrol_manual", items=input_items("enrolments"))
+#: ``role_assign`` and ``update_user_enrol`` call ``mark_user_dirty``: an UPDATE of the user's
+#: ``mdl_cache_flags`` row (``accesslib/dirtyusers``), held until the batch commits. (A
+#: re-enrolment that changes nothing skips it; the model locks the row anyway.)
+DIRTY_USER = item_rows("enrolments", "cache_flags", lambda item: item["userid"])
+
+
+@external(
+    "enrol_manual_enrol_users",
+    _ENROL_PARAMS,
+    None,
+    component="enrol_manual",
+    items=input_items("enrolments"),
+    locks=DIRTY_USER,
+)
 def enrol_users(call: Call, params: dict[str, Any]) -> None:
     """Enrol users through each course's manual instance, all or nothing (an upsert)."""
     site = call.site
@@ -211,7 +224,12 @@ _UNENROL_PARAMS = Single(
 
 
 @external(
-    "enrol_manual_unenrol_users", _UNENROL_PARAMS, None, component="enrol_manual", items=input_items("enrolments")
+    "enrol_manual_unenrol_users",
+    _UNENROL_PARAMS,
+    None,
+    component="enrol_manual",
+    items=input_items("enrolments"),
+    locks=DIRTY_USER,
 )
 def unenrol_users(call: Call, params: dict[str, Any]) -> None:
     """Unenrol users from each course's manual instance, all or nothing."""
