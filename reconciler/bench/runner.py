@@ -97,11 +97,15 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
                     profile=settings.profile and run in settings.runs,
                 )
                 servers.snapshot()  # start this stage's meters from zero
-                figures = stages[stage] = stage_figures(run_stage(spec), servers.snapshot(), limits)
+                figures = stages[stage] = stage_figures(
+                    run_stage(spec), servers.snapshot(), limits, costs.model().seconds
+                )
                 echo(
                     f"run {run}: {stage} took {figures.result.wall_s:.1f} s (request bound "
                     f"{figures.request_bound_s:.1f} s, pure middle {figures.result.cpu_middle_s:.2f} s CPU, "
-                    f"peak {figures.result.peak_rss_mb:.0f} MB)"
+                    f"peak {figures.result.peak_rss_mb:.0f} MB"
+                    + (f", raw-client baseline {figures.raw_baseline_s:.1f} s" if figures.raw_baseline_s else "")
+                    + ")"
                 )
             done[run] = RunFigures(run, TITLES[run], stages)
             judge(done[run], limits, no_change=done.get("b"), district_scale=settings.scale == "district")

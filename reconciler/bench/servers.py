@@ -39,13 +39,23 @@ class Costs:
     workers: int = 4
     scale: float = 1.0
 
-    def moodle(self, meters: Meters) -> MeteredCost:
+    def model(self) -> CostModel:
+        """The Moodle cost model, scaled."""
         base = CostModel()
-        return MeteredCost(
-            meters,
+        return CostModel(
             per_call_ms=base.per_call_ms * self.scale,
             per_item_ms={name: ms * self.scale for name, ms in base.per_item_ms.items()},
             max_concurrent=self.workers,
+        )
+
+    def moodle(self, meters: Meters) -> MeteredCost:
+        """The Moodle cost model, scaled, recording each call's charge in ``meters``."""
+        model = self.model()
+        return MeteredCost(
+            meters,
+            per_call_ms=model.per_call_ms,
+            per_item_ms=model.per_item_ms,
+            max_concurrent=model.max_concurrent,
         )
 
     @property
