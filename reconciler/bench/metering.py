@@ -17,6 +17,10 @@ request that reaches them, by endpoint:
 Both also time how long each request was actually served: more than its charge means
 the emulator's own work (one Python process, one lock) did not fit in the cost model.
 
+Against a staging Moodle (real writes, no cost model) the same counts are taken on the
+client's side by :class:`MeteredTransport`: the seconds charged are the seconds each
+request took.
+
 Counters are read and reset together by :meth:`snapshot`, between the stages of a run.
 """
 
@@ -30,6 +34,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from reconciler.emulators.http import Handler, Reply
 from reconciler.emulators.moodle.faults import CostModel
@@ -145,22 +151,57 @@ class MeteredMoodle:
         self.meters = meters
 
     def __call__(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        found = _FUNCTION.search(body)
-        function = found.group(1).decode() if found else "(refused)"
-        fields = body.count(b"&") + 1 if body else 0
-        batched = _list_fields(body, BATCH_LISTS.get(function))
-        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         started = time.monotonic()
         reply = self._handler(method, path, query, headers, body)
-        self.meters.update(
-            function,
-            calls=1,
-            list_fields=batched,
-            other_fields=fields - batched,
-            distinct=digest,
-            served_s=time.monotonic() - started,
-        )
+        function, counts = _request_counts(body)
+        self.meters.update(function, served_s=time.monotonic() - started, **counts)
         return reply
+
+
+class MeteredTransport(httpx.BaseTransport):
+    """The Moodle client's transport, counting as :class:`MeteredMoodle` does on the client's
+    side (for a Moodle without the emulator): each request is charged the seconds it took,
+    and a batch write the items it sent."""
+
+    def __init__(self, meters: Meters, inner: httpx.BaseTransport | None = None) -> None:
+        self.meters = meters
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        started = time.monotonic()
+        response = self._inner.handle_request(request)
+        response.read()
+        took = time.monotonic() - started
+        function, counts = _request_counts(body)
+        items = _list_items(body, BATCH_LISTS.get(function)) if function not in _READS else 0
+        self.meters.update(function, served_s=took, modelled_s=took, items=items, **counts)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+#: Batched reads: their items are the answer's, which the client side does not count.
+_READS = frozenset({"core_user_get_users_by_field", "core_cohort_get_cohort_members"})
+
+
+def _request_counts(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The function a request body calls, and its counts for :meth:`Meters.update`."""
+    found = _FUNCTION.search(body)
+    function = found.group(1).decode() if found else "(refused)"
+    fields = body.count(b"&") + 1 if body else 0
+    batched = _list_fields(body, BATCH_LISTS.get(function))
+    digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    return function, {"calls": 1, "list_fields": batched, "other_fields": fields - batched, "distinct": digest}
+
+
+def _list_items(body: bytes, name: str | None) -> int:
+    """Items of the list parameter ``name`` (distinct first indexes; the client quotes brackets)."""
+    if name is None:
+        return 0
+    prefix = re.escape(name.encode())
+    return len(set(re.findall(rb"(?:^|&)" + prefix + rb"%5B(\d+)%5D", body)))
 
 
 def _list_fields(body: bytes, name: str | None) -> int:

@@ -94,29 +94,36 @@ class Servers:
     """The benchmark's PowerSchool and Moodle, running."""
 
     powerschool: ServerProcess
-    moodle: ServerProcess
+    #: None when the runs go to a Moodle of the user's (a staging site).
+    moodle: ServerProcess | None
 
     @classmethod
-    def start(cls, district: District, costs: Costs, profile_fields: tuple[str, ...]) -> Servers:
-        """Serve ``district`` from PowerSchool and an empty Moodle 4.5 site with ``profile_fields``."""
+    def start(
+        cls, district: District, costs: Costs, profile_fields: tuple[str, ...], *, moodle: bool = True
+    ) -> Servers:
+        """Serve ``district`` from PowerSchool and, unless ``moodle`` is false, an empty
+        Moodle 4.5 site with ``profile_fields``."""
         powerschool = ServerProcess(_serve_powerschool, district, costs)
         try:
-            moodle = ServerProcess(_serve_moodle, costs, profile_fields)
+            site = ServerProcess(_serve_moodle, costs, profile_fields) if moodle else None
         except BaseException:
             powerschool.close()
             raise
-        return cls(powerschool, moodle)
+        return cls(powerschool, site)
 
     def snapshot(self) -> dict[str, Any]:
-        """Both servers' meters since the last snapshot, by side."""
-        return {"powerschool": self.powerschool.ask("snapshot"), "moodle": self.moodle.ask("snapshot")}
+        """The servers' meters since the last snapshot, by side (Moodle's empty when it is
+        not served here)."""
+        site = self.moodle.ask("snapshot") if self.moodle is not None else {"endpoints": {}, "server_cpu_s": 0.0}
+        return {"powerschool": self.powerschool.ask("snapshot"), "moodle": site}
 
     def change_district(self, district: District) -> None:
         """PowerSchool serves ``district`` from now on (same credentials)."""
         self.powerschool.ask("district", district)
 
     def close(self) -> None:
-        self.moodle.close()
+        if self.moodle is not None:
+            self.moodle.close()
         self.powerschool.close()
 
     def __enter__(self) -> Self:

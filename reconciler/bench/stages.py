@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.apply import Status
+from reconciler.bench.metering import MeteredTransport, Meters
 from reconciler.bench.profiling import Profiles
 from reconciler.config.model import Config, Connection
 from reconciler.desired import build_desired
@@ -50,6 +51,8 @@ class StageSpec:
     year_id: int
     folder: Path
     profile: bool = False
+    #: Count the Moodle requests on the client's side (a Moodle that is not the emulator).
+    meter_moodle: bool = False
 
 
 @dataclass
@@ -70,6 +73,8 @@ class StageResult:
     outcome: dict[str, int] = field(default_factory=dict)
     verdict: list[str] = field(default_factory=list)
     profile: dict[str, str] = field(default_factory=dict)
+    #: The Moodle requests counted on the client's side, when asked for (``Meters.snapshot``).
+    moodle_meters: dict[str, Any] | None = None
 
     @property
     def cpu_middle_s(self) -> float:
@@ -115,13 +120,17 @@ class _Stage:
         self.result = StageResult(spec.stage)
 
     def run(self) -> StageResult:
+        meters = Meters() if self.spec.meter_moodle else None
+        transport = MeteredTransport(meters) if meters is not None else None
         started = time.perf_counter()
-        with MoodleClient.from_settings(self.spec.config.moodle) as moodle:
+        with MoodleClient.from_settings(self.spec.config.moodle, transport=transport) as moodle:
             if self.spec.stage == PLAN:
                 self.plan(moodle)
             else:
                 self.apply(moodle)
         self.result.wall_s = time.perf_counter() - started
+        if meters is not None:
+            self.result.moodle_meters = meters.snapshot()
         self.result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.profiles is not None:
             self.result.profile = self.profiles.report()
