@@ -348,17 +348,16 @@ class MoodleWriter:
         except WriteConflict as exc:
             # Rolled back whole: re-send once (a deadlock passes); a second refusal means a bad item.
             self.counts.add(refused=1)
-            if not resent:
-                time.sleep(self.client.backoff_s * (1 + random.random()))
-                sent = self._send_batch(write, batch, resent=True)
-                if not any(s.error is not None and str(s.error) == str(exc) for s in sent):
-                    self.counts.add(deadlocks=1)
-                return sent
-            return self._split(write, batch, exc)
+            if resent:
+                return self._split(write, batch, exc)
+            time.sleep(self.client.backoff_s * (1 + random.random()))
+            return self._send_batch(write, batch, resent=True)
         except MoodleResponseError as exc:
             return self._split(write, batch, exc)
         except MoodleError as exc:
             return [_Sent(e, str(exc)) for e in batch]
+        if resent:
+            self.counts.add(deadlocks=1)  # refused whole once, written when re-sent
         return write.read(write.function, batch, answer)
 
     def _split(self, write: _Write, batch: Sequence[_Entry], error: MoodleResponseError) -> list[_Sent]:
