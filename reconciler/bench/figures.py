@@ -12,9 +12,10 @@
   Moodle's over the site's workers (the two are read one after the other).
 - **raw-client baseline** of an apply: the seconds a raw web-service client needs for the
   same writes under the cost model (issue 13's baseline): each write function's items
-  in batches of :data:`RAW_BATCH`, the site's workers in flight, one function after
-  another (later ones need the ids of earlier ones), no reads and no lock waits (its
-  batches are sorted by user). The apply's wall time over it is the apply's overhead.
+  written (sent in a call Moodle answered without an error) in batches of
+  :data:`RAW_BATCH`, the site's workers in flight, one function after another (later
+  ones need the ids of earlier ones), no reads and no lock waits (its batches are sorted
+  by user). The apply's wall time over it is the apply's overhead.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Endpoint:
     requests: int
     minimum: int
     items: int
+    #: Items of batch writes answered without an error.
+    written: int
     modelled_s: float
     served_s: float
 
@@ -119,8 +122,9 @@ def raw_baseline_s(endpoints: Sequence[Endpoint], cost: CallCost, workers: int) 
     for e in endpoints:
         if e.side != MOODLE or e.read:
             continue
-        full, rest = divmod(e.items, RAW_BATCH)
-        sizes = [RAW_BATCH] * full + ([rest] if rest else []) if e.items else [0] * e.minimum
+        # The items written (a batch refused and re-sent, or split, counts once when written).
+        full, rest = divmod(e.written, RAW_BATCH)
+        sizes = [RAW_BATCH] * full + ([rest] if rest else []) if e.written or e.items else [0] * e.minimum
         total += _makespan([cost(e.name, n) for n in sizes], workers)
     return total
 
@@ -169,6 +173,7 @@ def _endpoint(side: str, name: str, read: bool, minimum: int, meter: Mapping[str
         requests=meter["calls"],
         minimum=minimum,
         items=meter["items"],
+        written=meter.get("written", 0),
         modelled_s=meter["modelled_s"],
         served_s=meter["served_s"],
     )

@@ -78,6 +78,8 @@ class FunctionMeter:
     calls: int = 0
     #: Items handled (batch length for writes, answer length for reads), per the cost model.
     items: int = 0
+    #: Items of the batch writes Moodle answered without an error.
+    written: int = 0
     #: Seconds the cost model charged, and seconds the server took (more when the
     #: emulator's own work did not fit in the charge).
     modelled_s: float = 0.0
@@ -92,6 +94,7 @@ class FunctionMeter:
         return {
             "calls": self.calls,
             "items": self.items,
+            "written": self.written,
             "modelled_s": round(self.modelled_s, 6),
             "served_s": round(self.served_s, 6),
             "list_fields": self.list_fields,
@@ -154,7 +157,8 @@ class MeteredMoodle:
         started = time.monotonic()
         reply = self._handler(method, path, query, headers, body)
         function, counts = _request_counts(body)
-        self.meters.update(function, served_s=time.monotonic() - started, **counts)
+        written = _written(function, body, reply[0], reply[2])
+        self.meters.update(function, served_s=time.monotonic() - started, written=written, **counts)
         return reply
 
 
@@ -175,7 +179,8 @@ class MeteredTransport(httpx.BaseTransport):
         took = time.monotonic() - started
         function, counts = _request_counts(body)
         items = _list_items(body, BATCH_LISTS.get(function)) if function not in _READS else 0
-        self.meters.update(function, served_s=took, modelled_s=took, items=items, **counts)
+        written = _written(function, body, response.status_code, response.content)
+        self.meters.update(function, served_s=took, modelled_s=took, items=items, written=written, **counts)
         return response
 
     def close(self) -> None:
@@ -194,6 +199,13 @@ def _request_counts(body: bytes) -> tuple[str, dict[str, Any]]:
     batched = _list_fields(body, BATCH_LISTS.get(function))
     digest = hashlib.blake2b(body, digest_size=12).hexdigest()
     return function, {"calls": 1, "list_fields": batched, "other_fields": fields - batched, "distinct": digest}
+
+
+def _written(function: str, body: bytes, status: int, reply: bytes) -> int:
+    """The items a batch write's request carried, when Moodle answered it without an error."""
+    if function in _READS or status != 200 or reply.lstrip().startswith(b'{"exception"'):
+        return 0
+    return _list_items(body, BATCH_LISTS.get(function))
 
 
 def _list_items(body: bytes, name: str | None) -> int:
