@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench plans clean
+.PHONY: demo test quick lint typecheck bench plans clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,22 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
 
+# The edit-test loop: the suite without the tests marked slow (no lint, no types).
+quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests
-	$(BIN)/ruff format --check reconciler tests
+	$(BIN)/ruff check reconciler ps2moodle_testkit tests
+	$(BIN)/ruff format --check reconciler ps2moodle_testkit tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m reconciler.bench
+	$(BIN)/python -m ps2moodle_testkit.bench
 
 plans: $(STAMP)
-	$(BIN)/python -m reconciler.emulators.example_plans
+	$(BIN)/python -m ps2moodle_testkit.demo.example_plans
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,18 +5,21 @@ courses, groups, cohorts and memberships should exist, keyed by PowerSchool iden
 (see :mod:`reconciler.keys`), and collects notices for everything a reviewer should know
 that is not a change: people skipped and why, names that would collide in Moodle,
 section migrations waiting for review.
+
+An object left out because Moodle would refuse one of its values (or because a value it
+needs is blank) is *kept*: the planner leaves what Moodle already holds of it, and every
+membership in or of it, exactly as it is. Dropping it from the desired state alone would
+read as "gone from PowerSchool", suspending the person and removing their memberships.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from reconciler import keys
-from reconciler.bulk import bulk
 from reconciler.config.model import (
     CohortRule,
     Config,
@@ -27,6 +30,7 @@ from reconciler.config.model import (
     SectionMove,
 )
 from reconciler.config.templates import render
+from reconciler.coverage import Unmatched, unmatched_settings
 from reconciler.model import (
     Category,
     Cohort,
@@ -34,6 +38,7 @@ from reconciler.model import (
     Enrolment,
     Group,
     Key,
+    Kind,
     Resource,
     State,
     User,
@@ -42,11 +47,19 @@ from reconciler.model import (
     group_member,
     pairs,
 )
-from reconciler.plan.model import Notice, grouped_notice
+from reconciler.moodle.values import Refusal, refusals
+from reconciler.plan.model import Notice, NoticeLevel, grouped_notice
 from reconciler.powerschool.roster import Roster, Section, SectionEnrolment, Staff, Student, Term
+from reconciler.speed import gc_paused
 
-#: What PARAM_USERNAME accepts with extendedusernamechars off (Moodle's default).
-_USERNAME_OK = re.compile(r"^[a-z0-9._@-]+$")
+#: How a notice names objects of a kind left out, and what happens to what Moodle holds of them.
+_LEFT_OUT = {
+    Kind.USER: ("accounts left out", "an existing account keeps its enrolments, groups and cohorts as they are"),
+    Kind.COURSE: ("courses left out", "an existing course keeps its enrolments and groups as they are"),
+    Kind.CATEGORY: ("categories left out", "an existing category is left as it is; its courses wait for it"),
+    Kind.COHORT: ("cohorts left out", "an existing cohort keeps its members as they are"),
+    Kind.GROUP: ("groups left out", "an existing group keeps its members as they are"),
+}
 #: Standard profile fields that live on User itself, not in ``profile``.
 _NAMED_FIELDS = ("firstname", "lastname", "email")
 #: The role a student's section enrolment maps through.
@@ -63,7 +76,10 @@ class Desired:
     reviewed section migration). ``known_users`` are keys of people PowerSchool still
     lists but who should not be active (inactive students): the live reader looks them
     up too, so leavers are found and suspended. ``school_students`` counts the active
-    students each configured school returned, for the empty-school guard.
+    students each configured school returned, for the empty-school guard. ``kept`` are
+    keys of objects left out because Moodle would refuse a value of theirs: what Moodle
+    holds of them, and every membership in or of them, stays as it is. ``unmatched``
+    lists settings that select nothing (``plan --strict`` fails on them).
     """
 
     state: State
@@ -71,21 +87,32 @@ class Desired:
     moves: Mapping[Key, Key] = field(default_factory=dict)
     known_users: frozenset[Key] = frozenset()
     school_students: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    kept: frozenset[Key] = frozenset()
+    #: Configured terms and courses PowerSchool has nothing for (also among the notices).
+    unmatched: tuple[Unmatched, ...] = ()
 
 
-@bulk
+@gc_paused
 def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
     """The Moodle state implied by ``config`` and one roster per connection name."""
     builder = _Builder()
     for connection in config.connections:
         _ConnectionBuilder(builder, connection, rosters[connection.name]).build()
-    builder.check_unique_emails()
+    if not config.moodle.allow_accounts_same_email:
+        builder.check_unique_emails()
+    unmatched = tuple(unmatched_settings(config, rosters))
     return Desired(
         state=State.of(builder.resources.values()),
-        notices=(*builder.grouped_notices(), *builder.notices),
+        notices=(
+            *builder.grouped_notices(),
+            *builder.notices,
+            *(Notice(NoticeLevel.WARNING, u.message) for u in unmatched),
+        ),
+        unmatched=unmatched,
         moves=dict(builder.moves),
         known_users=frozenset(builder.known_users),
         school_students=dict(builder.school_students),
+        kept=frozenset(builder.kept),
     )
 
 
@@ -98,9 +125,10 @@ class _Builder:
         self.moves: dict[Key, Key] = {}
         self.known_users: set[Key] = set()
         self.school_students: dict[tuple[str, int], int] = {}
+        self.kept: set[Key] = set()
         self._usernames: dict[str, Key] = {}
         self._shortnames: dict[str, Key] = {}
-        self._skipped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._skipped: dict[tuple[NoticeLevel, str], list[str]] = defaultdict(list)
 
     def add(self, resource: Resource) -> None:
         existing = self.resources.get(resource.key)
@@ -117,22 +145,38 @@ class _Builder:
                 existing.course, existing.user, existing.roles + new.roles, suspended=existing.suspended
             )
 
-    def skip(self, level: str, reason: str, key: Key) -> None:
+    def skip(self, level: NoticeLevel, reason: str, key: Key) -> None:
         """Record a person or object left out for ``reason``; reported once per reason."""
         self._skipped[(level, reason)].append(key.id)
+
+    def keep(self, reason: str, key: Key) -> None:
+        """Leave out an object whose data Moodle would refuse, keeping what Moodle holds of it."""
+        self.kept.add(key)
+        self.skip(NoticeLevel.WARNING, reason, key)
+
+    def accepts(self, resource: Resource) -> bool:
+        """True when Moodle would accept every value of ``resource``; otherwise it is kept
+        (reported once, by field, naming only its key)."""
+        if resource.key in self.kept:
+            return False
+        refused = refusals(resource)
+        for refusal in refused:
+            self.keep(_left_out(resource.key.kind, refusal), resource.key)
+        return not refused
 
     def grouped_notices(self) -> list[Notice]:
         return [grouped_notice(level, reason, keys) for (level, reason), keys in self._skipped.items()]
 
     def warn(self, message: str, key: Key | None = None) -> None:
-        self.notices.append(Notice("warning", message, key.id if key else ""))
+        self.notices.append(Notice(NoticeLevel.WARNING, message, key.id if key else ""))
 
     def info(self, message: str, key: Key | None = None) -> None:
-        self.notices.append(Notice("info", message, key.id if key else ""))
+        self.notices.append(Notice(NoticeLevel.INFO, message, key.id if key else ""))
 
     def claim_username(self, username: str, key: Key) -> bool:
         holder = self._usernames.setdefault(username, key)
         if holder != key:
+            self.kept.add(key)
             self.warn(f"username {username!r} of {key.id} is already used by {holder.id}; account skipped", key)
             return False
         return True
@@ -158,8 +202,14 @@ class _Builder:
                 # Keys, not usernames or the address: a redacted plan shows notices as they are.
                 self.warn(
                     f"{len(holders)} accounts share one email ({', '.join(sorted(holders))}); Moodle refuses "
-                    "duplicate emails unless allowaccountssameemail is on, so all but one will fail to be created"
+                    "duplicate emails unless allowaccountssameemail is on, so the plan creates or changes only one of "
+                    "them (set moodle.allow_accounts_same_email if the site allows it)"
                 )
+
+
+def _left_out(kind: Kind, refusal: Refusal) -> str:
+    what, kept = _LEFT_OUT[kind]
+    return f"{what}, Moodle would refuse {refusal}; {kept}"
 
 
 def _epoch(day: date) -> int:
@@ -178,7 +228,7 @@ class _ConnectionBuilder:
         self.staff: dict[int, Key] = {}
         self._unmapped_roles: set[str] = set()
         #: The cohort of each rule and value, made once: tens of thousands of students share a few dozen.
-        self._cohorts: dict[tuple[CohortRule, str], Key] = {}
+        self._cohorts: dict[tuple[CohortRule, str], Key | None] = {}
         self.course_of_section = self.section_course_index()
         self.enrolments_by_course: dict[Key, list[SectionEnrolment]] = defaultdict(list)
         for e in roster.enrolments:
@@ -256,26 +306,23 @@ class _ConnectionBuilder:
     ) -> User | None:
         raw_name = render(settings.username, values).strip()
         if not raw_name:
-            self.out.skip("info", "people have no PowerSchool login, so no Moodle account (seed behaviour)", key)
+            self.out.skip(
+                NoticeLevel.INFO, "people have no PowerSchool login, so no Moodle account (seed behaviour)", key
+            )
             return None
         username = (self.conn.username_prefix + raw_name).lower()
-        if not _USERNAME_OK.match(username):
-            self.out.skip("warning", "usernames have characters Moodle refuses; accounts skipped", key)
-            return None
         rendered = {name: " ".join(render(tpl, values).split()) for name, tpl in settings.fields}
         email = rendered.get("email", "").lower()
         if not email and settings.email_fallback:
             email = render(settings.email_fallback, values).strip().lower()
         if not email:
-            self.out.skip("warning", "people have no email and no email_fallback is configured; accounts skipped", key)
+            self.out.keep("people have no email and no email_fallback is configured; accounts skipped", key)
             return None
         firstname, lastname = rendered.get("firstname", ""), rendered.get("lastname", "")
         if not firstname or not lastname:
-            self.out.skip("warning", "people have a blank first or last name; accounts skipped", key)
+            self.out.keep("people have a blank first or last name; accounts skipped", key)
             return None
-        if not self.out.claim_username(username, key):
-            return None
-        return User(
+        user = User(
             key,
             username=username,
             firstname=firstname,
@@ -285,6 +332,9 @@ class _ConnectionBuilder:
             profile=pairs({k: v for k, v in rendered.items() if k not in _NAMED_FIELDS}),
             customfields=pairs({cf.moodle: custom(cf.source).strip() for cf in settings.custom_fields}),
         )
+        if not self.out.accepts(user) or not self.out.claim_username(username, key):
+            return None
+        return user
 
     def add_cohorts(self, user_key: Key, values: Mapping[str, object], user: User) -> None:
         customs = dict(user.customfields)
@@ -292,11 +342,22 @@ class _ConnectionBuilder:
             value = str(customs[rule.field] if rule.field in customs else values.get(rule.field, "")).strip()
             if not value:
                 continue
-            key = self._cohorts.get((rule, value))
-            if key is None:
-                key = self._cohorts[rule, value] = keys.cohort_key(self.conn.name, rule.field, value)
-                self.out.add(Cohort(key, name=render(rule.name, {"field": rule.field, "value": value})))
-            self.out.add(cohort_member(key, user_key))
+            if (rule, value) not in self._cohorts:
+                self._cohorts[rule, value] = self.add_cohort(rule, value)
+            key = self._cohorts[rule, value]
+            if key is not None:
+                self.out.add(cohort_member(key, user_key))
+
+    def add_cohort(self, rule: CohortRule, value: str) -> Key | None:
+        """The key of the cohort of ``rule`` and ``value``, or None when Moodle would refuse it."""
+        cohort = Cohort(
+            keys.cohort_key(self.conn.name, rule.field, value),
+            name=render(rule.name, {"field": rule.field, "value": value}),
+        )
+        if not self.out.accepts(cohort):
+            return None
+        self.out.add(cohort)
+        return cohort.key
 
     # Courses ------------------------------------------------------------------
 
@@ -362,25 +423,20 @@ class _ConnectionBuilder:
         path = tuple(part.strip() for part in path_text.split("/") if part.strip())
         parent: Key | None = None
         for depth in range(1, len(path) + 1):
-            key = keys.category_key(path[:depth])
-            self.out.add(Category(key, name=path[depth - 1], parent=parent))
-            parent = key
+            category = Category(keys.category_key(path[:depth]), name=path[depth - 1], parent=parent)
+            if self.out.accepts(category):
+                self.out.add(category)
+            parent = category.key
         assert parent is not None
         return parent
 
     def add_course(self, key: Key, shortname: str, fullname: str, category: Key, start: date, end: date) -> bool:
-        if not self.out.claim_shortname(shortname, key):
-            return False
-        self.out.add(
-            Course(
-                key,
-                shortname=shortname,
-                fullname=fullname,
-                category=category,
-                startdate=_epoch(start),
-                enddate=_epoch(end),
-            )
+        course = Course(
+            key, shortname=shortname, fullname=fullname, category=category, startdate=_epoch(start), enddate=_epoch(end)
         )
+        if not self.out.accepts(course) or not self.out.claim_shortname(shortname, key):
+            return False
+        self.out.add(course)
         return True
 
     def add_section_course(self, section: Section, term: Term, rule: CourseRule) -> None:
@@ -407,20 +463,24 @@ class _ConnectionBuilder:
         fullname = render(self.conn.group_course_name_template, values)
         if not self.add_course(key, shortname, fullname, category, start, end):
             return
-        sections = [s for s, _ in members]
+        groups: dict[int, Key] = {}
         for section, term in members:
-            group = keys.group_key(self.conn.name, section.school_number, section.dcid)
             group_values = self.course_values(section, section.course_number, term)
-            self.out.add(Group(group, course=key, name=render(self.conn.course_name_template, group_values)))
-        self.add_members(
-            key, {s.dcid: keys.group_key(self.conn.name, s.school_number, s.dcid) for s in sections}, sections
-        )
+            group = Group(
+                keys.group_key(self.conn.name, section.school_number, section.dcid),
+                course=key,
+                name=render(self.conn.course_name_template, group_values),
+            )
+            if self.out.accepts(group):
+                self.out.add(group)
+                groups[section.dcid] = group.key
+        self.add_members(key, groups, [s for s, _ in members])
 
     def add_members(self, course: Key, groups: Mapping[int, Key] | None, sections: Iterable[Section]) -> None:
         """Enrol each section's teachers and students in ``course`` (and its groups)."""
         by_section = {s.dcid: s for s in sections}
         for section in by_section.values():
-            group = groups[section.dcid] if groups else None
+            group = groups.get(section.dcid) if groups is not None else None
             for teacher in section.teachers:
                 user = self.staff.get(teacher.users_dcid)
                 role = self.moodle_role(teacher.role)
@@ -439,8 +499,9 @@ class _ConnectionBuilder:
             if user is None:
                 continue
             self.out.add(enrolment(course, user, [student_role]))
-            if groups:
-                self.out.add(group_member(groups[enrol.section_dcid], user))
+            group = groups.get(enrol.section_dcid) if groups is not None else None
+            if group is not None:
+                self.out.add(group_member(group, user))
 
     def section_course_index(self) -> dict[int, Key]:
         out: dict[int, Key] = {}

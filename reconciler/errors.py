@@ -4,10 +4,9 @@ ReconcilerError
 ├── ConfigError            config file invalid (carries located ConfigIssue items)
 ├── SecretError            a ${ENV} or *_file secret cannot be resolved
 ├── SourceError            PowerSchool could not be read
-│   └── TruncatedReadError a read returned fewer records than PowerSchool counted
+│   ├── TruncatedReadError a read returned fewer records than PowerSchool counted
+│   └── CountMismatchError a read returned more records than PowerSchool counted
 ├── TargetError            Moodle could not be read or written (moodle.errors has the subtree)
-├── UnsafePlan             the safety gate refused a plan (lists every violation)
-├── StalePlan              a saved plan no longer matches config or live Moodle
 └── PlanFileError          a saved plan is unreadable, of another version, or altered
 """
 
@@ -38,20 +37,12 @@ class TruncatedReadError(SourceError):
     """A PowerSchool read returned fewer records than its count endpoint announced."""
 
 
+class CountMismatchError(SourceError):
+    """A PowerSchool read returned more records than its count endpoint announced."""
+
+
 class TargetError(ReconcilerError):
     """Moodle could not be read or written."""
-
-
-class UnsafePlan(ReconcilerError):
-    """The safety gate refused the plan. ``violations`` lists every reason."""
-
-    def __init__(self, violations: list[str]) -> None:
-        self.violations = violations
-        super().__init__("plan refused by safety checks:\n" + "\n".join(f"- {v}" for v in violations))
-
-
-class StalePlan(ReconcilerError):
-    """A saved plan was computed against a config or Moodle state that has since changed."""
 
 
 class PlanFileError(ReconcilerError):

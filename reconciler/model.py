@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import cached_property
 from operator import attrgetter
-from typing import Any, ClassVar, NamedTuple, TypeAlias, TypeVar, cast
+from types import UnionType
+from typing import Any, ClassVar, NamedTuple, TypeAlias, Union, get_args, get_origin, get_type_hints
 
 #: Every idnumber the tool writes starts with this; anything else is not ours.
 OWNED_PREFIX = "ps2m:"
@@ -35,9 +36,6 @@ class Kind(str, Enum):
     GROUP = "group"
     COHORT_MEMBER = "cohort_member"
     GROUP_MEMBER = "group_member"
-
-    # Hash like the value it equals (Enum hashes the name, in Python, on every Key lookup).
-    __hash__ = str.__hash__
 
 
 #: Creation order; removals run in the reverse order.
@@ -155,19 +153,19 @@ def _codec(cls: type[Resource]) -> _Codec:
     stored: list[tuple[str, Convert]] = []
     parse: list[tuple[str, Convert]] = []
     references: list[str] = []
+    hints = get_type_hints(cls)
     for f in fields(cls):
         if f.name in ("key", "moodle_id"):
             continue
-        # Annotations are strings here (postponed evaluation); their spelling is the model's own.
-        spelled = str(f.type)
-        if spelled.startswith("Key"):
+        hint = _optional_of(hints[f.name])
+        if hint is Key:
             stored.append((f.name, _key_id))
             parse.append((f.name, _key_of(_REFERENCE_KINDS[f.name])))
             references.append(f.name)
-        elif spelled == "Pairs":
+        elif hint == Pairs:
             stored.append((f.name, dict))
             parse.append((f.name, pairs))
-        elif spelled.startswith("tuple"):
+        elif get_origin(hint) is tuple:
             stored.append((f.name, list))
             parse.append((f.name, tuple))
         else:
@@ -182,6 +180,12 @@ def _codec(cls: type[Resource]) -> _Codec:
         references=tuple(references),
     )
     return codec
+
+
+def _optional_of(hint: Any) -> Any:
+    """``X`` for ``X | None`` (and ``Optional[X]``), else ``hint`` itself."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    return args[0] if get_origin(hint) in (Union, UnionType) and len(args) == 1 else hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,19 +329,10 @@ _REFERENCE_KINDS = {"parent": Kind.CATEGORY} | {
     k.value: k for k in (Kind.CATEGORY, Kind.COURSE, Kind.USER, Kind.COHORT, Kind.GROUP)
 }
 
-E = TypeVar("E", bound=Enum)
 
-
-def enum_member(enum: type[E], value: object) -> E:
-    """``enum(value)``, without the microseconds EnumType's call takes (loading a
-    district's plan file asks two million times)."""
-    try:
-        return cast(E, enum._value2member_map_[value])
-    except (KeyError, TypeError):  # not one of its values: the enum's own error
-        return enum(value)
-
-
-def resource_from_dict(kind: Kind, data: Mapping[str, Any], *, implied_key: str | None = None) -> Resource:
+def resource_from_dict(
+    kind: Kind, data: Mapping[str, Any], *, implied_key: str | None = None, moodle_id: int | None = None
+) -> Resource:
     """Rebuild a resource from :meth:`Resource.to_dict` output (used when loading plan files);
     ``implied_key`` is its key when the output leaves it out."""
     cls = RESOURCE_TYPES[kind]
@@ -346,7 +341,7 @@ def resource_from_dict(kind: Kind, data: Mapping[str, Any], *, implied_key: str 
         if name in data:
             raw = data[name]
             values[name] = raw if parse is None else parse(raw)
-    return cls(Key(kind, data.get("key", implied_key)), **values)
+    return cls(Key(kind, data.get("key", implied_key)), moodle_id=moodle_id, **values)
 
 
 @dataclass(frozen=True)
@@ -361,8 +356,9 @@ class State:
 
     resources: Mapping[Key, Resource] = field(default_factory=dict)
     foreign: Mapping[Key, Resource] = field(default_factory=dict)
-    #: Live only: desired accounts not in Moodle whose email another account already uses
-    #: (its Moodle id). Moodle refuses such a create unless allowaccountssameemail is on.
+    #: Live only: desired accounts to create, or whose email is to change, whose (new) email
+    #: another account already uses (its Moodle id). Moodle refuses such a create or change
+    #: unless allowaccountssameemail is on.
     email_holders: Mapping[Key, int] = field(default_factory=dict)
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import threading
 from socketserver import BaseServer
 from types import TracebackType
@@ -17,6 +18,32 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def plain_http_refusal(url: str, what: str, carries: str) -> str | None:
+    """Why ``url`` may not be used, when it is plain ``http://`` to a host other than
+    loopback: ``carries`` (a token, a client secret, student data) would cross the
+    network unencrypted. None when it is fine (https, or http to an emulator on loopback)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() != "http":
+        return None
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    host = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.split(":", 1)[0]
+    if is_loopback(host):
+        return None
+    return (
+        f"refusing plain-http {what} URL http://{host}: {carries} would travel unencrypted; "
+        "use https:// (plain http is accepted only for a loopback emulator)"
+    )
+
+
+def client_tls(ca_file: str | None) -> ssl.SSLContext | bool:
+    """What a client verifies servers against: the system's trust store, or only the
+    certificates of ``ca_file`` (a private CA, PEM). Raises ``OSError``/``ssl.SSLError``
+    when that file cannot be used."""
+    if ca_file is None:
+        return True
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class BackgroundServer:

@@ -8,16 +8,20 @@ in, so the same code runs against real servers, loopback emulators and in-proces
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from pathlib import Path
 
-from reconciler.apply import ApplyReport, IdMap, Progress, apply_plan
-from reconciler.audit import AuditLog
+from reconciler.apply import ApplyReport, IdMap, Journal, Progress, Status, Stop, apply_plan, change_ref, made
+from reconciler.audit import AuditLog, AuditRun, Unfinished, last_unfinished
+from reconciler.audit import default_path as default_audit_path
 from reconciler.config.model import Config, Connection
 from reconciler.desired import Desired, build_desired
+from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.model import Course, Enrolment, Group, GroupMember, Key, Kind, State
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.live import live_ids, read_live
@@ -25,12 +29,15 @@ from reconciler.moodle.passwords import Passwords
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.diff import compute_plan, follow_moves
-from reconciler.plan.model import Action, Plan
-from reconciler.planfile import build_document
+from reconciler.plan.file import build_document, read_plan
+from reconciler.plan.model import Action, Change, Plan, PlanDocument, SafetyVerdict
+from reconciler.plan.safety import check_safety
 from reconciler.powerschool.roster import Roster
-from reconciler.safety import SafetyVerdict, check_safety
 
 log = logging.getLogger(__name__)
+
+#: Beside the audit log: copies of the plans being applied (see :func:`apply_audited`).
+APPLYING_DIR = "applying"
 
 #: Reads one connection's roster from PowerSchool (I/O).
 RosterReader = Callable[[Connection], Roster]
@@ -94,6 +101,8 @@ def decide(
         protected=config.safety.protected,
         moves=desired.moves,
         notices=desired.notices,
+        kept=desired.kept,
+        unique_emails=not config.moodle.allow_accounts_same_email,
     )
     verdict = check_safety(
         plan, live, config.safety, school_students=desired.school_students, override_reason=override_reason
@@ -116,8 +125,8 @@ def run_plan(
     return decide(config, desired, live, scope=scope, override_reason=override_reason)
 
 
-def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> dict[str, Any]:
-    """The saved-plan document (:mod:`reconciler.planfile`) of a planning run, unsealed
+def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None = None) -> PlanDocument:
+    """The saved-plan document (:mod:`reconciler.plan.file`) of a planning run, unsealed
     until it is saved or sealed; ``created_at`` defaults to now."""
     return build_document(
         run.plan,
@@ -166,11 +175,11 @@ def _touched_courses(plan: Plan) -> tuple[set[Key] | None, set[Key] | None]:
             courses |= {res.key, change.before.key}
         elif isinstance(res, GroupMember):
             # The plan records the group's course with each membership change.
-            course = dict(change.context).get("course")
+            course = change.group_course
             if course is None:
                 return None, None
-            courses.add(Key(Kind.COURSE, course))
-            grouped.add(Key(Kind.COURSE, course))
+            courses.add(course)
+            grouped.add(course)
     return courses, grouped
 
 
@@ -181,25 +190,27 @@ def run_apply(
     live: State,
     *,
     roles: RoleMap | None = None,
-    audit: AuditLog | None = None,
-    plan_checksum: str = "",
-    override_reason: str | None = None,
+    journal: Journal | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport:
-    """Apply ``plan``; ``live`` (read just before) supplies the Moodle ids of what exists."""
+    """Apply ``plan``; ``live`` (read just before) supplies the Moodle ids of what exists.
+    The ``journal`` hears of every write call (and can stop the run); a change whose
+    answer is lost is read back from Moodle."""
     roles = roles or RoleMap.from_settings(config.moodle)
-    writer = MoodleWriter(moodle, roles=roles, passwords=Passwords.from_config(config))
+    journal = journal or Journal(Stop())
+    writer = MoodleWriter(moodle, roles=roles, passwords=Passwords.from_config(config), watch=journal)
     ids: IdMap = live_ids(live)
-    report = apply_plan(
-        plan,
-        writer,
-        ids,
-        audit=audit,
-        plan_checksum=plan_checksum,
-        override_reason=override_reason,
-        progress=progress,
-    )
+
+    def read_back(changes: Sequence[Change]) -> State:
+        return read_for_apply(moodle, Plan(changes=tuple(changes)), roles)
+
+    report = apply_plan(plan, writer, ids, journal=journal, read_back=read_back, progress=progress)
     return replace(report, deadlocks=writer.counts.deadlocks, split_batches=writer.counts.split)
+
+
+def audit_path(config: Config, plan_dir: str | os.PathLike[str]) -> Path:
+    """The audit log of an apply: the config's ``audit_log``, else ``audit.jsonl`` beside the plans."""
+    return Path(config.audit_log) if config.audit_log else default_audit_path(plan_dir)
 
 
 def apply_audited(
@@ -207,30 +218,96 @@ def apply_audited(
     moodle: MoodleClient,
     plan: Plan,
     live: State,
-    doc: dict[str, Any],
+    doc: PlanDocument,
     *,
+    plan_file: str | os.PathLike[str],
+    plans_dir: str | os.PathLike[str] | None = None,
     roles: RoleMap | None = None,
+    stop: Stop | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport:
-    """:func:`run_apply` of the plan whose document is ``doc``, recorded in the config's audit
-    log when it has one: the plan's override reason first (if a person gave one), then every
-    change under the plan's checksum."""
-    audit = AuditLog(config.audit_log) if config.audit_log else None
+    """:func:`run_apply` of the plan whose document is ``doc`` (saved at ``plan_file``),
+    recorded in the audit log (:func:`audit_path` of ``plans_dir``, by default the plan
+    file's folder) as a new run: first what became of the
+    calls in flight when the log's last run died (if it did), then the plan's override
+    reason (if a person gave one), the start, every write call as it is sent and answered,
+    every change, and the end (or the interruption, when ``stop`` was set). Call it
+    holding the apply lock."""
+    roles = roles or RoleMap.from_settings(config.moodle)
+    audit = AuditRun(
+        AuditLog(audit_path(config, Path(plan_file).parent if plans_dir is None else plans_dir)),
+        doc.sealed_checksum,
+        override_reason=doc.verdict.override_reason,
+    )
     try:
-        reason = doc["verdict"]["override_reason"]
-        if audit is not None and reason:
-            audit.record_override(doc["checksum"], reason, doc["verdict"]["violations"])
-        return run_apply(
-            config,
-            moodle,
-            plan,
-            live,
-            roles=roles,
-            audit=audit,
-            plan_checksum=doc["checksum"],
-            override_reason=reason,
-            progress=progress,
-        )
+        recover_unfinished(moodle, audit, roles)
+        if audit.override_reason:
+            audit.log.record_override(doc.sealed_checksum, audit.override_reason, doc.verdict.violations)
+        copy = _keep_while_applying(Path(plan_file), audit.log.path, doc.sealed_checksum)
+        audit.start(plan_file=str(plan_file), plan_copy=str(copy), moodle=moodle.url, changes=len(plan.changes))
+        journal = Journal(stop or Stop(), audit)
+        report = run_apply(config, moodle, plan, live, roles=roles, journal=journal, progress=progress)
+        audit.finish(report.tally(), stopped=report.stopped)
+        copy.unlink(missing_ok=True)
+        return report
     finally:
-        if audit is not None:
-            audit.close()
+        audit.log.close()
+
+
+def _keep_while_applying(plan_file: Path, audit_file: Path, checksum: str) -> Path:
+    """A copy of the plan being applied, beside the audit log, kept until the run ends: a
+    run killed mid-way is recovered by the next one from it, even once plan.json has been
+    replaced by a newer plan. A hard link when possible (saving a plan replaces the file,
+    so the link keeps the old one)."""
+    copy = audit_file.parent / APPLYING_DIR / f"{checksum.removeprefix('sha256:')}.json"
+    try:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.unlink(missing_ok=True)
+        try:
+            os.link(plan_file, copy)
+        except OSError:
+            shutil.copyfile(plan_file, copy)
+    except OSError as exc:
+        raise ReconcilerError(f"cannot keep a copy of {plan_file} beside the audit log: {exc.strerror}") from None
+    return copy
+
+
+def recover_unfinished(moodle: MoodleClient, audit: AuditRun, roles: RoleMap) -> int:
+    """When the audit log's last run against this Moodle was killed (a start, no end), read
+    back the changes of its calls that never got an answer and record what they became
+    (under that run's plan). Call it holding the apply lock, before this run starts.
+    Returns how many changes it recorded."""
+    unfinished = last_unfinished(audit.log.path)
+    if unfinished is None or unfinished.start.get("moodle") != moodle.url:
+        return 0
+    earlier = unfinished.start
+    kept = Path(str(earlier.get("plan_copy") or earlier.get("plan_file")))
+    try:
+        if unfinished.in_flight:
+            _recover(moodle, audit, roles, unfinished, kept)
+    finally:
+        if kept.parent.name == APPLYING_DIR:
+            kept.unlink(missing_ok=True)
+    return len(unfinished.in_flight)
+
+
+def _recover(moodle: MoodleClient, audit: AuditRun, roles: RoleMap, unfinished: Unfinished, kept: Path) -> None:
+    earlier = unfinished.start
+    note = f"in flight when run {earlier.get('run')} ended without a record of its answer"
+    try:
+        doc = read_plan(kept)
+        if doc.sealed_checksum != earlier.get("plan"):
+            raise PlanFileError(f"{kept} is no longer the plan it applied")
+        wanted = {(c["action"], c["kind"], c["key"]) for c in unfinished.in_flight}
+        changes = [c for c in doc.changes if (c.action.value, c.key.kind.value, c.key.id) in wanted]
+        live = read_for_apply(moodle, Plan(changes=tuple(changes)), roles)
+    except ReconcilerError as exc:
+        for change in unfinished.in_flight:
+            audit.recovered(earlier, change, Status.UNKNOWN.value, f"{note}; it cannot be read back: {exc}")
+        return
+    for planned in changes:
+        if made(planned, live):
+            audit.recovered(earlier, change_ref(planned), Status.APPLIED.value, f"{note}; read back: done")
+        else:
+            audit.recovered(earlier, change_ref(planned), Status.FAILED.value, f"{note}; read back: not made")
+    log.warning("apply: recorded what %d changes in flight when run %s ended became", len(changes), earlier.get("run"))

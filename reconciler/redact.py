@@ -17,7 +17,7 @@ renderers read the view, so every format shows the same pseudonyms.
   person's account is withheld, since it may name someone the plan holds no data on.
 
 The view keeps the original ``checksum`` (so a reviewer sees which plan it shows) and
-sets ``redacted``; :func:`reconciler.planfile.read_document` refuses to load it.
+sets ``redacted``; :func:`reconciler.plan.file.read_plan` refuses to load it.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
-from reconciler.model import OWNED_PREFIX, Kind
-from reconciler.render.layout import label
+from reconciler.model import OWNED_PREFIX, CohortMember, Enrolment, GroupMember, Key, Kind, Resource, User
+from reconciler.plan.file import change_record
+from reconciler.plan.model import Change, Notice, PlanDocument, SafetyVerdict
 
-#: Account attributes that say nothing about the person.
-_KEEP = frozenset({"auth", "suspended"})
 #: Key ids of student and staff accounts (see reconciler.keys): notices about them are withheld.
 PERSON_KEY = re.compile(rf"^{re.escape(OWNED_PREFIX)}.*:(?:student|staff):")
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
@@ -40,36 +38,34 @@ _WORD = re.compile(r"\w+(?:['’.-]\w+)*")
 _DIGITS = 10
 
 
-def redact_document(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
+def redact_document(doc: PlanDocument) -> PlanDocument:
+    """A view of ``doc`` with personal data replaced by pseudonyms (``doc`` is not changed)."""
     pseudonyms = _Pseudonyms(_salt(doc))
-    changes = [pseudonyms.change(c) if c["kind"] == Kind.USER.value else pseudonyms.member(c) for c in doc["changes"]]
+    changes = [pseudonyms.change(c) if c.key.kind is Kind.USER else pseudonyms.member(c) for c in doc.changes]
     # Free text may name anyone the plan holds, so it is scrubbed once every account is known.
     scrub = pseudonyms.scrubber()
-    changes = [{**c, "reason": scrub(c["reason"])} if c["reason"] else c for c in changes]
-    notices = [
-        {**n, "message": pseudonyms.withheld(n) if PERSON_KEY.match(n["key"]) else scrub(n["message"])}
-        for n in doc["notices"]
-    ]
-    verdict = doc["verdict"]
-    reason = verdict["override_reason"]
-    return {
-        **doc,
-        "redacted": True,
-        "changes": changes,
-        "notices": notices,
-        "verdict": {
-            **verdict,
-            "violations": [scrub(v) for v in verdict["violations"]],
-            "override_reason": None if reason is None else scrub(reason),
-        },
-    }
+    verdict = doc.verdict
+    reason = verdict.override_reason
+    return replace(
+        doc,
+        redacted=True,
+        changes=tuple(replace(c, rule=scrub(c.rule)) if c.rule else c for c in changes),
+        notices=tuple(
+            replace(n, message=pseudonyms.withheld(n) if PERSON_KEY.match(n.key) else scrub(n.message))
+            for n in doc.notices
+        ),
+        verdict=SafetyVerdict(
+            ok=verdict.ok,
+            violations=tuple(scrub(v) for v in verdict.violations),
+            override_reason=None if reason is None else scrub(reason),
+        ),
+    )
 
 
-def _salt(doc: Mapping[str, Any]) -> bytes:
+def _salt(doc: PlanDocument) -> bytes:
     """The MAC key: a digest of the accounts and notices the document holds, which the
     redacted view no longer shows."""
-    secret = [[c for c in doc["changes"] if c["kind"] == Kind.USER.value], [n["message"] for n in doc["notices"]]]
+    secret = [[change_record(c) for c in doc.changes if c.key.kind is Kind.USER], [n.message for n in doc.notices]]
     data = json.dumps(secret, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.blake2b(data, person=b"ps2moodle-redact", digest_size=32).digest()
 
@@ -107,56 +103,44 @@ class _Pseudonyms:
                     self._words[token] = "[redacted]"
         return pseudonym
 
-    def value(self, person: str, path: str, value: Any) -> Any:
-        """``value`` with every personal string in it replaced."""
-        if isinstance(value, str):
-            return value if value.startswith(OWNED_PREFIX) else self.of(person, path, value)
-        if isinstance(value, Mapping):
-            return {sub: self.value(person, f"{path}.{sub}", item) for sub, item in value.items()}
-        if isinstance(value, list):
-            return [self.value(person, path, item) for item in value]
-        return value
+    def value(self, person: str, path: str, value: str) -> str:
+        """``value`` replaced by its pseudonym (owned keys are kept: they are PowerSchool ids)."""
+        return value if value.startswith(OWNED_PREFIX) else self.of(person, path, value)
 
-    def account(self, person: str, obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        if obj is None:
-            return None
-        return {name: v if name in _KEEP else self.value(person, name, v) for name, v in obj.items()}
+    def account(self, person: str, obj: Resource | None) -> Resource | None:
+        """An account with every attribute but ``auth`` and ``suspended`` replaced (an
+        unowned account's idnumber too)."""
+        if not isinstance(obj, User):
+            return obj
+        key = obj.key if obj.key.owned else Key(Kind.USER, self.value(person, "idnumber", obj.key.id))
+        return replace(
+            obj,
+            key=key,
+            username=self.value(person, "username", obj.username),
+            firstname=self.value(person, "firstname", obj.firstname),
+            lastname=self.value(person, "lastname", obj.lastname),
+            email=self.value(person, "email", obj.email),
+            profile=tuple((k, self.value(person, f"profile.{k}", v)) for k, v in obj.profile),
+            customfields=tuple((k, self.value(person, f"customfields.{k}", v)) for k, v in obj.customfields),
+        )
 
-    def change(self, change: Mapping[str, Any]) -> dict[str, Any]:
-        """A user change with the account's attributes, label and field values replaced."""
-        person = change["key"]
-        fields = [f if f["field"].partition(".")[0] in _KEEP else self.field(person, f) for f in change["fields"]]
-        return {
-            **change,
-            "label": self.value(person, "username", label(change)),
-            "before": self.account(person, change["before"]),
-            "after": self.account(person, change["after"]),
-            "fields": fields,
-        }
+    def change(self, change: Change) -> Change:
+        """A user change with the account's attributes replaced, before and after."""
+        person = change.key.id
+        return replace(change, before=self.account(person, change.before), after=self.account(person, change.after))
 
-    def member(self, change: Mapping[str, Any]) -> Mapping[str, Any]:
-        """A membership change with the member's username (in its context) replaced."""
-        context = change["context"]
-        if "member" not in context:
+    def member(self, change: Change) -> Change:
+        """A membership change with the member's username replaced."""
+        obj = change.resource
+        if not change.member or not isinstance(obj, (Enrolment, CohortMember, GroupMember)):
             return change
-        obj = change["after"] if change["after"] is not None else change["before"]
-        username = self.value(obj["user"], "username", context["member"])
-        return {**change, "context": {**context, "member": username}}
+        return replace(change, member=self.value(obj.user.id, "username", change.member))
 
-    def field(self, person: str, field: Mapping[str, Any]) -> dict[str, Any]:
-        """A field change of a person's account with both values replaced."""
-        path = field["field"]
-        return {
-            **field,
-            "before": self.value(person, path, field["before"]),
-            "after": self.value(person, path, field["after"]),
-        }
-
-    def withheld(self, notice: Mapping[str, Any]) -> str:
+    def withheld(self, notice: Notice) -> str:
         """The replacement text of a notice about a person's account."""
-        person = notice["key"]
+        person = notice.key
         who = self._usernames.get(person) or self.of(person, "username", "")
-        return f"{who}: {notice['level']} about this account withheld (personal data); see plan.json"
+        return f"{who}: {notice.level.value} about this account withheld (personal data); see plan.json"
 
     def scrubber(self) -> _Scrubber:
         """A function that scrubs free text with every pseudonym made so far."""

@@ -1,11 +1,14 @@
-"""Shared test setup: no test may reach beyond loopback."""
+"""Shared test setup: no test may reach beyond loopback; the golden Moodle recordings."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.support.golden import find_golden_moodle
 
 _real_connect = socket.socket.connect
 
@@ -21,3 +24,11 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     yield
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """The golden Moodle recordings (the tests need them; they fail loudly without them)."""
+    found = find_golden_moodle()
+    assert found is not None, "golden Moodle recordings not found: set PS2M_GOLDEN_MOODLE"
+    return found

@@ -14,7 +14,9 @@ from reconciler.config.model import Config, Connection
 from reconciler.errors import ReconcilerError
 from reconciler.moodle.checks import Finding, Level, check_moodle
 from reconciler.moodle.client import MoodleClient
+from reconciler.powerschool.access import PluginAccess, plugin_access
 from reconciler.powerschool.client import PowerSchoolClient
+from reconciler.powerschool.plugin import connection_fields
 from reconciler.powerschool.source import read_schools
 
 _MARK = {Level.OK: ("ok", "green"), Level.WARNING: ("warning", "yellow"), Level.PROBLEM: ("PROBLEM", "red")}
@@ -59,10 +61,12 @@ def moodle_findings(config: Config) -> list[Finding]:
 
 
 def powerschool_findings(connection: Connection) -> list[Finding]:
-    """Whether the connection's credentials work and its school numbers exist."""
+    """Whether the connection's credentials work, its school numbers exist and its plugin
+    may read every field the sync reads."""
     try:
         with PowerSchoolClient.from_settings(connection.powerschool) as client:
             schools = read_schools(client)
+            access = plugin_access(client, connection_fields(connection))
     except ReconcilerError as exc:
         fix = "check powerschool.url, client_id and client_secret (System > System Settings > Plugin Management)"
         return [Finding(Level.PROBLEM, "Credentials", str(exc), fix)]
@@ -82,6 +86,34 @@ def powerschool_findings(connection: Connection) -> list[Finding]:
     else:
         listed = ", ".join(f"{n} {names[n]}" for n in connection.schools)
         found.append(Finding(Level.OK, "Schools", listed))
+    return [*found, *_plugin_findings(access)]
+
+
+def _plugin_findings(access: PluginAccess) -> list[Finding]:
+    missing, unknown = access.missing, access.unknown
+    found = [
+        Finding(Level.WARNING, "Plugin fields", f"table {t} could not be checked: {why}") for t, why in access.unchecked
+    ]
+    if unknown:
+        found.append(
+            Finding(
+                Level.WARNING,
+                "Plugin fields",
+                f"not fields of their PowerSchool table: {', '.join(unknown)}",
+                "check the custom_fields and section_migration.field the config names",
+            )
+        )
+    if missing:
+        found.append(
+            Finding(
+                Level.PROBLEM,
+                "Plugin fields",
+                f"the plugin may not read {len(missing)} field(s) the sync reads: {', '.join(missing)}",
+                "install the plugin `ps2moodle powerschool-plugin CONFIG` writes (it requests exactly these)",
+            )
+        )
+    elif not (access.unchecked or unknown):
+        found.append(Finding(Level.OK, "Plugin fields", "the plugin may read every field the sync reads"))
     return found
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from reconciler.apply import ApplyReport, Status
+from reconciler.apply import ApplyReport, Status, Stop
 from reconciler.cli.app import app, err, out
 from reconciler.cli.common import (
     EXIT_CHANGES,
@@ -20,17 +22,23 @@ from reconciler.cli.common import (
     load_or_exit,
     reported_errors,
     setup_logging,
+    stop_on_signals,
 )
 from reconciler.config.model import Config
-from reconciler.errors import PlanFileError, StalePlan
+from reconciler.errors import ReconcilerError
+from reconciler.lock import Holder, apply_lock
+from reconciler.model import State
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.model import Plan
-from reconciler.planfile import DEFAULT_OUT_DIR, find_stale, load_plan, save_plan, seal
+from reconciler.plan.file import read_plan
+from reconciler.plan.model import Plan, PlanDocument
+from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
+from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
+from reconciler.signing import checksum_problem, sign_plan, signature_problem, signing_key
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -56,20 +64,32 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
     ] = False,
     allow_unsafe: UnsafeOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a configured term or course matches nothing in PowerSchool.")
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read PowerSchool and Moodle, and write the plan that would make Moodle match (changes nothing)."""
     setup_logging(verbose)
     config = load_or_exit(config_path)
+    with reported_errors("plan"):
+        key = signing_key()  # an unusable key stops here, before anything is read
     with reported_errors("plan"), _moodle(config) as moodle:
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
-    doc = plan_document(config, run)
     with reported_errors("plan"):
-        paths = save_plan(doc, out_dir, redact=redact)
-    _print(doc, fmt, redact=redact)
+        paths = save_plan(plan_document(config, run), out_dir, redact=redact)
+        signed = sign_plan(paths.json, key) if key is not None else None
+    _print(paths.document, fmt, redact=redact)
     err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
+    if signed is not None:
+        err.print(Text(f"plan signed: {signed}"))
     if not run.verdict.ok:
         _refused(run.verdict.violations)
+        raise typer.Exit(EXIT_ERROR)
+    if strict and run.desired.unmatched:
+        count = len(run.desired.unmatched)
+        message = f"--strict: {count} configured term(s) or course(s) match nothing in PowerSchool (see the notices)"
+        err.print(Text(message, style="red"))
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_CHANGES if detailed_exitcode and not run.plan.is_empty else EXIT_OK)
 
@@ -85,49 +105,102 @@ def apply(
     scope: ScopeOpt = Scope.ALL,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Apply without asking (pipelines).")] = False,
     allow_unsafe: UnsafeOpt = None,
+    expect_checksum: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-checksum",
+            metavar="sha256:HEX",
+            help="Apply the saved plan only if its checksum is this one (the one the reviewer approved).",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Given a config: where the plan it applies is saved.")
+    ] = DEFAULT_OUT_DIR,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            metavar="SECONDS",
+            min=0,
+            help="When another apply holds this Moodle's apply lock, wait this long for it (default: exit 1 now).",
+        ),
+    ] = 0.0,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Apply a reviewed plan file exactly, refusing it when stale or altered; or, given a
-    config, plan, show the plan and ask before applying. Exit 0 all applied, 1 error before
-    any change, 3 partially applied."""
+    """Apply a reviewed plan file exactly, refusing it when stale, altered, not the pinned
+    checksum or (with a signing key configured) not signed with it; or, given a config,
+    plan, save and show the plan and ask before applying. Every write is recorded in the
+    audit log (the config's audit_log, else audit.jsonl beside the plan). One apply at a
+    time writes to a Moodle (a lock held in Moodle itself). SIGINT or SIGTERM stops after
+    the calls in flight. Exit 0 all applied, 1 error before any change (the lock held
+    elsewhere included), 3 partially applied or interrupted."""
     setup_logging(verbose)
     if target.suffix == ".json":
-        _apply_saved(target, config_path)
+        _apply_saved(target, config_path, expect_checksum, lock_timeout)
+    elif expect_checksum is not None:
+        err.print(Text("--expect-checksum pins a saved plan: apply plan.json, not a config", style="red"))
+        raise typer.Exit(EXIT_ERROR)
     else:
-        _apply_now(target, scope=scope, auto_approve=auto_approve, allow_unsafe=allow_unsafe)
+        _apply_now(
+            target,
+            scope=scope,
+            auto_approve=auto_approve,
+            allow_unsafe=allow_unsafe,
+            out_dir=out_dir,
+            lock_timeout=lock_timeout,
+        )
 
 
-def _apply_saved(plan_path: Path, config_path: Path) -> None:
+def _apply_saved(plan_path: Path, config_path: Path, expect_checksum: str | None, lock_timeout: float) -> None:
     try:
-        doc, saved = load_plan(plan_path)
-    except PlanFileError as exc:
+        key = signing_key()
+        doc = read_plan(plan_path)
+    except ReconcilerError as exc:
         err.print(Text(str(exc), style="red"))
         raise typer.Exit(EXIT_ERROR) from None
+    pinned = [
+        problem
+        for problem in (
+            signature_problem(plan_path, key) if key is not None else None,
+            checksum_problem(expect_checksum, doc.sealed_checksum) if expect_checksum is not None else None,
+        )
+        if problem is not None
+    ]
+    if pinned:
+        _refuse_stale(plan_path, pinned)
     config = load_or_exit(config_path)
     problems: list[str] = []
-    if doc["config_digest"] != config.digest:
+    if doc.config_digest != config.digest:
         problems.append(f"{config_path} has changed since the plan was made (its digest differs)")
-    if not doc["verdict"]["ok"]:
+    if not doc.verdict.ok:
         problems.append("the safety checks refused this plan; plan again (with --allow-unsafe REASON if intended)")
     if problems:
         _refuse_stale(plan_path, problems)
     roles = RoleMap.from_settings(config.moodle)
-    with reported_errors("apply"), _moodle(config) as moodle:
-        live = read_for_apply(moodle, saved, roles)
-        stale = find_stale(saved, live)
+    stop = Stop()
+    with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
+        live = read_for_apply(moodle, doc.plan, roles)
+        stale = find_stale(doc.plan, live)
         if stale:
             _refuse_stale(plan_path, stale)
-        report = _run(config, moodle, saved, live, roles, doc)
+        report = _run(config, moodle, doc.plan, live, roles, doc, plan_path, stop)
     _finish(report)
 
 
-def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_unsafe: str | None) -> None:
+def _apply_now(
+    config_path: Path, *, scope: Scope, auto_approve: bool, allow_unsafe: str | None, out_dir: Path, lock_timeout: float
+) -> None:
     config = load_or_exit(config_path)
     roles = RoleMap.from_settings(config.moodle)
-    with reported_errors("apply"), _moodle(config) as moodle:
+    stop = Stop()
+    # Locked from planning on: nothing else writes between what the plan read and the apply.
+    with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
-        doc = seal(plan_document(config, run))
+        # Saved before anything is applied: the checksum the audit log cites names a file.
+        paths = save_plan(plan_document(config, run), out_dir)
+        doc, plan_path = paths.document, paths.json
         _print(doc, PlanFormat.TEXT, redact=False)
+        err.print(Text(f"plan written to {plan_path}"))
         if not run.verdict.ok:
             _refused(run.verdict.violations)
             raise typer.Exit(EXIT_ERROR)
@@ -140,14 +213,21 @@ def _apply_now(config_path: Path, *, scope: Scope, auto_approve: bool, allow_uns
             if not typer.confirm(f"Apply these {len(run.plan.changes)} changes?", default=False):
                 err.print(Text("nothing applied"))
                 raise typer.Exit(EXIT_ERROR)
-        report = _run(config, moodle, run.plan, run.live, roles, doc)
+        report = _run(config, moodle, run.plan, run.live, roles, doc, plan_path, stop)
     _finish(report)
 
 
 def _run(
-    config: Config, moodle: MoodleClient, plan: Plan, live: Any, roles: RoleMap, doc: dict[str, Any]
+    config: Config,
+    moodle: MoodleClient,
+    plan: Plan,
+    live: State,
+    roles: RoleMap,
+    doc: PlanDocument,
+    plan_path: Path,
+    stop: Stop,
 ) -> ApplyReport:
-    with _progress() as progress:
+    with _progress() as progress, stop_on_signals(stop):
         task = progress.add_task("applying", total=len(plan.changes))
         return apply_audited(
             config,
@@ -155,16 +235,27 @@ def _run(
             plan,
             live,
             doc,
+            plan_file=plan_path,
             roles=roles,
+            stop=stop,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+
+
+def _locked(moodle: MoodleClient, wait_s: float, stop: Stop) -> AbstractContextManager[object]:
+    """This Moodle's apply lock, saying so when it waits for another apply."""
+
+    def waiting(holder: Holder) -> None:
+        err.print(Text(f"waiting up to {wait_s:.0f} s for the apply lock, {holder.describe()}", style="yellow"))
+
+    return apply_lock(moodle, wait_s=wait_s, on_lost=stop, on_wait=waiting)
 
 
 def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
-def _print(doc: dict[str, Any], fmt: PlanFormat, *, redact: bool) -> None:
+def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool) -> None:
     view = redact_document(doc) if redact else doc
     out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
     out.file.flush()
@@ -182,7 +273,7 @@ def _progress() -> Progress:
     )
 
 
-def _refused(violations: Any) -> None:
+def _refused(violations: Sequence[str]) -> None:
     err.print(Text("the safety checks refused this plan:", style="bold red"))
     for violation in violations:
         err.print(Text(f"  - {violation}"))
@@ -190,7 +281,7 @@ def _refused(violations: Any) -> None:
 
 
 def _refuse_stale(plan_path: Path, problems: list[str]) -> None:
-    err.print(Text(str(StalePlan(f"{plan_path} cannot be applied as reviewed:")), style="bold red"))
+    err.print(Text(f"{plan_path} cannot be applied as reviewed:", style="bold red"))
     for problem in problems:
         err.print(Text(f"  - {problem}"))
     err.print(Text("nothing was changed; run `ps2moodle plan` again and review the new plan"))
@@ -198,8 +289,14 @@ def _refuse_stale(plan_path: Path, problems: list[str]) -> None:
 
 
 def _finish(report: ApplyReport) -> None:
-    applied, failed, skipped = (report.count(s) for s in (Status.APPLIED, Status.FAILED, Status.SKIPPED))
-    out.print(Text(f"Apply: {applied} applied, {failed} failed, {skipped} skipped."))
+    applied, failed, skipped, unknown = (
+        report.count(s) for s in (Status.APPLIED, Status.FAILED, Status.SKIPPED, Status.UNKNOWN)
+    )
+    summary = f"{applied} applied, {failed} failed, {skipped} skipped" + (f", {unknown} unknown" if unknown else "")
+    if report.stopped is not None:
+        out.print(Text(f"Apply stopped ({report.stopped}): {summary}.", style="bold yellow"))
+    else:
+        out.print(Text(f"Apply: {summary}."))
     if report.deadlocks or report.split_batches:
         out.print(
             Text(
@@ -210,7 +307,7 @@ def _finish(report: ApplyReport) -> None:
     for result in report.failures:
         change = result.change
         out.print(Text(f"  {result.status.value}: {change.action.value} {change.key}: {result.error}"))
-    if failed or skipped:
+    if not report.complete:
         out.print(Text("Run `ps2moodle plan` again: the next plan holds only what is still to do."))
         raise typer.Exit(EXIT_PARTIAL)
     raise typer.Exit(EXIT_OK)

@@ -14,7 +14,7 @@ from rich.text import Text
 from reconciler.cli.app import app, err
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, load_or_exit, reported_errors, setup_logging
 from reconciler.serve.https import tls_context
-from reconciler.serve.service import HEALTH_PATH, WEBHOOK_PATH, SyncService
+from reconciler.serve.service import SyncService
 
 
 @app.command()
@@ -28,12 +28,20 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8443,
+    no_subscribe: Annotated[
+        bool,
+        typer.Option(
+            "--no-subscribe", help="Leave PowerSchool's event subscription as it is (no GET or PUT at start)."
+        ),
+    ] = False,
 ) -> None:
     """Run change sync over HTTPS: a full sync at start and every serve.interval_s, and one
     serve.debounce_s after PowerSchool notifies a change (POST /powerschool/events); GET
-    /healthz reports. Each run's plan is saved under serve.out_dir; it is applied only with
-    serve.auto_apply and only when the safety checks pass it. Stops on Ctrl-C or SIGTERM,
-    after the sync in progress."""
+    /healthz reports. At start it subscribes PowerSchool to the changes the config reads
+    (with serve.callback_url and serve.webhook_key; --no-subscribe leaves it alone). Each
+    run's plan is saved under serve.out_dir; it is applied only with serve.auto_apply and
+    only when the safety checks pass it. Stops on Ctrl-C or SIGTERM, after the sync in
+    progress."""
     if tls_cert is None or tls_key is None:
         err.print(
             Text(
@@ -46,7 +54,7 @@ def serve(
     setup_logging(verbose=True)
     config = load_or_exit(config_path)
     with reported_errors("serve"):
-        service = SyncService(config, tls_context(tls_cert, tls_key), host=host, port=port)
+        service = SyncService(config, tls_context(tls_cert, tls_key), host=host, port=port, subscribe=not no_subscribe)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -58,7 +66,7 @@ def serve(
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     service.start()
-    err.print(Text(f"ps2moodle serve on {service.url}: POST {WEBHOOK_PATH}, GET {HEALTH_PATH}; Ctrl-C stops"))
+    err.print(Text(f"ps2moodle serve on {service.url}: {service.routes}; Ctrl-C stops"))
     while not stop.wait(1.0):
         pass
     service.stop()

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from reconciler.cli.app import app, err, out
 from reconciler.errors import PlanFileError
-from reconciler.planfile import read_document
+from reconciler.plan.file import read_plan
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 
@@ -27,7 +27,7 @@ def show(
 
     Exit 1, without rendering anything, when the file is unreadable or was altered."""
     try:
-        doc = read_document(plan_file)
+        doc = read_plan(plan_file)
     except PlanFileError as exc:
         err.print(Text(str(exc)))
         raise typer.Exit(1) from None

@@ -11,8 +11,12 @@ import typer
 from rich.text import Text
 
 from reconciler.cli.app import app, out
+from reconciler.config.document import parse_document
 from reconciler.config.issues import ConfigIssue
-from reconciler.config.loader import check_config
+from reconciler.config.loader import check_config, load_config
+from reconciler.coverage import unmatched_settings
+from reconciler.errors import ReconcilerError
+from reconciler.powerschool.source import fetch_roster
 
 
 class Format(str, Enum):
@@ -30,9 +34,22 @@ def validate(
         typer.Argument(help="Config files to check.", show_default="ps2moodle.yaml", metavar="FILE..."),
     ] = None,
     output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Also read PowerSchool (with the config's credentials) and report configured terms and courses "
+            "that match nothing there.",
+        ),
+    ] = False,
 ) -> None:
-    """Check config files without contacting PowerSchool or Moodle. Exit 0 when all are valid, 1 otherwise."""
+    """Check config files without contacting PowerSchool or Moodle (with --strict: reading
+    PowerSchool too). Exit 0 when all are valid, 1 otherwise."""
     results = {str(path): check_config(path) for path in files or [Path("ps2moodle.yaml")]}
+    if strict:
+        for file, found in results.items():
+            if not found:
+                found += _against_powerschool(Path(file))
     issues = [issue for found in results.values() for issue in found]
     if output is Format.JSON:
         out.print(Text(json.dumps([issue.to_dict() for issue in issues], indent=2, ensure_ascii=False)))
@@ -44,6 +61,19 @@ def validate(
                 out.print(Text(_github(issue) if output is Format.GITHUB else str(issue)))
         out.print(Text(_summary(results)))
     raise typer.Exit(1 if issues else 0)
+
+
+def _against_powerschool(path: Path) -> list[ConfigIssue]:
+    """Settings of a valid config that select nothing in PowerSchool, located; or one
+    issue saying why PowerSchool could not be read."""
+    config = load_config(path)
+    try:
+        rosters = {c.name: fetch_roster(c) for c in config.connections}
+    except ReconcilerError as exc:
+        return [ConfigIssue(str(path), 0, 0, "", f"--strict: cannot read PowerSchool: {exc}")]
+    doc, _ = parse_document(path.read_text(encoding="utf-8-sig"), str(path))
+    assert doc is not None  # the file was just loaded
+    return [doc.issue(u.path, u.message, key=u.key) for u in unmatched_settings(config, rosters)]
 
 
 def _summary(results: dict[str, list[ConfigIssue]]) -> str:

@@ -69,7 +69,7 @@ def build_config(doc: Document, *, digest: str) -> Config:
         connections=tuple(build.connection(("connections", i), c) for i, c in enumerate(root["connections"])),
         removal=RemovalPolicy(**{k: _REMOVAL_TYPES[k](v) for k, v in root.get("removal", {}).items()}),
         safety=_safety(root.get("safety", {})),
-        adopt=tuple(AdoptRule(**rule) for rule in root.get("adopt", [])),
+        adopt=tuple(_adopt_rule(rule) for rule in root.get("adopt", [])),
         audit_log=build.local_path(root["audit_log"]) if "audit_log" in root else None,
         serve=build.serve(root.get("serve", {})),
         source=doc.file,
@@ -112,13 +112,17 @@ class _Builder:
             return SecretRef(env=data[key][2:-1], where=where)
         return SecretRef(file=self.local_path(data[written]), where=where)
 
+    def ca_file(self, data: Data) -> Data:
+        return {"ca_file": self.local_path(data["ca_file"])} if "ca_file" in data else {}
+
     def moodle(self, data: Data) -> MoodleSettings:
         return MoodleSettings(
             url=data["url"].rstrip("/"),
             token=self.secret(("moodle",), data, "token"),
             role_ids=tuple(sorted(data.get("role_ids", {}).items())),
-            **_given(data, ("max_input_vars", "batch_size", "concurrency")),
+            **_given(data, ("max_input_vars", "batch_size", "concurrency", "allow_accounts_same_email")),
             **_seconds(data),
+            **self.ca_file(data),
         )
 
     def connection(self, path: DocPath, data: Data) -> Connection:
@@ -130,6 +134,7 @@ class _Builder:
             client_secret=self.secret(ps_path, ps, "client_secret"),
             **_given(ps, ("page_size", "concurrency")),
             **_seconds(ps),
+            **self.ca_file(ps),
         )
         extra: Data = _given(data, _CONNECTION_TEXTS)
         if "roles" in data:
@@ -154,7 +159,7 @@ class _Builder:
             given["webhook_key"] = self.secret(("serve",), data, "webhook_key")
         if "out_dir" in data:
             given["out_dir"] = self.local_path(data["out_dir"])
-        return ServeSettings(**_given(data, ("auto_apply",)), **given)
+        return ServeSettings(**_given(data, ("auto_apply", "keep_runs", "callback_url")), **given)
 
     def people(self, path: DocPath, data: Data, defaults: PeopleSettings) -> PeopleSettings:
         given = _given(data, ("username", "auth", "email_fallback"))
@@ -205,6 +210,10 @@ def _migration(data: Data) -> SectionMigration:
             for m in data.get("moves", [])
         ),
     )
+
+
+def _adopt_rule(data: Data) -> AdoptRule:
+    return AdoptRule(data["kind"], data.get("match", "*"), tuple(data.get("require", ())))
 
 
 def _safety(data: Data) -> SafetyPolicy:

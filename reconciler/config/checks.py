@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from reconciler.config import templates
 from reconciler.config.document import Document, Path
 from reconciler.config.issues import ConfigIssue, format_path
+from reconciler.net import plain_http_refusal
 
 Settings = dict[str, object]
 """A mapping of the document, as the checks see it."""
@@ -33,9 +34,46 @@ def semantic_issues(doc: Document) -> list[ConfigIssue]:
     root = _mapping(doc.data)
     connections = _entries(root.get("connections"))
     issues = [*_distinct_names(doc, connections), *_distinct_prefixes(doc, connections)]
+    issues += _secure_url(doc, ("moodle", "url"), _mapping(root.get("moodle")), "Moodle", "the web service token")
+    for i, conn in connections:
+        ps = _mapping(conn.get("powerschool"))
+        issues += _secure_url(doc, ("connections", i, "powerschool", "url"), ps, "PowerSchool", "the client secret")
     for i, conn in connections:
         issues += _connection(doc, ("connections", i), conn, several=len(connections) > 1)
-    return issues
+    return issues + list(_adopt_requirements(doc, _entries(root.get("adopt"))))
+
+
+#: The attributes an adopt rule of each kind can require (the schema knows only their union).
+_REQUIRABLE = {
+    "user": ("email", "firstname", "lastname", "profile.", "customfields."),
+    "course": ("fullname", "startdate", "enddate"),
+}
+
+
+def _requirable(name: str, kind: str) -> bool:
+    return any(name == a or (a.endswith(".") and name.startswith(a)) for a in _REQUIRABLE.get(kind, ()))
+
+
+def _adopt_requirements(doc: Document, rules: list[tuple[int, Settings]]) -> Iterator[ConfigIssue]:
+    """An attribute another kind's rule could require (others the schema reported)."""
+    for i, rule in rules:
+        kind, require = rule.get("kind"), rule.get("require")
+        if not isinstance(kind, str) or not isinstance(require, list):
+            continue
+        allowed = ", ".join(a + "<name>" if a.endswith(".") else a for a in _REQUIRABLE.get(kind, ()))
+        for j, name in enumerate(require):
+            if (
+                not isinstance(name, str)
+                or _requirable(name, kind)
+                or not any(_requirable(name, k) for k in _REQUIRABLE)
+            ):
+                continue
+            yield doc.issue(
+                ("adopt", i, "require", j),
+                f"a {kind} adopt rule can require {allowed}"
+                if allowed
+                else f"a {kind} has only its name, which already matches: leave require out",
+            )
 
 
 def _mapping(value: object) -> Settings:
@@ -45,6 +83,12 @@ def _mapping(value: object) -> Settings:
 def _entries(value: object) -> list[tuple[int, Settings]]:
     """The mapping items of a list, with their indexes."""
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _secure_url(doc: Document, path: Path, section: Settings, what: str, carries: str) -> list[ConfigIssue]:
+    url = section.get("url")
+    refusal = plain_http_refusal(url, what, f"{carries} and student data") if isinstance(url, str) else None
+    return [doc.issue(path, refusal)] if refusal else []
 
 
 def _distinct_names(doc: Document, connections: list[tuple[int, Settings]]) -> Iterator[ConfigIssue]:

@@ -88,6 +88,9 @@ def parse_document(text: str, file: str) -> tuple[Document | None, list[ConfigIs
         return None, [ConfigIssue(file, 1, 1, "", message)]
     converter = _Converter(yaml, file)
     data = converter.convert(root, ())
+    if converter.overflow:
+        # What was left out would only draw false complaints (missing keys, wrong types).
+        return None, [converter.overflow]
     return Document(file, data, converter.values, converter.keys), converter.issues
 
 
@@ -129,9 +132,19 @@ class _Converter:
         self._active: set[int] = set()  # nodes being converted: an alias back to one is a cycle
         self._seen: set[tuple[int, int, str]] = set()
         self._count = 0
+        self._converted: set[int] = set()  # nodes converted once: meeting one again is an alias
+        self._aliased = False
+        self.overflow: ConfigIssue | None = None
         self.values: dict[Path, Position] = {}
         self.keys: dict[Path, Position] = {}
         self.issues: list[ConfigIssue] = []
+
+    def _overflow_message(self) -> str:
+        if self._aliased:
+            return f"aliases expand this file to over {_MAX_VALUES} values; write it out plainly"
+        return (
+            f"the file holds over {_MAX_VALUES} values, far more than a config (a few thousand): is it the right file?"
+        )
 
     def _report(self, node: Node, path: Path, message: str) -> None:
         line, col = _mark_position(node.start_mark)
@@ -143,9 +156,13 @@ class _Converter:
     def convert(self, node: Node, path: Path) -> object:
         self._count += 1
         if self._count > _MAX_VALUES:
-            if self._count == _MAX_VALUES + 1:
-                self._report(node, (), f"aliases expand this file to over {_MAX_VALUES} values; write it out plainly")
+            if self.overflow is None:
+                line, col = _mark_position(node.start_mark)
+                self.overflow = ConfigIssue(self._file, line, col, "", self._overflow_message())
             return None
+        if id(node) in self._converted:
+            self._aliased = True
+        self._converted.add(id(node))
         self.values.setdefault(path, _mark_position(node.start_mark))
         if id(node) in self._active:
             self._report(node, path, "this alias refers to a value that contains it (a loop)")

@@ -39,12 +39,24 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return config
 
 
+#: Largest config file read. A district's config is a few KB; a file past this is a
+#: mistake (a data export, a log) and would only cost minutes and gigabytes to parse.
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _load(path: str | os.PathLike[str]) -> tuple[Config | None, list[ConfigIssue]]:
     file = os.fspath(path)
     try:
-        raw = Path(file).read_bytes()
+        with Path(file).open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         return None, [ConfigIssue(file, 0, 0, "", f"cannot read the file: {exc.strerror or exc}")]
+    if len(raw) > MAX_CONFIG_BYTES:
+        message = (
+            f"the file is larger than {MAX_CONFIG_BYTES // 1024} KiB, the most a config may be "
+            "(a district's config is a few KB): is it the right file?"
+        )
+        return None, [ConfigIssue(file, 1, 1, "", message)]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -31,8 +31,10 @@ class SecretRef:
         """The secret's value, or :class:`SecretError` naming the reference (never a value)."""
         if self.env is not None:
             value = os.environ.get(self.env)
-            if not value:
+            if value is None:
                 raise SecretError(f"{self.where}: environment variable {self.env} is not set")
+            if not value.strip():
+                raise SecretError(f"{self.where}: environment variable {self.env} is set but empty")
             return value
         if self.file is not None:
             path = Path(self.file)
@@ -53,7 +55,8 @@ class SecretRef:
 class MoodleSettings:
     """How to reach Moodle. ``max_input_vars`` is the site's PHP limit (batches stay under it).
     ``role_ids`` maps role shortnames to ids on sites whose roles differ from Moodle's
-    standard numbering (no web service lists roles)."""
+    standard numbering (no web service lists roles). ``allow_accounts_same_email`` mirrors
+    the site's ``allowaccountssameemail`` (off by default in Moodle)."""
 
     url: str
     token: SecretRef
@@ -62,6 +65,9 @@ class MoodleSettings:
     concurrency: int = 4
     timeout_s: float = 120.0
     role_ids: tuple[tuple[str, int], ...] = ()
+    allow_accounts_same_email: bool = False
+    #: A private CA's PEM file (absolute); None: the system's trust store.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,8 @@ class PowerSchoolSettings:
     page_size: int = 100
     concurrency: int = 4
     timeout_s: float = 60.0
+    #: A private CA's PEM file (absolute); None: the system's trust store.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +292,7 @@ class SafetyPolicy:
     (``suspend``, ``suspend:user``, ``delete``, ``unenrol``, ``remove``...); a per-kind key wins."""
 
     thresholds: tuple[tuple[str, Threshold], ...] = (
+        ("adopt:user", Threshold(count=0)),
         ("delete", Threshold(count=0)),
         ("remove", Threshold(count=500, percent=5.0)),
         ("suspend", Threshold(count=500, percent=5.0)),
@@ -304,10 +313,17 @@ class SafetyPolicy:
 class AdoptRule:
     """Take over existing, unowned Moodle objects of ``kind`` whose unique name
     (username for users, shortname for courses, name path for categories, name for
-    cohorts) matches the glob ``match``. Each takeover is its own reviewed plan action."""
+    cohorts) matches the glob ``match``. Each takeover is its own reviewed plan action,
+    braked like a removal (``adopt:user`` defaults to 0: a person must say yes).
+
+    ``require`` names attributes the existing object must already share with the one
+    PowerSchool implies (``email``, ``firstname``, ``lastname``, ``profile.<field>``,
+    ``customfields.<shortname>``...) before it is adopted: a matching login alone is
+    not proof that an account belongs to the same person."""
 
     kind: str
     match: str = "*"
+    require: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,8 +334,10 @@ class ServeSettings:
     notification schedules one ``debounce_s`` after the first event of a burst (the
     events meanwhile join it). ``auto_apply`` applies a plan only when the safety gate
     passes it without an override; otherwise plans are only written to ``out_dir`` for
-    review. ``webhook_key`` is the subscription key PowerSchool sends back; without it the
-    webhook is off and only the schedule runs.
+    review, the last ``keep_runs`` of them kept. ``webhook_key`` is the subscription key
+    PowerSchool sends back; without it the webhook is off and only the schedule runs.
+    ``callback_url`` is where PowerSchool reaches the webhook: with both, serve subscribes
+    PowerSchool itself.
     """
 
     interval_s: float = 3600.0
@@ -327,6 +345,9 @@ class ServeSettings:
     auto_apply: bool = False
     webhook_key: SecretRef | None = None
     out_dir: str = "plan-output/serve"
+    #: Run folders kept (the newest); older ones are deleted after each run.
+    keep_runs: int = 100
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

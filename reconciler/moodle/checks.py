@@ -33,39 +33,9 @@ from reconciler.config.model import Config
 from reconciler.model import OWNED_PREFIX
 from reconciler.moodle.client import RESERVED_FIELDS, MoodleClient
 from reconciler.moodle.errors import InvalidParameter, InvalidToken, MoodleError, MoodleResponseError
+from reconciler.moodle.privileges import probe_privileges
 from reconciler.moodle.roles import RoleMap
-
-#: Every web-service function the tool calls; the token's service must hold them all.
-REQUIRED_FUNCTIONS: tuple[str, ...] = (
-    "core_webservice_get_site_info",
-    "core_course_get_categories",
-    "core_course_create_categories",
-    "core_course_update_categories",
-    "core_course_get_courses_by_field",
-    "core_course_create_courses",
-    "core_course_update_courses",
-    "core_user_get_users_by_field",
-    "core_user_create_users",
-    "core_user_update_users",
-    "core_user_delete_users",
-    "core_cohort_get_cohorts",
-    "core_cohort_create_cohorts",
-    "core_cohort_update_cohorts",
-    "core_cohort_delete_cohorts",
-    "core_cohort_get_cohort_members",
-    "core_cohort_add_cohort_members",
-    "core_cohort_delete_cohort_members",
-    "core_enrol_get_enrolled_users",
-    "enrol_manual_enrol_users",
-    "enrol_manual_unenrol_users",
-    "core_role_assign_roles",
-    "core_role_unassign_roles",
-    "core_group_get_course_groups",
-    "core_group_create_groups",
-    "core_group_delete_groups",
-    "core_group_add_group_members",
-    "core_group_delete_group_members",
-)
+from reconciler.moodle.setup import SiteNeeds, site_needs
 
 #: The Moodle version the tool is held to (4.5).
 TESTED_VERSION = "2024100700"
@@ -107,6 +77,11 @@ class _Doctor:
         self.functions: set[str] = set()
         self.userid = 0
         self.siteid = 1
+        self.username = ""
+        self.siteadmin = False
+        self.needs: SiteNeeds = site_needs(config)
+        #: A course other than the site course, seen while sampling (for the privilege probes).
+        self.course_id: int | None = None
 
     def add(self, level: Level, subject: str, detail: str, fix: str = "") -> None:
         self.findings.append(Finding(level, subject, detail, fix))
@@ -128,6 +103,8 @@ class _Doctor:
             self.auths()
         if self.has("core_role_assign_roles"):
             self.role_checks()
+        if not self.siteadmin:
+            self.privileges()
         self.profile_fields(sampled)
         return self.findings
 
@@ -143,14 +120,32 @@ class _Doctor:
                 f"tokens) and put it where moodle.token points ({self.config.moodle.token})",
             )
             return False
+        except MoodleResponseError as exc:
+            fix = f"check moodle.url ({self.client.url}) and the account"
+            if exc.errorcode == "accessexception":
+                fix = (
+                    "the token's user needs webservice/rest:use at system context and must be an authorised user "
+                    "of the token's service (see `ps2moodle moodle-setup CONFIG`)"
+                )
+            self.add(Level.PROBLEM, "Moodle site", str(exc), fix)
+            return False
         except MoodleError as exc:
             self.add(Level.PROBLEM, "Moodle site", str(exc), f"check moodle.url ({self.client.url}) and the account")
             return False
         self.userid = int(info.get("userid") or 0)
         self.siteid = int(info.get("siteid") or 1)
         self.functions = {str(f["name"]) for f in info.get("functions") or ()}
-        who = f"{info.get('username')} (user id {self.userid}{', site admin' if info.get('userissiteadmin') else ''})"
+        self.username = str(info.get("username") or "")
+        self.siteadmin = bool(info.get("userissiteadmin"))
+        who = f"{self.username} (user id {self.userid}{', site admin' if self.siteadmin else ''})"
         self.add(Level.OK, "Moodle site", f"{info.get('sitename')}: Moodle {info.get('release')}, token of {who}")
+        if self.siteadmin:
+            self.add(
+                Level.WARNING,
+                "Least privilege",
+                "the token belongs to a site administrator: the sync works, but it holds every right on the site",
+                "give the sync its own user with the role `ps2moodle moodle-setup CONFIG` defines, and a token for it",
+            )
         if str(info.get("version", "")) < TESTED_VERSION:
             self.add(
                 Level.WARNING,
@@ -160,9 +155,10 @@ class _Doctor:
         return True
 
     def service_functions(self) -> None:
-        missing = [f for f in REQUIRED_FUNCTIONS if f not in self.functions]
+        wanted = self.needs.functions
+        missing = [f for f in wanted if f not in self.functions]
         if not missing:
-            self.add(Level.OK, "Web-service functions", f"all {len(REQUIRED_FUNCTIONS)} the tool calls are available")
+            self.add(Level.OK, "Web-service functions", f"all {len(wanted)} the tool calls are available")
             return
         self.add(
             Level.PROBLEM,
@@ -223,6 +219,7 @@ class _Doctor:
                 "give it moodle/course:update on the site (or make it a site admin)",
             )
         owned = [int(c["id"]) for c in courses if str(c.get("idnumber", "")).startswith(OWNED_PREFIX)]
+        self.course_id = next((int(c["id"]) for c in courses), None)
         options = [{"name": "userfields", "value": "id,idnumber,customfields,roles"}]
         calls = [("core_enrol_get_enrolled_users", {"courseid": cid, "options": options}) for cid in owned]
         try:
@@ -234,6 +231,27 @@ class _Doctor:
         for rec in records:
             self.roles.learn((int(r["roleid"]), str(r["shortname"])) for r in rec.get("roles") or ())
         return [r for r in records if str(r.get("idnumber", "")).startswith(OWNED_PREFIX)]
+
+    def privileges(self) -> None:
+        """The capabilities the token's role holds, as far as probes that write nothing can tell."""
+        wanted = self.needs.capabilities
+        known = (self.roles.lookup(name) for name in self.needs.assignable_roles)
+        role_id = next((found[0] for found in known if found is not None), None)
+        found = probe_privileges(self.client, wanted, username=self.username, role_id=role_id, course_id=self.course_id)
+        if found.lacking:
+            self.add(
+                Level.PROBLEM,
+                "Capabilities",
+                f"the token's role lacks {len(found.lacking)} capability(ies) the sync needs: "
+                + ", ".join(found.lacking),
+                "allow them in the sync role at system context (Site administration > Users > Permissions > Define "
+                "roles), or import the role `ps2moodle moodle-setup CONFIG --format xml` writes",
+            )
+        unverified = [c for c in wanted if c not in found.held and c not in found.lacking]
+        detail = f"{len(found.held)} of the {len(wanted)} the sync needs verified"
+        if unverified:
+            detail += f"; not verifiable without writing: {', '.join(unverified)}"
+        self.add(Level.OK, "Capabilities", detail)
 
     def auths(self) -> None:
         for auth in sorted({p.auth for c in self.config.connections for p in (c.students, c.staff)}):

@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -45,6 +45,8 @@ from reconciler.moodle.errors import (
     TruncatedRequest,
     error_from_envelope,
 )
+from reconciler.net import client_tls, plain_http_refusal
+from reconciler.retry import Retry, RetryPolicy, lasting_cause, retry_after, run
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,18 @@ IDEMPOTENT_WRITES = frozenset(
     }
 )
 
-#: HTTP statuses that mean "not processed, try later".
-_THROTTLED = frozenset({429, 503})
+
+class _CutShort(Exception):
+    """A 200 answer that is not the JSON Moodle sends, after Moodle ran (or may have run)
+    the call: the start of a JSON document whose rest was lost on the way, or, to a write,
+    a PHP error page printed part way through it."""
+
+
+def _looks_cut_short(body: bytes) -> bool:
+    """Whether an undecodable body is truncated JSON (or empty), not some other page (a
+    login form, a wrong URL): Moodle's JSON answers start with one of these."""
+    start = body.lstrip()[:1]
+    return not start or start in b'{["-0123456789ntf'
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -215,8 +227,10 @@ class MoodleClient:
     within it. ``batch_size`` is the preferred number of items per write (about 100 was
     fastest on a real site; see ``golden/moodle/timings.txt``). ``concurrency`` bounds
     the requests in flight at once. Reads, and writes that are safe to repeat, are
-    retried ``retries`` times with exponential backoff; other writes only when the
-    request never left (connection refused). The token is never logged.
+    retried ``retries`` times (:mod:`reconciler.retry`: backoff from ``backoff_s`` with
+    jitter, or the server's Retry-After); other writes only when the request never left
+    (connection refused). ``sleep`` can be replaced to observe the waits. Plain http is
+    refused unless to loopback; ``ca_file`` names a private CA. The token is never logged.
     """
 
     def __init__(
@@ -230,23 +244,33 @@ class MoodleClient:
         timeout_s: float = 120.0,
         retries: int = 3,
         backoff_s: float = 0.5,
+        ca_file: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_input_vars <= RESERVED_FIELDS + 2:
             raise ValueError(f"max_input_vars={max_input_vars} leaves no room for parameters")
         if batch_size < 1 or concurrency < 1 or retries < 0:
             raise ValueError("batch_size and concurrency must be at least 1, retries at least 0")
+        refusal = plain_http_refusal(url, "Moodle", "the web service token and student data")
+        if refusal:
+            raise MoodleError(refusal)
+        try:
+            verify = client_tls(ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MoodleError(f"cannot use Moodle ca_file {ca_file}: {exc.strerror or exc}") from None
         self.url = url.rstrip("/")
         self._token = token
         self.max_input_vars = max_input_vars
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = RetryPolicy(attempts=retries + 1, base_delay_s=backoff_s)
         self.stats = CallStats()
+        self._sleep = sleep
         self._http = httpx.Client(
             transport=transport,
+            verify=verify,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 15.0)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
@@ -262,6 +286,7 @@ class MoodleClient:
             batch_size=settings.batch_size,
             concurrency=settings.concurrency,
             timeout_s=settings.timeout_s,
+            ca_file=settings.ca_file,
             transport=transport,
         )
 
@@ -299,8 +324,8 @@ class MoodleClient:
             )
         body = form_body(fields)
         repeatable = function in READ_FUNCTIONS or function in IDEMPOTENT_WRITES
-        attempt = 0
-        while True:
+
+        def attempt(_number: int) -> Any:
             started = time.monotonic()
             try:
                 response = self._http.post(
@@ -309,31 +334,45 @@ class MoodleClient:
                     headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                cause = lasting_cause(exc)
+                if cause:
+                    raise MoodleTransportError(f"{function}: cannot reach Moodle at {self.url}: {cause}") from None
                 # The request never left: repeating it is safe for any function.
-                error: MoodleTransportError = MoodleTransportError(
-                    f"{function}: cannot reach Moodle at {self.url} ({type(exc).__name__}: {exc})"
-                )
-                retry = True
+                raise Retry(
+                    MoodleTransportError(f"{function}: cannot reach Moodle at {self.url} ({type(exc).__name__}: {exc})")
+                ) from None
             except httpx.TransportError as exc:
                 self.stats.record(function, time.monotonic() - started)
-                error = self._lost(function, f"{type(exc).__name__}: {exc}", repeatable)
-                retry = repeatable
-            else:
-                elapsed = time.monotonic() - started
-                self.stats.record(function, elapsed)
-                log.debug("%s: %d fields, HTTP %d, %.3fs", function, len(fields), response.status_code, elapsed)
-                if response.status_code == 200:
+                error = self._lost(function, f"{type(exc).__name__}: {exc}")
+                if repeatable:
+                    raise Retry(error) from None
+                raise error from None
+            elapsed = time.monotonic() - started
+            self.stats.record(function, elapsed)
+            log.debug("%s: %d fields, HTTP %d, %.3fs", function, len(fields), response.status_code, elapsed)
+            if response.status_code == 200:
+                try:
                     return self._decode(function, response, len(fields))
-                error, retry = self._bad_status(function, response.status_code, repeatable)
-            if not retry or attempt >= self.retries:
-                raise error
-            attempt += 1
-            delay = self.backoff_s * (2 ** (attempt - 1)) * (1 + random.random() / 2)
-            log.info("%s: %s; retry %d/%d in %.1fs", function, error, attempt, self.retries, delay)
-            time.sleep(delay)
+                except _CutShort as exc:
+                    error = self._lost(function, str(exc))
+                    if repeatable:
+                        raise Retry(error) from None
+                    raise error from None
+            error, retry = self._bad_status(function, response.status_code, repeatable)
+            if retry:
+                raise Retry(error, after=retry_after(response))
+            raise error
 
-    def _lost(self, function: str, what: str, repeatable: bool) -> MoodleTransportError:
-        if repeatable:
+        def retrying(number: int, error: Exception, wait: float) -> None:
+            log.info("%s; retry %d/%d in %.1fs", error, number, self.retry.attempts - 1, wait)
+
+        return run(attempt, self.retry, sleep=self._sleep, on_retry=retrying)
+
+    def _lost(self, function: str, what: str) -> MoodleTransportError:
+        """The error for a call that was sent but got no usable answer: Moodle may have run
+        it. A read can only fail; a write's outcome is unknown (OutcomeUnknown), even after
+        the retries of a repeatable one, and is settled by reading the objects back."""
+        if function in READ_FUNCTIONS:
             return MoodleTransportError(f"{function}: no answer from Moodle ({what})")
         return OutcomeUnknown(f"{function}: sent, but no answer came back ({what}); it may or may not have happened")
 
@@ -343,17 +382,24 @@ class MoodleClient:
                 f"{function}: HTTP 403 from {self.url}: web services or the REST protocol are disabled on the site "
                 "(Site administration > Server > Web services)"
             ), False
-        if status in _THROTTLED:
+        if status == 429:
+            # A rate limit answers before the request is handed to Moodle.
             return MoodleTransportError(f"{function}: HTTP {status} (server busy)"), True
         if status >= 500:
-            return self._lost(function, f"HTTP {status}", repeatable), repeatable
+            # A 503 or 504 may come from a proxy that gave up on a call Moodle then finished.
+            return self._lost(function, f"HTTP {status}"), repeatable
         return MoodleTransportError(f"{function}: HTTP {status} from {self.url}{REST_PATH}; check moodle.url"), False
 
     def _decode(self, function: str, response: httpx.Response, fields: int) -> Any:
         try:
             body = json.loads(response.content)
         except ValueError:
+            if _looks_cut_short(response.content):
+                raise _CutShort(f"its answer was cut short after {len(response.content)} bytes") from None
             start = " ".join(response.text[:80].split())
+            if function not in READ_FUNCTIONS:
+                # The plan's reads reached this URL first: a write answered so died part way.
+                raise _CutShort(f"its answer is not JSON: it starts {start!r}") from None
             raise MoodleTransportError(
                 f"{function}: Moodle's answer is not JSON (it starts {start!r}); check that moodle.url is the site root"
             ) from None

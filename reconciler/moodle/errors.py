@@ -2,7 +2,7 @@
 
 MoodleError
 ├── MoodleTransportError     the call did not complete: network, timeout, HTTP status, unreadable body
-│   └── OutcomeUnknown       a write was sent but its answer was lost: it may or may not have happened
+│   └── OutcomeUnknown       a write was sent but its answer was lost (none, 5xx, cut short): it may have happened
 ├── MoodleResponseError      Moodle answered with its error envelope (HTTP 200 + ``exception``)
 │   ├── InvalidToken         the token is unknown, empty or expired
 │   ├── AccessDenied         the account may not do this (capability, service, suspended account...)
@@ -42,8 +42,10 @@ class MoodleTransportError(MoodleError):
 
 
 class OutcomeUnknown(MoodleTransportError):
-    """A write reached (or may have reached) Moodle but no answer came back. Resending a
-    non-idempotent write could do it twice: read the state back instead."""
+    """A write reached (or may have reached) Moodle but no usable answer came back: the
+    connection dropped, a proxy answered 5xx (it may have given up on a call Moodle then
+    finished), or the answer was cut short. Resending a non-idempotent write could do it
+    twice: read the state back instead."""
 
 
 class TruncatedRequest(MoodleError):

@@ -20,9 +20,11 @@ returns one :class:`ChangeOutcome` per change. How each is done (moodle-ws.md §
   Moodle's reason, while the rest lands;
 - **partial-commit functions** (``core_user_update_users``, ``core_course_update_courses``)
   report per-item warnings, matched to changes by Moodle id;
-- **lost answers**: the client repeats idempotent writes itself; a create whose answer is
-  lost is verified by reading the idnumbers back (the ids are needed by later phases),
-  other non-idempotent writes are reported as unknown, never resent;
+- **lost answers** (no answer, a 5xx, a body cut short: Moodle may have run the call):
+  the client repeats idempotent writes itself; a create whose answer is lost is verified
+  by reading the idnumbers back (the ids are needed by later phases); any other write
+  whose outcome stays unknown is reported with ``unknown`` set, never resent, for the
+  caller to read back;
 - **creates** must answer for every item sent: fewer means PHP dropped the tail of the
   request, and those items are reported, not guessed at.
 
@@ -41,14 +43,13 @@ removes courses or categories).
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from reconciler.model import (
     Category,
@@ -98,12 +99,14 @@ _SYSTEM_COHORT = {"type": "system", "value": ""}
 @dataclass(frozen=True, slots=True)
 class ChangeOutcome:
     """What became of one change. ``moodle_id`` is the object's id (new for creates);
-    memberships have none."""
+    memberships have none. ``unknown``: not ok because its answer was lost, so Moodle may
+    have made it (read it back to know)."""
 
     change: Change
     ok: bool
     error: str | None = None
     moodle_id: int | None = None
+    unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +120,31 @@ class _Entry:
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """One entry after its call: an error, or Moodle's answer item."""
+    """One entry after its call: an error (``unknown`` when Moodle may have made it), or
+    Moodle's answer item."""
 
     entry: _Entry
     error: str | None = None
     answer: Any = None
+    unknown: bool = False
+
+
+class CallWatch(Protocol):
+    """Told before and after every write call (the audit's per-call record); it can refuse
+    further calls (an apply that is stopping)."""
+
+    @property
+    def refusal(self) -> str:
+        """The error of a change not sent because the watch refused its call."""
+        ...
+
+    def sending(self, function: str, changes: Sequence[Change]) -> int | None:
+        """A number for the call about to carry ``changes``, or None: do not send it."""
+        ...
+
+    def answered(self, call: int, function: str, results: Sequence[tuple[Change, str | None, bool]]) -> None:
+        """Call ``call`` ended: per change, its error (None: done) and whether Moodle may have made it."""
+        ...
 
 
 class _Skip(Exception):
@@ -246,7 +269,8 @@ class MoodleWriter:
     """Executes planned changes against Moodle (one kind and action per call).
 
     ``roles`` maps role shortnames to ids; ``passwords`` chooses each new account's
-    first password. ``batch_size`` and ``concurrency`` default to the client's.
+    first password. ``batch_size`` and ``concurrency`` default to the client's. A
+    ``watch`` hears of every write call before it is sent and after it ends.
     """
 
     def __init__(
@@ -257,8 +281,10 @@ class MoodleWriter:
         passwords: Callable[[User], NewPassword],
         batch_size: int | None = None,
         concurrency: int | None = None,
+        watch: CallWatch | None = None,
     ) -> None:
         self.client = client
+        self.watch = watch
         self.roles = roles
         self.passwords = passwords
         self.batch_size = batch_size or client.batch_size
@@ -335,8 +361,22 @@ class MoodleWriter:
             limit=spread_batch_size(len(entries), self.batch_size, self.concurrency),
             budget=budget,
         )
-        step = partial(self._send_batch, _Write(function, list_key, read, recover))
+        step = partial(self._watched, function, partial(self._send_batch, _Write(function, list_key, read, recover)))
         return [sent for done in run_batches(batches, step, workers=self.concurrency) for sent in done]
+
+    def _watched(
+        self, function: str, send: Callable[[Sequence[_Entry]], list[_Sent]], batch: Sequence[_Entry]
+    ) -> list[_Sent]:
+        """One batch's call, with the watch told before and after (a split batch's halves
+        count as its one call)."""
+        if self.watch is None:
+            return send(batch)
+        call = self.watch.sending(function, [e.change for e in batch])
+        if call is None:
+            return [_Sent(e, self.watch.refusal) for e in batch]
+        sent = send(batch)
+        self.watch.answered(call, function, [(s.entry.change, s.error, s.unknown) for s in sent])
+        return sent
 
     def _send_batch(self, write: _Write, batch: Sequence[_Entry], *, resent: bool = False) -> list[_Sent]:
         try:
@@ -344,13 +384,13 @@ class MoodleWriter:
         except OutcomeUnknown as exc:
             if write.recover is not None:
                 return write.recover(batch, exc)
-            return [_Sent(e, f"{exc}; the next plan shows whether it happened") for e in batch]
+            return [_Sent(e, str(exc), unknown=True) for e in batch]
         except WriteConflict as exc:
             # Rolled back whole: re-send once (a deadlock passes); a second refusal means a bad item.
             self.counts.add(refused=1)
             if resent:
                 return self._split(write, batch, exc)
-            time.sleep(self.client.backoff_s * (1 + random.random()))
+            time.sleep(self.client.retry.wait(1, None))  # the client's first backoff, with jitter
             return self._send_batch(write, batch, resent=True)
         except MoodleResponseError as exc:
             return self._split(write, batch, exc)
@@ -368,8 +408,9 @@ class MoodleWriter:
                 self.counts.add(split=1)
             half = len(batch) // 2
             return self._send_batch(write, batch[:half]) + self._send_batch(write, batch[half:])
-        suffix = "; Moodle may have applied part of it: the next plan shows what changed"
-        return [_Sent(e, str(error) + (suffix if isinstance(error, InvalidResponse) else "")) for e in batch]
+        if isinstance(error, InvalidResponse):
+            return [_Sent(e, f"{error}; Moodle may have applied part of it", unknown=True) for e in batch]
+        return [_Sent(e, str(error)) for e in batch]
 
     def _prepare(
         self, changes: Sequence[Change], build: Callable[[Change], _Entry | None]
@@ -406,7 +447,7 @@ class MoodleWriter:
             change, oid = sent.entry.change, sent.entry.moodle_id
             if sent.error is None and oid is not None:
                 ids[change.key] = oid
-            outcomes.append(ChangeOutcome(change, sent.error is None, sent.error, oid))
+            outcomes.append(ChangeOutcome(change, sent.error is None, sent.error, oid, sent.unknown))
         return outcomes
 
     def _create(
@@ -423,7 +464,7 @@ class MoodleWriter:
         for sent in self._send(function, list_key, entries, _answered_list, partial(self._recover_created, kind)):
             change = sent.entry.change
             if sent.error is not None:
-                outcomes.append(ChangeOutcome(change, False, sent.error))
+                outcomes.append(ChangeOutcome(change, False, sent.error, unknown=sent.unknown))
                 continue
             new_id = int(sent.answer["id"])
             ids[change.key] = new_id
@@ -435,7 +476,7 @@ class MoodleWriter:
         try:
             found = self._find_created(kind, batch)
         except MoodleError as exc:
-            return [_Sent(e, f"{lost}; reading it back failed too ({exc})") for e in batch]
+            return [_Sent(e, f"{lost}; reading it back failed too ({exc})", unknown=True) for e in batch]
         return [
             _Sent(e, answer={"id": found[e.change.key.id]})
             if e.change.key.id in found
@@ -558,13 +599,13 @@ class MoodleWriter:
             return created
         entries = [_Entry(o.change, {"suspended": True, "id": o.moodle_id}, o.moodle_id) for o in to_suspend]
         failed = {
-            s.entry.change.key: s.error
+            s.entry.change.key: s
             for s in self._send("core_user_update_users", "users", entries, _answered_warnings)
             if s.error is not None
         }
         return [
-            ChangeOutcome(o.change, False, f"created, but not suspended: {failed[o.change.key]}", o.moodle_id)
-            if o.change.key in failed
+            ChangeOutcome(o.change, False, f"created, but not suspended: {sent.error}", o.moodle_id, sent.unknown)
+            if (sent := failed.get(o.change.key)) is not None
             else o
             for o in created
         ]
@@ -670,6 +711,7 @@ class MoodleWriter:
         """Enrol (or re-enrol), then add roles, then remove roles; a change that fails a
         step skips the later ones."""
         errors: dict[Key, str] = {}
+        unknown: set[Key] = set()
         steps: list[_EnrolmentSteps] = []
         for change in changes:
             try:
@@ -681,13 +723,15 @@ class MoodleWriter:
             for sent in self._send(function, list_key, entries, _answered_null):
                 if sent.error is not None:
                     errors.setdefault(sent.entry.change.key, sent.error)
+                    if sent.unknown:
+                        unknown.add(sent.entry.change.key)
 
         run("enrol_manual_enrol_users", "enrolments", [e for s in steps if (e := s.enrolment()) is not None])
         live = [s for s in steps if s.change.key not in errors]
         run("core_role_assign_roles", "assignments", [e for s in live for e in s.assignments(s.assign)])
         live = [s for s in live if s.change.key not in errors]
         run("core_role_unassign_roles", "unassignments", [e for s in live for e in s.assignments(s.unassign)])
-        return [ChangeOutcome(c, c.key not in errors, errors.get(c.key)) for c in changes]
+        return [ChangeOutcome(c, c.key not in errors, errors.get(c.key), unknown=c.key in unknown) for c in changes]
 
     def _unenrol(self, changes: Sequence[Change], ids: IdMap) -> list[ChangeOutcome]:
         # Never send roleid: Moodle 5.2 rejects it, and it was ignored before.
@@ -722,7 +766,7 @@ class MoodleWriter:
         try:
             listed = self.client.call("core_cohort_get_cohort_members", {"cohortids": sorted({c for c, _ in pairs})})
         except MoodleError as exc:
-            return [_Sent(e, f"{reason} (checking who was added failed: {exc})") for e in batch]
+            return [_Sent(e, f"{reason} (checking who was added failed: {exc})", unknown=True) for e in batch]
         members = {(int(r["cohortid"]), int(u)) for r in listed for u in r["userids"]}
         return [_Sent(e) if pair in members else _Sent(e, reason) for e, pair in zip(batch, pairs, strict=True)]
 

@@ -5,7 +5,9 @@ both sides the same way (whitespace, case of usernames and emails, HTML escaping
 Moodle adds), so an unchanged object never shows up. Removal follows the configured
 policy: by default a student who leaves is suspended, a dropped enrolment is suspended
 (grades survive), and courses, categories, cohorts and groups that are no longer
-selected are left as they are and reported.
+selected are left as they are and reported. Objects the desired state *kept* (left out
+because Moodle would refuse a value of theirs) are not removals: they, and every
+membership in or of them, are left exactly as they are.
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from deepdiff import DeepDiff
-
-from reconciler import keys
-from reconciler.bulk import bulk
 from reconciler.config.model import (
     AdoptRule,
     EnrolmentRemoval,
@@ -31,7 +29,6 @@ from reconciler.config.model import (
 )
 from reconciler.model import (
     Category,
-    Cohort,
     CohortMember,
     Course,
     Enrolment,
@@ -44,21 +41,39 @@ from reconciler.model import (
     User,
     enrolment,
 )
-from reconciler.plan.model import Action, Change, FieldChange, Notice, Plan, grouped_notice
+from reconciler.plan.model import (
+    Action,
+    Change,
+    Notice,
+    NoticeLevel,
+    Plan,
+    Reason,
+    grouped_notice,
+    unique_name,
+)
+from reconciler.speed import gc_paused
 
 #: Kinds that hold unique names in Moodle: an unowned holder blocks a create.
 _UNIQUE_NAMES = (Kind.USER, Kind.COURSE)
 #: Kinds whose unselected objects are reported, never removed.
 _LEFT_ALONE = (Kind.CATEGORY, Kind.COURSE, Kind.COHORT, Kind.GROUP)
 _EMAIL_TAKEN = (
-    "accounts to create have an email another Moodle account already uses; unless the site allows "
-    "accounts with the same email, Moodle will refuse them (adopt, or fix the email in either system)"
+    "accounts left out: another Moodle account already has their email, which Moodle refuses unless the site "
+    "allows accounts with the same email (moodle.allow_accounts_same_email); adopt that account, or fix the "
+    "email in either system"
+)
+_EMAIL_KEPT = (
+    "accounts keep their email: another Moodle account already has the new one, which Moodle refuses unless "
+    "the site allows accounts with the same email; fix the email in PowerSchool or in that account"
 )
 #: Fields compared case-insensitively.
 _CASELESS = ("username", "email")
+#: Account fields whose change on adoption hands the account to someone else (the e-mail
+#: resets its password; ``auth`` is never changed after creation).
+_ACCESS_FIELDS = ("email",)
 
 
-@bulk
+@gc_paused
 def compute_plan(
     desired: State,
     live: State,
@@ -69,8 +84,13 @@ def compute_plan(
     protected: Iterable[ProtectedRule] = (),
     moves: Mapping[Key, Key] | None = None,
     notices: Iterable[Notice] = (),
+    kept: Iterable[Key] = (),
+    unique_emails: bool = True,
 ) -> Plan:
-    """The changes that turn ``live`` into ``desired`` for the given kinds (all by default)."""
+    """The changes that turn ``live`` into ``desired`` for the given kinds (all by default);
+    nothing of or in a ``kept`` object is removed or suspended. With ``unique_emails`` (the
+    site forbids two accounts one email, Moodle's default) no account is created with, or
+    changed to, an email another account has."""
     moves = dict(moves or {})
     planner = _Planner(
         desired,
@@ -79,6 +99,8 @@ def compute_plan(
         tuple(adopt),
         tuple(protected),
         moves,
+        frozenset(kept),
+        unique_emails,
     )
     selected = set(kinds) if kinds is not None else set(Kind)
     for kind in Kind:
@@ -115,22 +137,6 @@ def compared(desired: Resource, live: Resource) -> tuple[dict[str, Any], dict[st
     return want, have
 
 
-def field_changes(want: Mapping[str, Any], have: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    """Field-level differences, one per changed attribute (nested maps per entry)."""
-    out: list[FieldChange] = []
-    for name in sorted(want):
-        before, after = have.get(name), want[name]
-        if before == after:
-            continue
-        if isinstance(after, dict) and isinstance(before, dict):
-            diff = DeepDiff(before, after, verbose_level=0)
-            for sub in sorted(diff.affected_root_keys):
-                out.append(FieldChange(f"{name}.{sub}", before.get(sub, ""), after.get(sub, "")))
-        else:
-            out.append(FieldChange(name, before, after))
-    return tuple(out)
-
-
 def follow_moves(live: State, moves: Mapping[Key, Key]) -> State:
     """Live enrolments of a course that moves are seen under the course's new key: the
     Moodle course (and who is in it) stays the same, only its identity changes."""
@@ -146,14 +152,11 @@ def follow_moves(live: State, moves: Mapping[Key, Key]) -> State:
     return State.of(rekeyed, foreign=live.foreign)
 
 
-def _unique_name(resource: Resource) -> str:
-    if isinstance(resource, User):
-        return resource.username
-    if isinstance(resource, Course):
-        return resource.shortname
-    if isinstance(resource, (Category, Cohort)):
-        return resource.name
-    return resource.key.id
+def _attribute(values: Mapping[str, Any], name: str) -> Any:
+    """``values[name]``, or ``values[a][b]`` for ``a.b`` (a profile or custom field)."""
+    head, _, rest = name.partition(".")
+    value = values.get(head)
+    return value.get(rest) if rest and isinstance(value, dict) else value
 
 
 class _Planner:
@@ -165,8 +168,18 @@ class _Planner:
         adopt: tuple[AdoptRule, ...],
         protected: tuple[ProtectedRule, ...],
         moves: dict[Key, Key],
+        kept: frozenset[Key] = frozenset(),
+        unique_emails: bool = True,
     ) -> None:
         self.desired = desired
+        self.kept = kept
+        #: Who has each email among owned accounts (and, as the plan goes, accounts it
+        #: creates or changes); None when the site allows accounts to share one.
+        self.email_owner: dict[str, Key] | None = (
+            {normalize(u.email, "email"): u.key for u in live if isinstance(u, User) and u.email}
+            if unique_emails
+            else None
+        )
         self.live = live
         self.removal = removal
         self.adopt = adopt
@@ -176,7 +189,7 @@ class _Planner:
         self.changes: list[Change] = []
         self.notices: list[Notice] = []
         #: (level, reason) -> labels: many objects, one notice.
-        self.grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.grouped: dict[tuple[NoticeLevel, str], list[str]] = defaultdict(list)
         #: Keys that will exist after apply (live, or created/adopted/moved by this plan).
         self.will_exist: set[Key] = set(live.resources)
         #: Unowned objects that desired ones could take over (adopt): what the live state
@@ -185,52 +198,53 @@ class _Planner:
         self._blocked: dict[Key, bool] = {}
         #: Who holds each username and course shortname among the objects the tool owns.
         self.owned_names: dict[tuple[Kind, str], Key] = {
-            (r.key.kind, _unique_name(r).casefold()): r.key for r in live if isinstance(r, (User, Course))
+            (r.key.kind, unique_name(r).casefold()): r.key for r in live if isinstance(r, (User, Course))
         }
-        #: Course context by course key: a district's enrolments share a few thousand courses.
-        self._course_contexts: dict[Key | None, tuple[tuple[str, str], ...]] = {}
+        #: Course shortnames by course key, for display: a district's enrolments share a few thousand courses.
+        self._course_names: dict[Key, str] = {}
 
-    def context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
-        """Where a change belongs, for grouping in renderers: its school and course, and for a
-        membership the member's username (personal data: redaction replaces it)."""
-        if isinstance(resource, (Enrolment, CohortMember, GroupMember)):
-            user = self.desired.resources.get(resource.user) or self.live.resources.get(resource.user)
-            if isinstance(user, User):
-                return (*self.course_context(resource), ("member", user.username))
-        return self.course_context(resource)
-
-    def course_context(self, resource: Resource) -> tuple[tuple[str, str], ...]:
-        course: Key | None = None
-        if isinstance(resource, (Enrolment, Group)):
-            course = resource.course
-        elif isinstance(resource, Course):
-            course = resource.key
-        elif isinstance(resource, GroupMember):
-            group = self.desired.resources.get(resource.group) or self.live.resources.get(resource.group)
-            course = group.course if isinstance(group, Group) else None
-        context = self._course_contexts.get(course)
-        if context is None:
-            context = self._course_contexts[course] = self._new_course_context(course)
-        return context
-
-    def _new_course_context(self, course: Key | None) -> tuple[tuple[str, str], ...]:
-        if course is None:
-            return ()
-        context = {"course": course.id, "school": keys.school_of(course)}
-        held = self.desired.get(course) or self.live.get(course)
-        if isinstance(held, Course):
-            context["course_name"] = held.shortname
-        return tuple(sorted((k, v) for k, v in context.items() if v))
-
-    def emit(self, change: Change) -> None:
+    def emit(
+        self, action: Action, before: Resource | None, after: Resource | None, reason: Reason, rule: str = ""
+    ) -> None:
+        """Plan a change, unless a protected rule covers it."""
+        res = after if after is not None else before
+        assert res is not None
+        group_course, course_name, member = self.place(res)
+        change = Change(action, res.key, before, after, reason, rule, group_course, course_name, member)
         if self.protected and self.is_protected(change):
-            self.grouped[("info", f"protected objects were not changed ({change.action.value} skipped)")].append(
+            self.grouped[(NoticeLevel.INFO, f"protected objects were not changed ({action.value} skipped)")].append(
                 str(change.key)
             )
             return
         self.changes.append(change)
-        if change.action in (Action.CREATE, Action.ADOPT, Action.MOVE):
+        if action in (Action.CREATE, Action.ADOPT, Action.MOVE):
             self.will_exist.add(change.key)
+
+    def place(self, res: Resource) -> tuple[Key | None, str, str]:
+        """Where a change belongs: the course of a group membership's group (the membership
+        does not carry it), and for display the shortname of its course and a membership's
+        username (personal data: redaction replaces it)."""
+        group_course: Key | None = None
+        course: Key | None = None
+        if isinstance(res, (Enrolment, Group)):
+            course = res.course
+        elif isinstance(res, Course):
+            course = res.key
+        elif isinstance(res, GroupMember):
+            group = self.desired.resources.get(res.group) or self.live.resources.get(res.group)
+            course = group_course = group.course if isinstance(group, Group) else None
+        member = ""
+        if isinstance(res, (Enrolment, CohortMember, GroupMember)):
+            user = self.desired.resources.get(res.user) or self.live.resources.get(res.user)
+            member = user.username if isinstance(user, User) else ""
+        return group_course, "" if course is None else self.course_name(course), member
+
+    def course_name(self, course: Key) -> str:
+        name = self._course_names.get(course)
+        if name is None:
+            held = self.desired.get(course) or self.live.get(course)
+            name = self._course_names[course] = held.shortname if isinstance(held, Course) else ""
+        return name
 
     def is_protected(self, change: Change) -> bool:
         res = change.resource
@@ -259,27 +273,26 @@ class _Planner:
         old_key = self.moves.get(res.key)
         moved = self.live.get(old_key) if old_key is not None else None
         if moved is not None:
-            want, have = compared(res, moved)
-            fields = (FieldChange("idnumber", moved.key.id, res.key.id), *field_changes(want, have))
-            reason = f"reviewed section migration: {moved.key.id} continues as {res.key.id}"
-            self.emit(Change(Action.MOVE, res.key, moved, res, fields, reason, self.context(res)))
+            self.emit(Action.MOVE, moved, res, Reason.MIGRATION)
             return
         holder = self.owned_holder(res)
         if holder is not None:
-            self.notices.append(Notice("warning", f"{res.key.id} is not created: {self.held(res, holder)}", res.key.id))
+            self.notices.append(
+                Notice(NoticeLevel.WARNING, f"{res.key.id} is not created: {self.held(res, holder)}", res.key.id)
+            )
             return
         foreign = self.live.foreign.get(res.key)
         if foreign is not None:
             self.plan_foreign(res, foreign)
             return
-        reason = "in PowerSchool, not in Moodle"
-        if res.key in self.live.email_holders:
+        if isinstance(res, User) and self.email_taken(res):
             # Keys only: a redacted plan shows grouped notices as they are.
-            self.grouped[("warning", _EMAIL_TAKEN)].append(res.key.id)
-        self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
+            self.grouped[(NoticeLevel.WARNING, _EMAIL_TAKEN)].append(res.key.id)
+            return
+        self.emit(Action.CREATE, None, res, Reason.MISSING)
 
     def plan_foreign(self, res: Resource, foreign: Resource) -> None:
-        name = _unique_name(foreign)
+        name = unique_name(foreign)
         # A category's adopt rule matches its whole path (the foreign one sits at the same place).
         matched = res.label if isinstance(res, Category) else name
         rule = next(
@@ -287,27 +300,72 @@ class _Planner:
             None,
         )
         if rule is not None:
-            want, have = compared(res, foreign)
-            fields = (FieldChange("idnumber", foreign.key.id, res.key.id), *field_changes(want, have))
-            reason = f"adopt rule {rule.kind}:{rule.match} takes over the existing {name!r}"
-            self.emit(Change(Action.ADOPT, res.key, foreign, res, fields, reason, self.context(res)))
+            self.plan_adoption(rule, res, foreign)
         elif res.key.kind in _UNIQUE_NAMES:
             self.notices.append(
                 Notice(
-                    "warning",
+                    NoticeLevel.WARNING,
                     f"{res.key.kind.value} {name!r} already exists in Moodle and is not ours "
                     f"(idnumber {foreign.key.id or 'empty'}); add an adopt rule to take it over",
                     res.key.id,
                 )
             )
         else:
-            reason = f"in PowerSchool; an unowned {res.key.kind.value} named {name!r} exists and is left alone"
-            self.emit(Change(Action.CREATE, res.key, None, res, (), reason, self.context(res)))
+            self.emit(Action.CREATE, None, res, Reason.BESIDE_UNOWNED)
+
+    def plan_adoption(self, rule: AdoptRule, res: Resource, foreign: Resource) -> None:
+        """Adopt ``foreign`` as ``res`` unless an attribute ``rule`` requires differs. Notices
+        name keys, not names: a redacted plan shows notices as they are."""
+        want, have = compared(res, foreign)
+        differ = [f for f in rule.require if _attribute(want, f) != _attribute(have, f)]
+        if differ:
+            self.notices.append(
+                Notice(
+                    NoticeLevel.WARNING,
+                    f"{res.key.id} is not adopted: adopt rule {rule.kind}:{rule.match} requires "
+                    f"{', '.join(rule.require)} to match the existing {res.key.kind.value}, and "
+                    f"{', '.join(differ)} {'does' if len(differ) == 1 else 'do'} not",
+                    res.key.id,
+                )
+            )
+            return
+        access = [f for f in _ACCESS_FIELDS if normalize(want.get(f), f) != normalize(have.get(f), f)]
+        if access:
+            # Who can log in to an account is the takeover risk: say it beside the change.
+            self.notices.append(
+                Notice(
+                    NoticeLevel.WARNING,
+                    f"adopting {res.key.id} changes the existing account's {' and '.join(access)}: "
+                    "check it is the same person before applying",
+                    res.key.id,
+                )
+            )
+        self.emit(Action.ADOPT, foreign, res, Reason.ADOPT_RULE, rule.match)
+
+    def email_taken(self, user: User) -> bool:
+        """True when the site forbids shared emails and another account has ``user``'s
+        (an unowned one, found by the live read, or one of the tool's); otherwise
+        ``user`` now holds it."""
+        if self.email_owner is None:
+            return False
+        if user.key in self.live.email_holders:
+            return True
+        return self.email_owner.setdefault(normalize(user.email, "email"), user.key) != user.key
+
+    def keep_held_email(self, res: Resource, live_res: Resource) -> Resource:
+        """``res`` without an email change Moodle would refuse: another account has that
+        email (``core_user_update_users`` checks it too)."""
+        if not isinstance(res, User) or not isinstance(live_res, User):
+            return res
+        if normalize(res.email, "email") == normalize(live_res.email, "email") or not self.email_taken(res):
+            return res
+        self.grouped[(NoticeLevel.WARNING, _EMAIL_KEPT)].append(res.key.id)
+        return replace(res, email=live_res.email)
 
     def plan_existing(self, res: Resource, live_res: Resource) -> None:
         if res == live_res:
             return  # identical attributes compare equal however normalized (the common case)
-        res = self.keep_held_name(res, live_res)
+        res = self.keep_held_email(self.keep_held_name(res, live_res), live_res)
         want, have = compared(res, live_res)
         if want == have:
             return
@@ -315,14 +373,12 @@ class _Planner:
             # This tool's Moodle service has no group update (see the writer): report the
             # new name rather than plan a change apply cannot make.
             reason = "groups keep their Moodle names (this tool's web service cannot rename groups; rename in Moodle)"
-            self.grouped[("warning", reason)].append(f"{live_res.label} -> {res.label}")
+            self.grouped[(NoticeLevel.WARNING, reason)].append(f"{live_res.label} -> {res.label}")
             return
-        fields = field_changes(want, have)
-        action = Action.UPDATE
         if have.get("suspended") and not want.get("suspended"):
-            action = Action.UNSUSPEND
-        reason = "back in PowerSchool" if action is Action.UNSUSPEND else "differs from PowerSchool"
-        self.emit(Change(action, res.key, live_res, res, fields, reason, self.context(res)))
+            self.emit(Action.UNSUSPEND, live_res, res, Reason.RETURNED)
+        else:
+            self.emit(Action.UPDATE, live_res, res, Reason.DIFFERS)
 
     def owned_holder(self, res: Resource) -> Key | None:
         """Another object the tool owns that holds ``res``'s username or shortname now (a
@@ -330,13 +386,13 @@ class _Planner:
         name twice, and the tool does not guess which of its own objects should have it."""
         if not isinstance(res, (User, Course)):
             return None
-        holder = self.owned_names.get((res.key.kind, _unique_name(res).casefold()))
+        holder = self.owned_names.get((res.key.kind, unique_name(res).casefold()))
         return holder if holder is not None and holder != res.key else None
 
     @staticmethod
     def held(res: Resource, holder: Key) -> str:
         # Keys, not usernames: a redacted plan shows notices as they are.
-        name = "its username" if isinstance(res, User) else f"its shortname {_unique_name(res)!r}"
+        name = "its username" if isinstance(res, User) else f"its shortname {unique_name(res)!r}"
         return (
             f"{name} belongs to {holder.id}, which the tool also owns; rename or remove one of them in Moodle "
             "(or in PowerSchool)"
@@ -347,7 +403,9 @@ class _Planner:
         new username or shortname. The other fields still update."""
         owner = self.owned_holder(res)
         if owner is not None and isinstance(res, (User, Course)) and isinstance(live_res, (User, Course)):
-            self.notices.append(Notice("warning", f"{res.key.id} keeps its name: {self.held(res, owner)}", res.key.id))
+            self.notices.append(
+                Notice(NoticeLevel.WARNING, f"{res.key.id} keeps its name: {self.held(res, owner)}", res.key.id)
+            )
             name = "username" if isinstance(res, User) else "shortname"
             return replace(res, **{name: getattr(live_res, name)})
         foreign = self.live.foreign.get(res.key)
@@ -360,7 +418,7 @@ class _Planner:
             # Keys, not usernames: a redacted plan shows notices as they are.
             self.notices.append(
                 Notice(
-                    "warning",
+                    NoticeLevel.WARNING,
                     f"{res.key.id} keeps its username: the new one is held by an account the tool does not own "
                     f"(idnumber {holder}); rename or remove that account in Moodle",
                     res.key.id,
@@ -370,7 +428,7 @@ class _Planner:
         if isinstance(res, Course) and isinstance(live_res, Course) and res.shortname != live_res.shortname:
             self.notices.append(
                 Notice(
-                    "warning",
+                    NoticeLevel.WARNING,
                     f"course {live_res.shortname!r} cannot be renamed to {res.shortname!r}: a course the tool does "
                     f"not own has that shortname (idnumber {holder}); rename or remove it in Moodle",
                     res.key.id,
@@ -380,11 +438,13 @@ class _Planner:
         return res
 
     def plan_removal(self, live_res: Resource) -> None:
+        if self.kept and (live_res.key in self.kept or any(ref in self.kept for ref in live_res.references())):
+            return  # left out for a value Moodle would refuse, not gone: reported by the desired state
         kind = live_res.key.kind
         if kind in _LEFT_ALONE:
-            self.grouped[("info", f"{kind.value}s no longer selected by the config are left as they are")].append(
-                live_res.label
-            )
+            self.grouped[
+                (NoticeLevel.INFO, f"{kind.value}s no longer selected by the config are left as they are")
+            ].append(live_res.label)
             return
         if kind is Kind.USER:
             self.remove_user(live_res)
@@ -397,11 +457,9 @@ class _Planner:
         assert isinstance(live_res, User)
         policy = self.removal.users
         if policy is UserRemoval.DELETE:
-            self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), "no longer in PowerSchool"))
+            self.emit(Action.DELETE, live_res, None, Reason.GONE)
         elif policy is UserRemoval.SUSPEND and not live_res.suspended:
-            after = replace(live_res, suspended=True)
-            fields = (FieldChange("suspended", False, True),)
-            self.emit(Change(Action.SUSPEND, live_res.key, live_res, after, fields, "no longer active in PowerSchool"))
+            self.emit(Action.SUSPEND, live_res, replace(live_res, suspended=True), Reason.INACTIVE)
 
     def remove_enrolment(self, live_res: Resource) -> None:
         assert isinstance(live_res, Enrolment)
@@ -409,21 +467,17 @@ class _Planner:
         if live_res.course not in self.desired:
             return
         policy = self.removal.enrolments
-        reason = "dropped in PowerSchool"
-        ctx = self.context(live_res)
         if policy is EnrolmentRemoval.UNENROL:
-            self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), reason, ctx))
+            self.emit(Action.DELETE, live_res, None, Reason.DROPPED)
         elif policy is EnrolmentRemoval.SUSPEND and not live_res.suspended:
             if not live_res.roles:
                 # Someone took every role away: it gives no access already, and Moodle's manual
                 # enrolment service suspends only by re-enrolling with a role.
-                self.grouped[("info", "enrolments without any role give no access and are left as they are")].append(
-                    str(live_res.key)
-                )
+                self.grouped[
+                    (NoticeLevel.INFO, "enrolments without any role give no access and are left as they are")
+                ].append(str(live_res.key))
                 return
-            after = replace(live_res, suspended=True)
-            fields = (FieldChange("suspended", False, True),)
-            self.emit(Change(Action.SUSPEND, live_res.key, live_res, after, fields, reason, ctx))
+            self.emit(Action.SUSPEND, live_res, replace(live_res, suspended=True), Reason.DROPPED)
 
     def remove_membership(self, live_res: Resource) -> None:
         kind = live_res.key.kind
@@ -432,8 +486,7 @@ class _Planner:
         policy = self.removal.cohort_members if kind is Kind.COHORT_MEMBER else self.removal.group_members
         if parent_key not in self.desired or policy is MembershipRemoval.KEEP:
             return
-        reason = "no longer implied by PowerSchool"
-        self.emit(Change(Action.DELETE, live_res.key, live_res, None, (), reason, self.context(live_res)))
+        self.emit(Action.DELETE, live_res, None, Reason.NOT_IMPLIED)
 
     def blocked(self, key: Key) -> bool:
         """True when ``key`` is, or lives inside, an unowned object this plan does not adopt."""
@@ -462,7 +515,7 @@ class _Planner:
                 first = missing[0]
                 hint = "" if first.kind in selected else f"; plan with a scope that includes {first.kind.value}s"
                 reason = f"{change.key.kind.value} changes wait for a {first.kind.value} that is not in Moodle{hint}"
-                self.grouped[("warning", reason)].append(str(change.key))
+                self.grouped[(NoticeLevel.WARNING, reason)].append(str(change.key))
                 if change.key not in self.live:
                     self.will_exist.discard(change.key)
                 continue

@@ -1,18 +1,32 @@
-"""A plan is data: ordered changes with reasons, counts, digests and a safety verdict.
+"""A plan is data: ordered changes with reasons, notices, and the document that carries them.
 
-Renderers and the apply step read only this. ``Change.reason`` is for people; apply never
-branches on it.
+Renderers and the apply step read only this. A change's ``reason`` is a :class:`Reason`
+(the words are render's); apply never branches on it. What a change shows a reviewer is
+drawn from what apply writes: its ``before`` and ``after`` (:func:`field_changes`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from reconciler.model import KIND_ORDER, Key, Kind, Resource, enum_member, resource_from_dict
+from reconciler import keys
+from reconciler.model import (
+    KIND_ORDER,
+    Category,
+    Cohort,
+    Course,
+    Enrolment,
+    Group,
+    Key,
+    Kind,
+    Resource,
+    User,
+)
 
 
 class Action(str, Enum):
@@ -25,6 +39,28 @@ class Action(str, Enum):
     UNSUSPEND = "unsuspend"
     SUSPEND = "suspend"
     DELETE = "delete"
+
+
+class Reason(str, Enum):
+    """Why the diff planned a change (Terraform's ActionReason); render words it."""
+
+    MISSING = "missing"  # in PowerSchool, not in Moodle
+    BESIDE_UNOWNED = "beside_unowned"  # created although an unowned object of that name exists
+    MIGRATION = "migration"  # a reviewed section migration moves the course
+    ADOPT_RULE = "adopt_rule"  # an adopt rule takes the unowned object over
+    DIFFERS = "differs"  # differs from PowerSchool
+    RETURNED = "returned"  # back in PowerSchool
+    GONE = "gone"  # account no longer in PowerSchool (deleted)
+    INACTIVE = "inactive"  # account no longer active in PowerSchool (suspended)
+    DROPPED = "dropped"  # enrolment dropped in PowerSchool
+    NOT_IMPLIED = "not_implied"  # membership no longer implied by PowerSchool
+
+
+class NoticeLevel(str, Enum):
+    """How much a notice matters to a reviewer."""
+
+    INFO = "info"
+    WARNING = "warning"
 
 
 #: Display symbols, Terraform style.
@@ -51,6 +87,18 @@ def verb(action: Action, kind: Kind) -> str:
     return action.value
 
 
+def unique_name(resource: Resource) -> str:
+    """The name Moodle holds once per site (a username, a course shortname) or, for
+    categories and cohorts, the name an unowned twin is found by."""
+    if isinstance(resource, User):
+        return resource.username
+    if isinstance(resource, Course):
+        return resource.shortname
+    if isinstance(resource, (Category, Cohort)):
+        return resource.name
+    return resource.key.id
+
+
 @dataclass(frozen=True, slots=True)
 class FieldChange:
     """One attribute's before and after value."""
@@ -60,22 +108,51 @@ class FieldChange:
     after: Any
 
 
+def field_changes(before: Resource | None, after: Resource | None) -> tuple[FieldChange, ...]:
+    """What apply writes to an existing object, field by field: a new idnumber (move, adopt)
+    and every managed attribute whose value differs (profile and custom fields per entry,
+    of those ``after`` sets). Creates and deletes have none."""
+    if before is None or after is None:
+        return ()
+    out: list[FieldChange] = []
+    if before.key != after.key:
+        out.append(FieldChange("idnumber", before.key.id, after.key.id))
+    have, want = before.managed(), after.managed()
+    for name in sorted(want):
+        old, new = have.get(name), want[name]
+        if old == new:
+            continue
+        if isinstance(new, dict):
+            held = old if isinstance(old, dict) else {}
+            out += [
+                FieldChange(f"{name}.{k}", held.get(k, ""), v) for k, v in sorted(new.items()) if held.get(k, "") != v
+            ]
+        else:
+            out.append(FieldChange(name, old, new))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One planned change to one object.
 
     ``before`` is the live object (None for creates), ``after`` the object as it will be
-    (None for deletes); ``fields`` lists what differs. ``context`` is for grouping in
-    renderers (school, course); ``reason`` is UI-only text.
+    (None for deletes). Decisions read these, ``reason`` and ``rule`` (the match of the
+    adopt rule behind an adoption), and ``group_course``: the course of a group
+    membership's group, which the membership itself does not carry. ``course_name`` (the
+    shortname of the change's course) and ``member`` (a membership's username) are for
+    display only: nothing decides from them.
     """
 
     action: Action
     key: Key
     before: Resource | None
     after: Resource | None
-    fields: tuple[FieldChange, ...] = ()
-    reason: str = ""
-    context: tuple[tuple[str, str], ...] = ()
+    reason: Reason | None = None
+    rule: str = ""
+    group_course: Key | None = None
+    course_name: str = ""
+    member: str = ""
 
     @property
     def resource(self) -> Resource:
@@ -83,6 +160,22 @@ class Change:
         res = self.after if self.after is not None else self.before
         assert res is not None
         return res
+
+    @property
+    def fields(self) -> tuple[FieldChange, ...]:
+        """What differs between ``before`` and ``after`` (see :func:`field_changes`)."""
+        return field_changes(self.before, self.after)
+
+    @property
+    def course(self) -> Key | None:
+        """The course the changed object is or lives in (None for accounts, categories,
+        cohorts and their memberships)."""
+        res = self.resource
+        if isinstance(res, (Enrolment, Group)):
+            return res.course
+        if isinstance(res, Course):
+            return res.key
+        return self.group_course
 
     @property
     def is_removal(self) -> bool:
@@ -97,65 +190,27 @@ class Change:
             return (1, kind_pos, self.key)
         return (0, kind_pos, self.key)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The change as plan files hold it. What a reader can tell from ``key`` is left
-        out: ``label`` when it is the key (memberships), and the key of ``before`` and
-        ``after`` unless a move or adopt gives ``before`` another one."""
-        # ``_value_`` rather than ``.value``: the enum property costs a second per district plan.
-        before, after = self.before, self.after
-        key = self.key.id
-        out: dict[str, Any] = {"action": self.action._value_, "kind": self.key.kind._value_, "key": key}
-        label = self.resource.label
-        if label != key:
-            out["label"] = label
-        out["before"] = None if before is None else before.to_dict(implied_key=key)
-        out["before_id"] = None if before is None else before.moodle_id
-        out["after"] = None if after is None else after.to_dict(implied_key=key)
-        out["fields"] = [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields]
-        out["reason"] = self.reason
-        out["context"] = dict(self.context)
-        return out
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Change:
-        kind = enum_member(Kind, data["kind"])
-        key = data["key"]
-        before = None
-        if data["before"] is not None:
-            before = resource_from_dict(kind, data["before"], implied_key=key)
-            object.__setattr__(before, "moodle_id", data.get("before_id"))
-        after = None if data["after"] is None else resource_from_dict(kind, data["after"], implied_key=key)
-        fields = data["fields"]
-        context = data["context"]
-        return cls(
-            action=enum_member(Action, data["action"]),
-            key=Key(kind, key),
-            before=before,
-            after=after,
-            fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in fields) if fields else (),
-            reason=data["reason"],
-            context=tuple(sorted(context.items())) if context else (),
-        )
+def school_of(course: Key | None) -> str:
+    """The school number of a change's course ('' for none)."""
+    return "" if course is None else keys.school_of(course)
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something a reviewer should know that is not a change: an object left alone and why,
-    a person skipped, a migration waiting for review. ``level`` is ``info`` or ``warning``."""
+    a person skipped, a migration waiting for review."""
 
-    level: str
+    level: NoticeLevel
     message: str
     key: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"level": self.level, "message": self.message, "key": self.key}
 
 
 #: How many examples a grouped notice names before "and N more".
 NOTICE_EXAMPLES = 5
 
 
-def grouped_notice(level: str, what: str, items: list[str]) -> Notice:
+def grouped_notice(level: NoticeLevel, what: str, items: list[str]) -> Notice:
     """One notice for many objects sharing a reason, so a plan stays short at scale:
     ``"54 students have no login: a, b, c, d, e and 49 more"``. ``items`` are keys or
     labels that carry no personal data."""
@@ -167,7 +222,7 @@ def grouped_notice(level: str, what: str, items: list[str]) -> Notice:
 
 @dataclass(frozen=True)
 class Plan:
-    """Ordered changes plus notices. Metadata (digests, verdict) lives in the plan file."""
+    """Ordered changes plus notices, and how many objects of each kind the tool owned."""
 
     changes: tuple[Change, ...] = ()
     notices: tuple[Notice, ...] = ()
@@ -195,3 +250,68 @@ class Plan:
         for (_, action), n in self._tally.items():
             tally[action] += n
         return {a.value: tally[a] for a in Action if tally[a]}
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyVerdict:
+    """The safety gate's answer, as plan files record it. ``ok`` is True when nothing
+    tripped or a person overrode the gate with a written reason."""
+
+    ok: bool
+    violations: tuple[str, ...] = ()
+    override_reason: str | None = None
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.violations) and self.override_reason is not None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The counts a plan file states: changes in all, per action, per kind and action,
+    and what the tool owned of each kind when the plan was made."""
+
+    total: int
+    by_action: dict[str, int]
+    by_kind: dict[str, dict[str, int]]
+    owned: dict[str, int]
+
+    @classmethod
+    def of(cls, plan: Plan) -> Summary:
+        return cls(len(plan.changes), plan.action_totals(), plan.counts(), dict(sorted(plan.owned_counts.items())))
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A saved plan (:mod:`reconciler.plan.file` reads and writes it): who made it, when,
+    from which config, for which scope; the safety verdict; the plan; and, once sealed, the
+    checksum of its file. ``redacted`` views (:mod:`reconciler.redact`) are for showing only.
+    The summary is worked out from the changes, never taken on trust."""
+
+    format_version: int
+    tool: str
+    tool_version: str
+    created_at: str
+    scope: str
+    config_digest: str
+    redacted: bool
+    verdict: SafetyVerdict
+    notices: tuple[Notice, ...]
+    changes: tuple[Change, ...]
+    owned: Mapping[str, int]
+    checksum: str | None = None
+
+    @cached_property
+    def plan(self) -> Plan:
+        return Plan(self.changes, self.notices, dict(self.owned))
+
+    @cached_property
+    def summary(self) -> Summary:
+        return Summary.of(self.plan)
+
+    @property
+    def sealed_checksum(self) -> str:
+        """The checksum of a sealed document (an unsealed one has none to show)."""
+        if self.checksum is None:
+            raise ValueError("the plan document is not sealed")
+        return self.checksum

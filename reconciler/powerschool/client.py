@@ -3,11 +3,12 @@
 - OAuth client credentials (reference §1): Basic-authenticated ``POST /oauth/access_token``;
   the token is reused until shortly before it expires, and a 401 triggers exactly one
   re-authentication of the request that got it.
-- Bounded retries with exponential backoff on connection errors, timeouts, 429 (honouring
-  ``Retry-After``), 500/502/503/504, and any "too many requests" answer. Every request the
-  client makes is a read, so retrying is safe.
-- TLS verification stays on; a plain-http URL is refused unless it points at loopback (an
-  emulator); the URL is normalized (no trailing slash).
+- Bounded retries (:mod:`reconciler.retry`, shared with the Moodle client) on connection
+  errors, timeouts, 429 (honouring ``Retry-After``), 500/502/503/504, and any "too many
+  requests" answer. Every request the client makes is a read, so retrying is safe; a
+  certificate that does not verify or a host that does not resolve is not retried.
+- TLS verification stays on (``ca_file`` names a private CA); a plain-http URL is refused
+  unless it points at loopback (an emulator); the URL is normalized (no trailing slash).
 - ``q=`` filters are sent with their structure unencoded (:func:`fiql`), as PowerSchool
   parses them before decoding.
 
@@ -17,14 +18,14 @@ path and PowerSchool's own message.
 
 from __future__ import annotations
 
-import email.utils
+import json
 import logging
+import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Self
@@ -35,8 +36,9 @@ import httpx
 from reconciler import __version__
 from reconciler.config.model import PowerSchoolSettings
 from reconciler.errors import SourceError
-from reconciler.net import is_loopback
+from reconciler.net import client_tls, plain_http_refusal
 from reconciler.powerschool import quirks
+from reconciler.retry import Retry, RetryPolicy, lasting_cause, retry_after, run
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +65,9 @@ def normalize_url(url: str) -> str:
         raise SourceError(f"PowerSchool URL {where} must not carry credentials; use client_id and client_secret")
     if parsed.query or parsed.fragment:
         raise SourceError(f"PowerSchool URL {where} must not have a query or fragment")
-    if scheme == "http" and not is_loopback(parsed.host):
-        raise SourceError(
-            f"refusing plain-http PowerSchool URL {where}: the client secret and student data would travel "
-            "unencrypted; use https:// (plain http is accepted only for a loopback emulator)"
-        )
+    refusal = plain_http_refusal(url, "PowerSchool", "the client secret and student data")
+    if refusal:
+        raise SourceError(refusal)
     port = f":{parsed.port}" if parsed.port else ""
     return f"{where}{port}{parsed.path.rstrip('/')}"
 
@@ -85,20 +85,6 @@ def fiql(*clauses: tuple[str, str, object]) -> str:
             encoded = quote(str(value), safe="")
         parts.append(f"{name}{op}{encoded}")
     return ";".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to try: ``attempts`` per request, backoff doubling from ``base_delay_s``,
-    no single wait (including a server's Retry-After) longer than ``max_delay_s``."""
-
-    attempts: int = 5
-    base_delay_s: float = 0.5
-    max_delay_s: float = 60.0
-
-    def backoff(self, attempt: int) -> float:
-        """The wait before retry number ``attempt`` (1-based)."""
-        return float(min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +128,16 @@ class PowerSchoolClient:
         concurrency: int = 4,
         page_size: int = 100,
         retry: RetryPolicy | None = None,
+        ca_file: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = normalize_url(url)
+        try:
+            verify = client_tls(ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise SourceError(f"cannot use PowerSchool ca_file {ca_file}: {exc.strerror or exc}") from None
         if not client_id or not client_secret:
             raise SourceError("PowerSchool client id and client secret must not be empty")
         self.concurrency = max(1, concurrency)
@@ -167,7 +158,7 @@ class PowerSchoolClient:
         self._http = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(timeout_s),
-            verify=True,
+            verify=verify,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"ps2moodle/{__version__}"},
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
@@ -183,6 +174,7 @@ class PowerSchoolClient:
             timeout_s=settings.timeout_s,
             concurrency=settings.concurrency,
             page_size=settings.page_size,
+            ca_file=settings.ca_file,
             **kwargs,
         )
 
@@ -207,19 +199,32 @@ class PowerSchoolClient:
         """GET ``path`` (``/ws/v1/...``) and return the decoded JSON. ``q`` in ``params``
         must already be built with :func:`fiql`; other values are encoded here."""
         query = "&".join(f"{quote(k, safe='')}={v if k == 'q' else quote(v, safe=',*')}" for k, v in params)
+        return self.decode(self.send("GET", path, query=query, kind=kind), path)
+
+    def send(self, method: str, path: str, *, query: str = "", body: Any = None, kind: str = "page") -> httpx.Response:
+        """One authenticated request (``body`` sent as JSON), retried like every other; after
+        a 401 once more with a fresh token. The answer as it came: see :meth:`decode`."""
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        content = None if body is None else json.dumps(body).encode("utf-8")
         reauthenticated = False
         while True:
             token = self._current_token()
             headers = {"Authorization": f"Bearer {token}"}
-            response = self._exchange(kind, path, partial(self._http.get, url, headers=headers))
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            request = partial(self._http.request, method, url, headers=headers, content=content)
+            response = self._exchange(kind, path, request)
             if response.status_code == 401 and not reauthenticated:
                 # The token expired or was revoked: one fresh token, one more try.
                 self._forget_token(token)
                 reauthenticated = True
                 self._count("reauth")
                 continue
-            return self._json(response, path)
+            return response
+
+    def decode(self, response: httpx.Response, path: str) -> Any:
+        """The JSON of an answer, or a :class:`SourceError` naming a refusal and PowerSchool's reason."""
+        return self._json(response, path)
 
     def max_page_size(self, resource: str) -> int:
         """The plugin's maximum page size for ``resource`` (``student``, ``staff``,
@@ -246,28 +251,33 @@ class PowerSchoolClient:
             self.stats[kind] += 1
 
     def _exchange(self, kind: str, path: str, send: Callable[[], httpx.Response]) -> httpx.Response:
-        """One request with bounded retries on transient failures; other answers return."""
-        attempt = 0
-        while True:
-            attempt += 1
-            self._count(kind if attempt == 1 else "retry")
+        """One request with bounded retries on transient failures; other answers return.
+        Every request here is a read (or the token request), so any of them may be repeated."""
+
+        def attempt(number: int) -> httpx.Response:
+            self._count(kind if number == 1 else "retry")
             started = time.perf_counter()
             try:
                 response = send()
             except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}"
-                wait = self.retry.backoff(attempt)
-            else:
-                with self._lock:
-                    self.wait_s += time.perf_counter() - started
-                if not _transient(response):
-                    return response
+                cause = lasting_cause(exc)
+                if cause:
+                    raise SourceError(f"PowerSchool {self.base_url}{path}: {cause}") from None
+                raise Retry(self._failed(path, number, type(exc).__name__)) from None
+            with self._lock:
+                self.wait_s += time.perf_counter() - started
+            if _transient(response):
                 failure = f"HTTP {response.status_code}"
-                wait = _retry_after(response) or self.retry.backoff(attempt)
-            if attempt >= self.retry.attempts:
-                raise SourceError(f"PowerSchool {self.base_url}{path} failed {attempt} times (last: {failure})")
-            log.warning("PowerSchool %s: %s, retrying in %.1fs", path, failure, wait)
-            self._sleep(min(wait, self.retry.max_delay_s))
+                raise Retry(self._failed(path, number, failure), after=retry_after(response))
+            return response
+
+        def retrying(number: int, error: Exception, wait: float) -> None:
+            log.warning("%s; retrying in %.1fs", error, wait)
+
+        return run(attempt, self.retry, sleep=self._sleep, on_retry=retrying)
+
+    def _failed(self, path: str, attempts: int, failure: str) -> SourceError:
+        return SourceError(f"PowerSchool {self.base_url}{path} failed {attempts} times (last: {failure})")
 
     def _json(self, response: httpx.Response, path: str) -> Any:
         if response.status_code >= 400:
@@ -335,17 +345,3 @@ def _transient(response: httpx.Response) -> bool:
     if response.status_code >= 400:
         return "too many requests" in response.text[:500].lower()
     return False
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """The server's Retry-After, in seconds (delta or HTTP date), when it sent one."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

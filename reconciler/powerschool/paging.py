@@ -3,10 +3,13 @@
 A :class:`Read` names one list (a v1 collection or a table query) and how to turn its
 records into values. A :class:`Batch` runs many reads together with the client's bounded
 concurrency: first every count (``.../count``), then every page at the largest page size
-the plugin allows, all pages of all reads in one pool. Knowing the count up front means no
-request is wasted on an empty page past the end, and it is the yardstick for
-completeness: a page holding fewer records than it should, or fewer distinct records than
-counted, raises :class:`TruncatedReadError` instead of yielding a smaller roster.
+the plugin allows, all pages of all reads in one pool. The count alone is not trusted to
+end a list: when its last page comes back full, the following pages are read until one
+comes back short or empty (a count that under-reports, rows added while paging). The
+count is the yardstick for completeness in both directions: a page holding fewer records
+than it should, or fewer distinct records than counted, raises
+:class:`TruncatedReadError`; more records than counted raises :class:`CountMismatchError`.
+Either way no roster, and so no plan, comes from the read.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from reconciler.errors import SourceError, TruncatedReadError
+from reconciler.errors import CountMismatchError, SourceError, TruncatedReadError
 from reconciler.powerschool import quirks
 from reconciler.powerschool.client import ListRead, PowerSchoolClient
 
@@ -32,6 +35,8 @@ class Read(Generic[T]):
     ``records`` takes a page's JSON to its records; ``convert`` makes a value of each; ``key``
     identifies a value, so a record seen twice (offset paging while data changes) counts once.
     ``q`` is a :func:`~reconciler.powerschool.client.fiql` filter, applied to the count too.
+    ``uncounted`` picks values the count is known to leave out (PowerSchool's district
+    school count omits the Graduated Students school it lists).
     """
 
     label: str
@@ -42,6 +47,7 @@ class Read(Generic[T]):
     key: Callable[[T], Hashable]
     q: str = ""
     params: tuple[tuple[str, str], ...] = ()
+    uncounted: Callable[[T], bool] = lambda _value: False
 
 
 class Pending(Generic[T]):
@@ -61,7 +67,13 @@ class Pending(Generic[T]):
     def expected(self, page: int) -> int:
         """How many records page ``page`` must hold."""
         size = self.listing.page_size
-        return min(size, self.count - (page - 1) * size)
+        return max(0, min(size, self.count - (page - 1) * size))
+
+    def continues(self) -> bool:
+        """Whether the list may go on past the pages read: the last one came back full
+        (or, for a list counted empty, none was read yet)."""
+        last = max(self._pages, default=0)
+        return last == 0 or len(self._pages[last]) >= self.listing.page_size
 
 
 class Batch:
@@ -78,11 +90,13 @@ class Batch:
         return pending
 
     def run(self) -> None:
-        """Count, then fetch every page; raises on the first failure, cancelling the rest."""
+        """Count, fetch every counted page, then read on where the last one was full;
+        raises on the first failure, cancelling the rest."""
         with ThreadPoolExecutor(max_workers=self._client.concurrency, thread_name_prefix="powerschool") as pool:
             _all(pool, [pool.submit(self._count, p) for p in self._pending])
             futures = [pool.submit(self._page, p, n) for p in self._pending for n in range(1, p.listing.pages + 1)]
             _all(pool, futures)
+            _all(pool, [pool.submit(self._past_count, p) for p in self._pending if p.continues()])
         for pending in self._pending:
             self._assemble(pending)
 
@@ -96,6 +110,13 @@ class Batch:
             raise SourceError(f"PowerSchool {read.label}: unreadable count ({exc})") from None
         pending.listing = ListRead(read.label, read.path, count, page_size)
         self._client.note_list(pending.listing)
+
+    def _past_count(self, pending: Pending[Any]) -> None:
+        """Pages after the counted ones, one at a time, until one is short or empty."""
+        page = pending.listing.pages
+        while pending.continues():
+            page += 1
+            self._page(pending, page)
 
     def _page(self, pending: Pending[Any], page: int) -> None:
         read = pending.read
@@ -119,7 +140,7 @@ class Batch:
         read = pending.read
         seen: set[Hashable] = set()
         items = []
-        for page in range(1, pending.listing.pages + 1):
+        for page in sorted(pending._pages):
             for item in pending._pages.pop(page):
                 key = read.key(item)
                 if key not in seen:
@@ -128,6 +149,13 @@ class Batch:
         if len(items) < pending.count:
             raise TruncatedReadError(
                 f"truncated read: {read.label}: {len(items)} distinct records, PowerSchool counted {pending.count}"
+            )
+        counted = sum(1 for item in items if not read.uncounted(item))
+        if counted > pending.count:
+            raise CountMismatchError(
+                f"count mismatch: {read.label} ({read.path}): {counted} records read, PowerSchool counted "
+                f"{pending.count}; a read that disagrees with its count is not used (rows added while reading, "
+                "or a count that under-reports): re-run, and if it persists check the count in PowerSchool"
             )
         pending.items = items
 

@@ -25,11 +25,6 @@ Extension = tuple[tuple[str, str], ...]
 ENROLL_STATUSES = ("A", "P", "I", "T", "G", "H")
 
 
-def school_year_of(day: date) -> int:
-    """The calendar year the school year containing ``day`` starts in (July starts one)."""
-    return day.year if day.month >= 7 else day.year - 1
-
-
 @dataclass(frozen=True, slots=True)
 class School:
     """A school; ``number`` is SCHOOLS.SCHOOL_NUMBER, ``dcid`` the v1 id."""

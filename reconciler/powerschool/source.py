@@ -25,6 +25,7 @@ A refused table read fails with PowerSchool's list of the fields it denied.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from datetime import date
 from functools import partial
@@ -42,6 +43,9 @@ from reconciler.powerschool.records import extension_refs
 from reconciler.powerschool.roster import ENROLL_STATUSES, Course, Roster, School, Student
 
 T = TypeVar("T")
+
+#: The "Graduated Students" school: listed by /ws/v1/district/school, left out of its count.
+GRADUATED_SCHOOL = 999999
 
 #: The table columns read, by table (the plugin's access_request must grant them).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -74,14 +78,27 @@ FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def access_request(section_field: str | None = None) -> str:
-    """The ``<access_request>`` block of the plugin.xml this client needs (table reads;
-    v1 reads are governed by ``accessLevelV1Api="READ"`` on ``<oauth>``)."""
+def fields_read(
+    section_field: str | None = None, student_fields: Sequence[str] = (), staff_fields: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """Every ``(table, column)`` this client reads, in a stable order: the table columns
+    and filters, the section migration field (its ``u_*`` table) and the students' and
+    staff's custom fields (their extension tables)."""
     fields = [(t, c) for t, cols in TABLE_COLUMNS.items() for c in (*cols, *FILTER_COLUMNS.get(t, ()))]
     if section_field:
         for table, names in extension_refs([section_field], "section_migration.field").items():
             fields += [(table, "sectionsdcid"), *((table, n) for n in names)]
-    lines = [f'    <field table="{t.upper()}" field="{c.upper()}" access="ViewOnly"/>' for t, c in fields]
+    for refs, what in ((student_fields, "students.custom_fields"), (staff_fields, "staff.custom_fields")):
+        fields += [(table, n) for table, names in extension_refs(refs, what).items() for n in names]
+    return list(dict.fromkeys(fields))
+
+
+def access_request(section_field: str | None = None) -> str:
+    """The ``<access_request>`` block of the plugin.xml this client needs (table reads;
+    v1 reads are governed by ``accessLevelV1Api="READ"`` on ``<oauth>``)."""
+    lines = [
+        f'    <field table="{t.upper()}" field="{c.upper()}" access="ViewOnly"/>' for t, c in fields_read(section_field)
+    ]
     return "\n".join(["<access_request>", *lines, "</access_request>"])
 
 
@@ -312,7 +329,8 @@ def _table(
 
 
 def _schools_read() -> Read[School]:
-    return _v1("district schools", "/ws/v1/district/school", "school", rec.school, lambda s: s.dcid)
+    read = _v1("district schools", "/ws/v1/district/school", "school", rec.school, lambda s: s.dcid)
+    return dataclasses.replace(read, uncounted=lambda s: s.number == GRADUATED_SCHOOL)
 
 
 def _teachers_read(school: int, low: int, high: int) -> Read[rec.TeacherRow]:

@@ -1,15 +1,16 @@
 """Views of a plan document: text for terminals, Markdown for pull requests, JSON for tools.
 
-Every renderer takes the plan *document* (see :mod:`reconciler.planfile`) and nothing
-else, so what a person reviews is exactly what the saved plan holds.
+Every renderer takes the plan *document* (:class:`reconciler.plan.model.PlanDocument`)
+and nothing else, so what a person reviews is exactly what the saved plan holds. The JSON
+view is the plan file's own text (:mod:`reconciler.plan.file`).
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from reconciler.render.json import render_json
-from reconciler.render.layout import Doc
+from reconciler.plan.file import render_json
+from reconciler.plan.model import PlanDocument
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
@@ -22,7 +23,7 @@ class PlanFormat(str, Enum):
     JSON = "json"
 
 
-def render(doc: Doc, fmt: PlanFormat, *, color: bool = False) -> str:
+def render(doc: PlanDocument, fmt: PlanFormat, *, color: bool = False) -> str:
     """``doc`` in format ``fmt``; ``color`` (ANSI) applies to text only."""
     if fmt is PlanFormat.TEXT:
         return render_text(doc, color=color)

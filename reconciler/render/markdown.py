@@ -15,9 +15,8 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from reconciler.plan.model import SYMBOLS
+from reconciler.plan.model import SYMBOLS, NoticeLevel, PlanDocument
 from reconciler.render.layout import (
-    Doc,
     SchoolGroup,
     action_totals,
     change_head,
@@ -43,18 +42,18 @@ _MORE_RESERVE = 80
 _END = "\n</details>\n"
 
 
-def render_markdown(doc: Doc, *, budget: int = DEFAULT_BUDGET, groups: list[SchoolGroup] | None = None) -> str:
+def render_markdown(doc: PlanDocument, *, budget: int = DEFAULT_BUDGET, groups: list[SchoolGroup] | None = None) -> str:
     """The plan as a Markdown comment of at most ``budget`` characters (at least 30,000);
-    ``groups`` are ``group_changes(doc["changes"])`` when the caller has them already."""
+    ``groups`` are ``group_changes(doc.changes)`` when the caller has them already."""
     if budget < 30_000:
         raise ValueError("a Markdown plan needs a budget of at least 30,000 characters")
     head = _head(doc) + _notices(doc)
     foot = (
         "\n---\n"
-        f"The complete plan is `plan.json` (checksum `{doc['checksum']}`); "
+        f"The complete plan is `plan.json` (checksum `{doc.sealed_checksum}`); "
         "`ps2moodle show plan.json` prints every change.\n"
     )
-    body = _schools(groups if groups is not None else group_changes(doc["changes"]), budget - len(head) - len(foot))
+    body = _schools(groups if groups is not None else group_changes(doc.changes), budget - len(head) - len(foot))
     return head + body + foot
 
 
@@ -78,42 +77,42 @@ def _fit(items: Sequence[str], budget: int, more: Callable[[int], str]) -> str:
     return "".join(out)
 
 
-def _head(doc: Doc) -> str:
-    verdict = doc["verdict"]
-    parts = [f"<!-- ps2moodle plan {doc['checksum']} -->\n", "### ps2moodle plan\n\n"]
+def _head(doc: PlanDocument) -> str:
+    verdict = doc.verdict
+    parts = [f"<!-- ps2moodle plan {doc.sealed_checksum} -->\n", "### ps2moodle plan\n\n"]
     headline = f"**{verdict_headline(doc)}**"
-    if not verdict["violations"]:
+    if not verdict.violations:
         parts.append(f"✅ {headline}\n\n")
     else:
-        parts.append("> [!CAUTION]\n" if not verdict["ok"] else "> [!WARNING]\n")
+        parts.append("> [!CAUTION]\n" if not verdict.ok else "> [!WARNING]\n")
         parts.append(f"> {headline}\n")
-        if verdict["override_reason"]:
-            parts.append(f"> Override reason: {code(verdict['override_reason'])}\n")
+        if verdict.override_reason:
+            parts.append(f"> Override reason: {code(verdict.override_reason)}\n")
         parts.append(
             _fit(
-                [f"> - {code(v)}\n" for v in verdict["violations"]],
+                [f"> - {code(v)}\n" for v in verdict.violations],
                 LIST_BUDGET,
                 lambda n: f"> - … {n:,} more violations, see plan.json\n",
             )
         )
         parts.append("\n")
     parts.append(f"**{summary_sentence(doc)}**\n\n")
-    if doc["changes"]:
+    if doc.changes:
         parts.append(_table(doc))
     meta = [
-        f"checksum {code(doc['checksum'])}",
-        f"config {code(doc['config_digest'])}",
-        f"scope {code(doc['scope'])}",
-        f"ps2moodle {code(doc['tool_version'])}",
-        f"made {code(doc['created_at'])}",
+        f"checksum {code(doc.sealed_checksum)}",
+        f"config {code(doc.config_digest)}",
+        f"scope {code(doc.scope)}",
+        f"ps2moodle {code(doc.tool_version)}",
+        f"made {code(doc.created_at)}",
     ]
     parts.append("<sub>" + " · ".join(meta) + "</sub>\n\n")
-    if doc["redacted"]:
+    if doc.redacted:
         parts.append("_Personal data is replaced by pseudonyms in this comment._\n\n")
     return "".join(parts)
 
 
-def _table(doc: Doc) -> str:
+def _table(doc: PlanDocument) -> str:
     actions = [a for a, _ in action_totals(doc)]
     rows = ["| | " + " | ".join(f"`{SYMBOLS[a]}` {a.value}" for a in actions) + " | total |\n"]
     rows.append("|:--|" + "--:|" * (len(actions) + 1) + "\n")
@@ -122,21 +121,18 @@ def _table(doc: Doc) -> str:
         rows.append(f"| {noun(kind)} | " + " | ".join(cells) + f" | {sum(counts.values()):,} |\n")
     totals = dict(action_totals(doc))
     cells = [f"**{totals[a]:,}**" for a in actions]
-    rows.append("| **total** | " + " | ".join(cells) + f" | **{doc['summary']['total']:,}** |\n")
+    rows.append("| **total** | " + " | ".join(cells) + f" | **{doc.summary.total:,}** |\n")
     return "".join(rows) + "\n"
 
 
-def _notices(doc: Doc) -> str:
-    notices = doc["notices"]
+def _notices(doc: PlanDocument) -> str:
+    notices = doc.notices
     if not notices:
         return ""
-    warnings = sum(1 for n in notices if n["level"] == "warning")
+    warnings = sum(1 for n in notices if n.level is NoticeLevel.WARNING)
     title = f"Notices: {warnings:,} warnings, {len(notices) - warnings:,} info"
     items = [
-        f"- **{html.escape(safe(n['level']))}** {code(n['message'])}"
-        + (f" ({code(n['key'])})" if n["key"] else "")
-        + "\n"
-        for n in notices
+        f"- **{n.level.value}** {code(n.message)}" + (f" ({code(n.key)})" if n.key else "") + "\n" for n in notices
     ]
     listing = _fit(items, LIST_BUDGET, lambda n: f"- … {n:,} more notices, see plan.json\n")
     return f"<details><summary>{title}</summary>\n\n{listing}\n</details>\n\n"

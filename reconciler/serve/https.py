@@ -1,10 +1,17 @@
-"""A small HTTPS-only server for ``serve``: TLS always, bounded requests, one app callable.
+"""A small HTTPS-only server for ``serve``: TLS always, bounded in every direction, one app callable.
 
 There is no plain-HTTP mode: a server needs a certificate and key (:func:`tls_context`),
-and a client that speaks plain HTTP to it gets its connection closed. The TLS handshake
-runs in the connection's own thread under a timeout, so a client that connects and stalls
-holds up no one else. Request bodies are capped (:data:`MAX_BODY_BYTES`); a request line
-or header block stays within ``http.server``'s own limits.
+and a client that speaks plain HTTP to it gets its connection closed. The bounds, each a
+defence against a client that is slow or hostile rather than busy:
+
+- at most ``max_connections`` connections at once (each holds a thread); one more is
+  closed as soon as it is accepted, and that refusal is logged at a bounded rate;
+- ``deadline_s`` from connecting to having sent the whole request (TLS handshake, request
+  line, headers, body): a client that dribbles a byte at a time is cut when it runs out,
+  whatever its pace (a per-read timeout alone never fires on one byte every 5 s);
+- one request per connection (``Connection: close``): no idle keep-alive holds a thread;
+- request bodies are capped (:data:`MAX_BODY_BYTES`); a request line or header block
+  stays within ``http.server``'s own limits.
 
 The app is a plain callable from :class:`Request` to ``(status, headers, body)``: routing
 and meaning live with the caller, which keeps this module about HTTP and TLS only.
@@ -12,10 +19,14 @@ and meaning live with the caller, which keeps this module about HTTP and TLS onl
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import logging
 import socket
 import ssl
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +35,7 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.net import BackgroundServer
+from reconciler.serve.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +43,11 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
 #: Seconds a client may take for the TLS handshake and for each read.
 IO_TIMEOUT_S = 15.0
+#: Seconds from connecting to a complete request (handshake, headers and body).
+REQUEST_DEADLINE_S = 10.0
+#: Connections served at once. PowerSchool notifies one change at a time and a monitor
+#: polls /healthz: a few would do; more are refused at once.
+MAX_CONNECTIONS = 32
 
 
 class ServeError(ReconcilerError):
@@ -73,35 +90,148 @@ def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
 
 class HTTPSServer(BackgroundServer):
     """Serves ``app`` over HTTPS on ``host``:``port`` (``port=0`` picks a free one) from a
-    background thread. Start with :meth:`start`, stop with :meth:`close`."""
+    background thread, within the bounds the module describes. Start with :meth:`start`,
+    stop with :meth:`close`. ``stats`` counts connections ``served``, ``refused`` (over
+    the cap) and ``cut`` (past the deadline)."""
 
     scheme = "https"
 
-    def __init__(self, app: App, context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 8443) -> None:
+    def __init__(
+        self,
+        app: App,
+        context: ssl.SSLContext,
+        host: str = "127.0.0.1",
+        port: int = 8443,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        deadline_s: float = REQUEST_DEADLINE_S,
+    ) -> None:
         super().__init__()
         server_class = _Server6 if ":" in host else _Server
         try:
-            self._server = server_class((host, port), _handler(app), context)
+            self._server = server_class((host, port), _handler(app), context, max_connections, deadline_s)
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Connections served, refused over the cap, and cut at the deadline, so far."""
+        server = self._server
+        assert isinstance(server, _Server)
+        return {"served": server.served, "refused": server.refused, "cut": server.deadlines.cut}
+
+    def close(self) -> None:
+        super().close()
+        server = self._server
+        assert isinstance(server, _Server)
+        server.deadlines.close()
+
+
+class _Deadlines:
+    """One thread that cuts connections whose request is not complete in time: each
+    connection thread arms its deadline on connecting and clears it once its request is
+    read; a socket still armed at its deadline is shut down, which ends the read blocked
+    on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._armed: dict[int, tuple[float, socket.socket]] = {}  # by connection thread
+        self._queue: list[tuple[float, int]] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self.cut = 0
+        threading.Thread(target=self._run, name="https-deadlines", daemon=True).start()
+
+    def arm(self, sock: socket.socket) -> None:
+        """The calling thread's connection must have sent its request within the deadline."""
+        with self._wake:
+            deadline = time.monotonic() + self._seconds
+            self._armed[threading.get_ident()] = (deadline, sock)
+            heapq.heappush(self._queue, (deadline, threading.get_ident()))
+            self._wake.notify()
+
+    def clear(self) -> None:
+        """The calling thread's request is in: no deadline any more."""
+        with self._wake:
+            self._armed.pop(threading.get_ident(), None)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while not self._closed:
+                now = time.monotonic()
+                while self._queue and self._queue[0][0] <= now:
+                    deadline, thread = heapq.heappop(self._queue)
+                    entry = self._armed.get(thread)
+                    if entry is not None and entry[0] == deadline:
+                        del self._armed[thread]
+                        self.cut += 1
+                        _shut(entry[1])
+                self._wake.wait(self._queue[0][0] - now if self._queue else None)
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket down under the thread reading it (the plain socket call: an SSL
+    socket's own would tear down TLS state that thread is using)."""
+    with contextlib.suppress(OSError):  # already closed by its own thread
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A burst past the cap is accepted and closed at once, not left to retry its SYN.
+    request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext,
+        max_connections: int,
+        deadline_s: float,
     ) -> None:
         self.context = context
+        self.deadlines = _Deadlines(deadline_s)
+        self.served = self.refused = 0
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections = max_connections
+        self._refusals = RateLimitedLog(log)
         super().__init__(address, handler)
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        """Runs in the connection's thread: the TLS handshake first, under a timeout."""
-        request.settimeout(IO_TIMEOUT_S)
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while there are slots; else close it at once."""
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            self._refusals.warning(
+                "refused a connection from %s: %d connections open already", client_address[0], self._max_connections
+            )
+            self.shutdown_request(request)
+            return
+        self.served += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except (OSError, ValueError) as exc:  # plain HTTP, a scanner, a client that gave up
+            super().process_request_thread(request, client_address)
+        finally:
+            self.deadlines.clear()
+            self._slots.release()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the connection's thread: the TLS handshake first, all under the deadline."""
+        request.settimeout(IO_TIMEOUT_S)
+        # Wrapping takes the socket over: the deadline watches the wrapper, handshake included.
+        tls = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        self.deadlines.arm(tls)
+        try:
+            tls.do_handshake()
+        except (OSError, ValueError) as exc:  # plain HTTP, a scanner, a client that gave up or was cut
             log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
+            tls.close()
             return
         try:
             super().finish_request(tls, client_address)
@@ -109,7 +239,7 @@ class _Server(ThreadingHTTPServer):
             tls.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up or timed out is routine; anything else is logged."""
+        """A client that hung up, timed out or was cut is routine; anything else is logged."""
         if isinstance(sys.exc_info()[1], OSError):
             log.debug("connection from %s ended early", client_address[0])
         else:
@@ -141,6 +271,12 @@ def _handler(app: App) -> type[BaseHTTPRequestHandler]:
                 self._refuse(413, b'{"error": "request body too large"}')
                 return
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # cut at the deadline, or the client hung up
+                self.close_connection = True
+                return
+            server = self.server
+            assert isinstance(server, _Server)
+            server.deadlines.clear()  # the request is in; the app's time is its own
             request = Request(
                 method=self.command,
                 path=self.path.partition("?")[0],
@@ -168,6 +304,7 @@ def _handler(app: App) -> type[BaseHTTPRequestHandler]:
             if "content-type" not in sent:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")  # one request per connection: no idle keep-alive
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

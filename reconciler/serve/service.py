@@ -29,7 +29,9 @@ from typing import Any, Self
 from reconciler.config.model import Config, SecretRef, ServeSettings
 from reconciler.serve.health import Snapshot, health
 from reconciler.serve.https import HTTPSServer, Reply, Request, ServeError
+from reconciler.serve.ratelimit import RateLimitedLog
 from reconciler.serve.schedule import Schedule, Trigger
+from reconciler.serve.subscribe import subscribe_all
 from reconciler.serve.sync import Connectors, RunReport, sync_once
 from reconciler.serve.webhook import describe, is_authentic, parse_body, summarize
 
@@ -85,8 +87,10 @@ class SyncService:
         connectors: Connectors | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        subscribe: bool = True,
     ) -> None:
         check_secrets(config)
+        self._subscribe = subscribe
         self._config = config
         self._key = webhook_key(config.serve)
         self._connectors = connectors or Connectors()
@@ -101,6 +105,7 @@ class SyncService:
         self._stopping = False
         self._started_at = now()
         self._server = HTTPSServer(self.app, context, host, port)
+        self._refusals = RateLimitedLog(log)
         self._worker = threading.Thread(target=self._work, name="ps2moodle-sync", daemon=True)
 
     @property
@@ -109,20 +114,28 @@ class SyncService:
         return self._server.url
 
     def start(self) -> Self:
-        """Start serving and the worker (whose first run begins at once); returns at once."""
+        """Start serving, subscribe PowerSchool's notifications (unless told not to), start the
+        worker (whose first run begins at once)."""
         self._server.start()
+        if self._subscribe:
+            subscribe_all(self._config, self._key, self._connectors.powerschool)
         self._worker.start()
         log.info(
-            "serving %s: POST %s (%s), GET %s; full sync every %gs, auto_apply %s, plans in %s",
+            "serving %s: %s; full sync every %gs, auto_apply %s, plans in %s (the last %d kept)",
             self.url,
-            WEBHOOK_PATH,
-            "on" if self._key else "off: no serve.webhook_key",
-            HEALTH_PATH,
+            self.routes,
             self._config.serve.interval_s,
             "on" if self._config.serve.auto_apply else "off",
             self._config.serve.out_dir,
+            self._config.serve.keep_runs,
         )
         return self
+
+    @property
+    def routes(self) -> str:
+        """What the server answers, as the banner says it: no webhook route when it is off."""
+        webhook = f"POST {WEBHOOK_PATH}" if self._key else "webhook off (no serve.webhook_key)"
+        return f"{webhook}, GET {HEALTH_PATH}"
 
     def stop(self) -> None:
         """Stop accepting requests, let a run in progress finish, stop the worker."""
@@ -179,7 +192,7 @@ class SyncService:
             return _json(404, {"error": "the webhook is off: the config's serve section has no webhook_key"})
         payload = parse_body(request.body)
         if not is_authentic(self._key, request.headers, payload):
-            log.warning("webhook: refused a notification from %s: missing or wrong key", request.client)
+            self._refusals.warning("webhook: refused a notification from %s: missing or wrong key", request.client)
             return _json(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Basic realm="ps2moodle"'})
         with self._lock:
             now = self._clock()

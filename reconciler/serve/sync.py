@@ -6,8 +6,8 @@ plan it saved:
 1. read PowerSchool and Moodle and plan (:func:`reconciler.pipeline.run_plan`, no override);
 2. save the plan document in a folder of its own under ``out_dir`` (named by the run's
    start time, UTC) and point ``out_dir/latest`` at it;
-3. apply only when ``auto_apply`` is on, the plan is not empty and the safety gate passed it
-   without an override. Before writing, Moodle is read again for the objects the plan
+3. apply only when ``auto_apply`` is on, the plan is not empty, adopts nothing and the
+   safety gate passed it without an override. Before writing, Moodle is read again for the objects the plan
    touches and checked against what the plan recorded (as ``apply PLANFILE`` does); a plan
    that went stale meanwhile is not applied (the next run plans afresh). The apply is
    recorded in the audit log, and its outcome saved as ``apply.json`` next to the plan.
@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,17 +31,20 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import ApplyReport, Status
-from reconciler.config.model import Config, MoodleSettings
+from reconciler.apply import ApplyReport, Status, Stop
+from reconciler.config.model import Config, MoodleSettings, PowerSchoolSettings
 from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.lock import apply_lock
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.model import Plan
-from reconciler.planfile import find_stale, save_plan
+from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict
+from reconciler.plan.stale import find_stale
+from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.powerschool.source import fetch_roster
-from reconciler.safety import SafetyVerdict
+from reconciler.render.files import save_plan
 from reconciler.serve.schedule import Trigger
+from reconciler.signing import sign_plan, signing_key
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,8 @@ class Connectors:
 
     moodle: Callable[[MoodleSettings], MoodleClient] = MoodleClient.from_settings
     roster: RosterReader = fetch_roster
+    #: For the event subscription (:mod:`reconciler.serve.subscribe`).
+    powerschool: Callable[[PowerSchoolSettings], PowerSchoolClient] = PowerSchoolClient.from_settings
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class RunReport:
     applied: int = 0
     failed: int = 0
     skipped: int = 0
+    unknown: int = 0
     folder: str | None = None
     error: str | None = None
 
@@ -100,6 +108,7 @@ class RunReport:
             "applied": self.applied,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unknown": self.unknown,
             "folder": self.folder,
             "error": self.error,
         }
@@ -114,13 +123,14 @@ def hold_back(plan: Plan, verdict: SafetyVerdict, *, auto_apply: bool) -> Outcom
     """The outcome that ends a run before any write, or None when the plan is to be applied.
 
     Unattended apply needs a plan the gate passed on its own: a refusal, and even an
-    override (which this server never gives), keeps the plan for a person.
+    override (which this server never gives), keeps the plan for a person; so does any
+    adoption, whatever the brakes allow (taking over an object is always a person's call).
     """
     if not verdict.ok or verdict.overridden:
         return Outcome.REFUSED
     if plan.is_empty:
         return Outcome.NO_CHANGES
-    if not auto_apply:
+    if not auto_apply or any(c.action is Action.ADOPT for c in plan.changes):
         return Outcome.PLANNED
     return None
 
@@ -151,8 +161,12 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
     roles = RoleMap.from_settings(config.moodle)
     with connectors.moodle(config.moodle) as moodle:
         run = run_plan(config, moodle, connectors.roster, roles=roles)
-        doc = plan_document(config, run, created_at=started)
-        folder = save_run(doc, Path(config.serve.out_dir), started)
+        folder, doc = save_run(
+            plan_document(config, run, created_at=started),
+            Path(config.serve.out_dir),
+            started,
+            keep=config.serve.keep_runs,
+        )
         fields: dict[str, Any] = {
             "changes": run.plan.action_totals(),
             "violations": len(run.verdict.violations),
@@ -160,19 +174,32 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         }
         held = hold_back(run.plan, run.verdict, auto_apply=config.serve.auto_apply)
         if held is not None:
-            _log_held(held, run, folder)
+            _log_held(held, run, folder, auto_apply=config.serve.auto_apply)
             return {**fields, "outcome": held}
-        live = read_for_apply(moodle, run.plan, roles)
-        stale = find_stale(run.plan, live)
-        if stale:
-            log.warning(
-                "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
-                len(stale),
-                folder,
+        stop = Stop()
+        with apply_lock(moodle, wait_s=0, on_lost=stop):
+            live = read_for_apply(moodle, run.plan, roles)
+            stale = find_stale(run.plan, live)
+            if stale:
+                log.warning(
+                    "sync: %d objects changed in Moodle since planning; plan %s not applied, the next run plans again",
+                    len(stale),
+                    folder,
+                )
+                return {**fields, "outcome": Outcome.STALE}
+            log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
+            # One audit log for every run, beside the run folders.
+            report = apply_audited(
+                config,
+                moodle,
+                run.plan,
+                live,
+                doc,
+                plan_file=folder / "plan.json",
+                plans_dir=config.serve.out_dir,
+                roles=roles,
+                stop=stop,
             )
-            return {**fields, "outcome": Outcome.STALE}
-        log.info("sync: applying %d changes of plan %s", len(run.plan.changes), folder)
-        report = apply_audited(config, moodle, run.plan, live, doc, roles=roles)
     tally = {s.value: report.count(s) for s in Status}
     outcome = Outcome.APPLIED if report.complete else Outcome.PARTIAL
     log.log(
@@ -184,13 +211,13 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
         tally[Status.SKIPPED.value],
     )
     try:
-        _save_apply_report(folder / APPLY_REPORT, doc["checksum"], report)
+        _save_apply_report(folder / APPLY_REPORT, doc.sealed_checksum, report)
     except PlanFileError as exc:  # the changes are made and audited; only the summary file is lost
         log.error("sync: %s", exc)
     return {**fields, "outcome": outcome, **tally}
 
 
-def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
+def _log_held(outcome: Outcome, run: PlanRun, folder: Path, *, auto_apply: bool) -> None:
     if outcome is Outcome.REFUSED:
         log.warning(
             "sync: the safety gate refused the plan (%s); saved to %s for review, not applied",
@@ -199,31 +226,65 @@ def _log_held(outcome: Outcome, run: PlanRun, folder: Path) -> None:
         )
     elif outcome is Outcome.PLANNED:
         log.info(
-            "sync: %d changes planned in %s, waiting for review (auto_apply is off)", len(run.plan.changes), folder
+            "sync: %d changes planned in %s, waiting for review (%s)",
+            len(run.plan.changes),
+            folder,
+            "auto_apply is off" if not auto_apply else "it adopts objects, which is never applied unattended",
         )
     else:
         log.info("sync: no changes (plan in %s)", folder)
 
 
-def save_run(doc: dict[str, Any], out_dir: Path, started: datetime) -> Path:
+def save_run(doc: PlanDocument, out_dir: Path, started: datetime, *, keep: int = 100) -> tuple[Path, PlanDocument]:
     """Save a plan document in a new folder under ``out_dir`` named by ``started`` (UTC,
-    ``20250901T120000Z``, with ``-1``, ``-2``... when taken) and point ``out_dir/latest`` at
-    it. Returns the folder."""
+    ``20250901T120000Z``, with ``-1``, ``-2``... when taken), point ``out_dir/latest`` at
+    it, and delete all but the newest ``keep`` run folders. Plans hold student data: the
+    folders are the service user's alone (0700, files 0600). With a plan signing key
+    configured the plan is signed, so a person can apply it (``apply`` refuses unsigned
+    plans then). Returns the folder and the document, sealed."""
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for n in count():
             folder = out_dir / (stamp if n == 0 else f"{stamp}-{n}")
             try:
-                folder.mkdir()
+                folder.mkdir(mode=0o700)
                 break
             except FileExistsError:
                 continue
     except OSError as exc:
         raise PlanFileError(f"cannot create a run folder in {out_dir}: {exc.strerror}") from None
-    save_plan(doc, folder)
+    paths = save_plan(doc, folder)
+    key = signing_key()
+    if key is not None:
+        sign_plan(paths.json, key)
+    try:
+        for path in folder.iterdir():
+            path.chmod(0o600)
+    except OSError as exc:
+        raise PlanFileError(f"cannot restrict the files of {folder}: {exc.strerror}") from None
     _write_atomically(out_dir / LATEST, folder.name + "\n")
-    return folder
+    _prune(out_dir, keep)
+    return folder, paths.document
+
+
+#: A run folder's name: its start time, and a counter when two started in one second.
+_RUN_FOLDER = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
+
+
+def _prune(out_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` run folders (nothing else in ``out_dir``)."""
+    runs = []
+    for path in out_dir.iterdir():
+        match = _RUN_FOLDER.fullmatch(path.name)
+        if match and path.is_dir():
+            runs.append(((match[1], int(match[2] or 0)), path))
+    runs.sort()
+    for _, path in runs[: max(0, len(runs) - max(1, keep))]:
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            log.warning("cannot delete the old run folder %s: %s", path, exc.strerror)
 
 
 def _save_apply_report(path: Path, checksum: str, report: ApplyReport) -> None:
@@ -249,6 +310,7 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o600)
         os.replace(tmp, path)
     except OSError as exc:
         raise PlanFileError(f"cannot write {path}: {exc.strerror}") from None

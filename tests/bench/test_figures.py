@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.bench.figures import MOODLE, POWERSCHOOL, Endpoint, raw_baseline_s
+from ps2moodle_testkit.bench.figures import MOODLE, POWERSCHOOL, Endpoint, raw_baseline_s
 
 
 def _endpoint(side: str, name: str, *, read: bool = False, items: int = 0, written: int = 0) -> Endpoint:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.bench.__main__ import main
-from reconciler.bench.config import PROFILE_FIELDS
-from reconciler.bench.report import render, write_json
-from reconciler.bench.runner import Settings, run_benchmark
-from reconciler.emulators.moodle import MoodleSite, serve_moodle
+from ps2moodle_testkit.bench.__main__ import main
+from ps2moodle_testkit.bench.config import PROFILE_FIELDS
+from ps2moodle_testkit.bench.report import render, write_json
+from ps2moodle_testkit.bench.runner import Settings, run_benchmark
+from ps2moodle_testkit.emulators.moodle import MoodleSite, serve_moodle
 
 ISSUE_KEYS = {"requests", "min_requests", "wall_s", "request_bound_s", "cpu_middle_s", "peak_rss_mb"}
 
@@ -100,6 +100,8 @@ def test_a_staging_run_asks_first_and_needs_its_token(
     assert "PS2MOODLE_BENCH_TOKEN" in capsys.readouterr().err
     monkeypatch.setenv("PS2MOODLE_BENCH_TOKEN", "t")
     monkeypatch.setattr("sys.stdin", io.StringIO("https://staging.example.org\n"))
-    assert main(["--moodle-url", "https://staging.example.org"]) == 1
+    with pytest.raises(SystemExit) as stopped:
+        main(["--moodle-url", "https://staging.example.org"])
+    assert stopped.value.code == 1
     err = capsys.readouterr().err
     assert "WRITE to the Moodle at https://staging.example.org" in err and "pass --yes" in err

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.bench.change import one_percent_change
-from reconciler.bench.config import (
+from ps2moodle_testkit.bench.change import one_percent_change
+from ps2moodle_testkit.bench.config import (
     MOODLE_TOKEN_ENV,
     PROFILE_FIELDS,
     PS_CLIENT_ID_ENV,
     PS_CLIENT_SECRET_ENV,
     bench_config,
 )
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import generate_district
+from ps2moodle_testkit.emulators.moodle import MoodleSite
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.config.model import Connection
-from reconciler.emulators.district import District, generate_district
-from reconciler.emulators.moodle import MoodleSite
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.model import Enrolment, GroupMember, Kind
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
@@ -45,8 +46,8 @@ def test_apply_of_a_small_change_reads_only_the_courses_it_touches(monkeypatch: 
         (PS_CLIENT_SECRET_ENV, emulator.client_secret),
     ):
         monkeypatch.setenv(name, value)
-    config = bench_config(district, moodle_url="http://moodle.test", powerschool_url="http://127.0.0.1", workers=2)
-    client = MoodleClient("http://moodle.test", TOKEN, concurrency=2, transport=site.transport())
+    config = bench_config(district, moodle_url="https://moodle.test", powerschool_url="http://127.0.0.1", workers=2)
+    client = MoodleClient("https://moodle.test", TOKEN, concurrency=2, transport=site.transport())
     first = run_plan(config, client, _reader(district, emulator))
     assert run_apply(config, client, first.plan, first.live).complete
     owned_courses = len(first.desired.state.by_kind(Kind.COURSE))
@@ -54,7 +55,7 @@ def test_apply_of_a_small_change_reads_only_the_courses_it_touches(monkeypatch: 
     changed = one_percent_change(district, seed=5).district  # an elementary (group) and a high school student
     emulator = PowerSchoolEmulator(changed, client_id=emulator.client_id, client_secret=emulator.client_secret)
     second = run_plan(config, client, _reader(changed, emulator))
-    grouped = {dict(c.context)["course"] for c in second.plan.changes if isinstance(c.resource, GroupMember)}
+    grouped = {c.group_course.id for c in second.plan.changes if isinstance(c.resource, GroupMember) and c.group_course}
     touched = grouped | {c.resource.course.id for c in second.plan.changes if isinstance(c.resource, Enrolment)}
     assert 0 < len(grouped) < len(touched) < owned_courses
 

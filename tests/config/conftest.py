@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-#: The smallest valid config; tests append to it or replace parts of it.
-VALID = """\
-version: 1
-moodle:
-  url: https://moodle.example.org
-  token: ${MOODLE_TOKEN}
-connections:
-  - name: district
-    powerschool:
-      url: https://ps.example.org
-      client_id: ${PS_CLIENT_ID}
-      client_secret: ${PS_CLIENT_SECRET}
-    schools: [100]
-"""
-
-WriteConfig = Callable[..., Path]
+from tests.support.configs import WriteConfig, minimal_config
 
 
 @pytest.fixture
 def valid_text() -> str:
-    """The text of the smallest valid config."""
-    return VALID
+    """The text of the smallest valid config; tests append to it or replace parts of it."""
+    return minimal_config()
 
 
 @pytest.fixture

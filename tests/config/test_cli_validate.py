@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-
-from .conftest import WriteConfig
+from tests.support.configs import WriteConfig
 
 runner = CliRunner()
 BAD = sorted((Path(__file__).parent / "bad").glob("*.yaml"))
@@ -79,7 +78,7 @@ def test_github_annotates_each_problem(write_config: WriteConfig, valid_text: st
     lines = result.output.splitlines()
     assert lines[0].startswith(
         f"::error file={escaped},line=12,col=23,title=ps2moodle config::"
-        "safety.thresholds[\"nuke:all\"]: 'nuke:all' is not a valid key here: must be a removal the brakes count"
+        "safety.thresholds[\"nuke:all\"]: 'nuke:all' is not a valid key here: must be an action the brakes count"
     )
     assert lines[1:] == ["1 problem in 1 of 1 config"]
 

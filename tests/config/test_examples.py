@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ps2moodle_testkit.emulators.generator import generate_district
 from reconciler.config.loader import check_config, load_config
 from reconciler.config.model import Config, CourseMode, PasswordMode, SecretRef
-from reconciler.emulators.district import generate_district
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 BY_NAME = {p.stem: p for p in EXAMPLES}
@@ -32,6 +32,17 @@ def test_every_example_is_valid_and_points_editors_at_the_schema(path: Path) -> 
     assert check_config(path) == []
     assert path.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=../schema/config.schema.json\n")
     assert all(ref.env and ref.file is None for ref in _secrets(load_config(path)))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_no_example_takes_over_every_account(path: Path) -> None:
+    """Issue 11, hole 5: adopting "*" hands a hand-made staff account to any student whose
+    login equals its username. Examples adopt narrowly, require the e-mail, and keep the brake."""
+    config = load_config(path)
+    for rule in config.adopt:
+        if rule.kind == "user":
+            assert rule.match != "*" and "email" in rule.require, rule
+    assert dict(config.safety.thresholds)["adopt:user"].count == 0
 
 
 def test_the_district_example_shows_every_kind_of_setting() -> None:

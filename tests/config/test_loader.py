@@ -34,8 +34,7 @@ from reconciler.config.model import (
     UserRemoval,
 )
 from reconciler.errors import ConfigError, SecretError
-
-from .conftest import WriteConfig
+from tests.support.configs import WriteConfig
 
 FULL = """\
 version: 1
@@ -107,7 +106,7 @@ safety:
   min_existing: 10
   empty_school_guard: false
   protected: [{kind: user, match: "admin*"}]
-adopt: [{kind: course}, {kind: user, match: "t*"}]
+adopt: [{kind: course}, {kind: user, match: "t*", require: [email, customfields.homeroom]}]
 audit_log: logs/audit.jsonl
 """
 
@@ -230,6 +229,7 @@ def test_every_setting_reaches_the_config(write_config: WriteConfig, tmp_path: P
         ),
         safety=SafetyPolicy(
             thresholds=(
+                ("adopt:user", Threshold(count=0)),
                 ("delete", Threshold(count=0)),
                 ("remove", Threshold(count=500, percent=5.0)),
                 ("suspend", Threshold(count=500, percent=5.0)),
@@ -240,7 +240,7 @@ def test_every_setting_reaches_the_config(write_config: WriteConfig, tmp_path: P
             empty_school_guard=False,
             protected=(ProtectedRule("user", "admin*"),),
         ),
-        adopt=(AdoptRule("course"), AdoptRule("user", "t*")),
+        adopt=(AdoptRule("course"), AdoptRule("user", "t*", ("email", "customfields.homeroom"))),
         audit_log=str(tmp_path / "logs" / "audit.jsonl"),
         source=str(path),
         digest=config.digest,
@@ -292,6 +292,17 @@ def test_secrets_are_references_resolved_only_when_asked(
     monkeypatch.setenv("MOODLE_TOKEN", "t0ken-value")
     assert token.resolve() == "t0ken-value"
     assert "t0ken-value" not in repr(load_config(path))
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_variable_is_named_as_empty_not_unset(
+    write_config: WriteConfig, valid_text: str, monkeypatch: pytest.MonkeyPatch, empty: str
+) -> None:
+    # Before: MOODLE_TOKEN="" was reported as "not set", sending people to look for a typo.
+    monkeypatch.setenv("MOODLE_TOKEN", empty)
+    token = load_config(write_config(valid_text)).moodle.token
+    with pytest.raises(SecretError, match=r"moodle.token: environment variable MOODLE_TOKEN is set but empty$"):
+        token.resolve()
 
 
 def test_no_message_ever_quotes_a_secret(write_config: WriteConfig, valid_text: str) -> None:
@@ -383,6 +394,7 @@ def test_thresholds_merge_with_the_defaults_by_key(write_config: WriteConfig, va
         "suspend": Threshold(percent=1.0),
         "unenrol": Threshold(count=500, percent=5.0),
         "remove": Threshold(count=500, percent=5.0),
+        "adopt:user": Threshold(count=0),
     }
 
 

@@ -35,8 +35,8 @@ from reconciler.config.model import (
 from reconciler.config.schema import _HANDLERS, config_schema
 from reconciler.model import Key, Kind
 from reconciler.plan.model import Action, Change, verb
+from reconciler.plan.safety import brake_action
 from reconciler.powerschool.roster import ENROLL_STATUSES
-from reconciler.safety import brake_action
 
 SCHEMA = config_schema()
 DEFS = SCHEMA["$defs"]
@@ -143,7 +143,7 @@ def test_threshold_keys_are_exactly_the_brakes_the_safety_gate_applies() -> None
     brakes = {brake_action(Change(a, Key(k, "ps2m:x"), None, None)) for a in Action for k in Kind} - {None}
     words = {a.value for a in Action} | {verb(a, k) for a in Action for k in Kind}
 
-    assert brakes == {"suspend", "unenrol", "remove", "delete"}
+    assert brakes == {"suspend", "unenrol", "remove", "delete", "adopt"}
     for word in words:  # a key the gate never reads would be a brake that silently does nothing
         assert bool(pattern.search(word)) == (word in brakes), word
         for kind in Kind:

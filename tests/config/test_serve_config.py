@@ -8,8 +8,7 @@ import pytest
 
 from reconciler.config.loader import check_config, load_config
 from reconciler.config.model import SecretRef, ServeSettings
-
-from .conftest import WriteConfig
+from tests.support.configs import WriteConfig
 
 
 def test_without_a_serve_section_the_defaults_apply(write_config: WriteConfig, valid_text: str) -> None:

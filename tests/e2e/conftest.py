@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from .harness import Stack, start_stack
-
-#: Starts a stack for a config template: ``make_stack(template, scale="tiny", seed=1)``.
-MakeStack = Callable[..., Stack]
+from .harness import MakeStack, Stack, start_stack
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from reconciler.emulators.changes import add_teacher, move_student, withdraw_student
-from reconciler.emulators.district import District
-from reconciler.emulators.moodle.model import CONTEXT_COURSE, ENROL_USER_ACTIVE
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.changes import add_teacher, move_student, withdraw_student
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.moodle.model import CONTEXT_COURSE, ENROL_USER_ACTIVE
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import Course, Kind, State, User
 
 from .site_view import owned

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,14 +27,27 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.demo.sandbox import Sandbox
+from ps2moodle_testkit.emulators.changes import admit_student
+from ps2moodle_testkit.emulators.district import District, DistrictSection, DistrictStudent, DistrictUser
+from ps2moodle_testkit.emulators.http import LoopbackServer, Reply
 from reconciler.cli import app
-from reconciler.emulators.district import District, DistrictSection, DistrictStudent, DistrictUser
-from reconciler.emulators.http import LoopbackServer, Reply
-from reconciler.emulators.sandbox import Sandbox
 
 from .site_view import SiteView
 
 MOODLE_TOKEN_ENV = "E2E_MOODLE_TOKEN"
+
+#: One school of the sample district: a section-mode and a group-mode course, cohorts.
+SCHOOL_200 = """
+    schools: [200]
+    students:
+      cohorts:
+        - field: grade_level
+    school_settings:
+      200:
+        terms: ["24-25", S1]
+        courses: { CALC: , ART1: { mode: group } }
+"""
 
 #: The top of every config: Moodle, reached through the loopback server.
 MOODLE = """\
@@ -149,6 +162,28 @@ class Stack:
         self.converged(config, *options)
         return document
 
+    def hand_made_account(self, username: str, email: str) -> int:
+        """An account someone makes in Moodle by hand (not the tool's); its Moodle id."""
+        user = {"username": username, "firstname": "Hand", "lastname": "Made", "email": email}
+        with self.sandbox.moodle_client() as moodle:
+            moodle.call("core_user_create_users", {"users": [{**user, "password": "Hand-made-1"}]})
+        return int(self.view.accounts()[username].id)
+
+    def admit(self, connection: str, course: str, **fields: Any) -> DistrictStudent:
+        """A new student at school 200 (a copy of its first with an account, new ids and
+        ``fields``) who joins the section of ``course`` on the first day of its term."""
+        district = self.district(connection)
+        newcomer = replace(
+            min(students_with_accounts(district, [200]), key=lambda s: s.id),
+            id=max(s.id for s in district.students) + 1,
+            dcid=max(s.dcid for s in district.students) + 1,
+            **fields,
+        )
+        sec = section(district, 200, course)
+        first_day = district.term(200, sec.term_id).first_day
+        self.sandbox.change(connection, lambda d: admit_student(d, newcomer, [sec.id], first_day))
+        return newcomer
+
 
 def load(plan_file: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(plan_file.read_text(encoding="utf-8"))
@@ -180,6 +215,10 @@ class _Forward:
     def __call__(self, method: str, path: str, query: str, headers: Any, body: bytes) -> Reply:
         self.paths.append(path)
         return self.sandbox.powerschool[self.name](method, path, query, headers, body)
+
+
+#: Starts a stack for a config template: ``make_stack(template, scale="tiny", seed=1)``.
+MakeStack = Callable[..., Stack]
 
 
 def start_stack(

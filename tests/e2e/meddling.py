@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.moodle.client import MoodleClient
 
 from .site_view import owned

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.emulators.moodle.model import CONTEXT_COURSE, CONTEXT_SYSTEM, ENROL_USER_ACTIVE
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.model import CONTEXT_COURSE, CONTEXT_SYSTEM, ENROL_USER_ACTIVE
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX
 
 

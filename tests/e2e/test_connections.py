@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.sandbox import Sandbox
+from ps2moodle_testkit.demo.sandbox import Sandbox
 from reconciler.pipeline import run_apply, run_plan
 
-from .conftest import MakeStack
-from .harness import config_text, connection, staff_username, staff_with_accounts, students_with_accounts
+from .harness import MakeStack, config_text, connection, staff_username, staff_with_accounts, students_with_accounts
 from .site_view import SiteView, owned
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multi-connection.yaml"
@@ -104,7 +103,8 @@ def test_one_district_on_two_connections_makes_disjoint_objects(make_stack: Make
         """
     east = connection("east", "username_prefix: e.\ncourse_number_prefix: E-\n" + textwrap.dedent(settings))
     west = connection("west", "username_prefix: w.\ncourse_number_prefix: W-\n" + textwrap.dedent(settings))
-    text = config_text(east, west)
+    # The same people in both: one e-mail, two accounts (the site allows it, and says so).
+    text = config_text(east, west).replace("connections:\n", "  allow_accounts_same_email: true\nconnections:\n", 1)
     stack = make_stack(text)
     # West's PowerSchool serves east's district: the same people, courses and DCIDs.
     stack.sandbox.change("west", lambda _: stack.district("east"))

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from reconciler.emulators.sandbox import Sandbox
+from ps2moodle_testkit.demo.sandbox import Sandbox
 from reconciler.model import Course, Kind, User
 from reconciler.pipeline import run_apply, run_plan
 from reconciler.plan.model import Action
@@ -98,6 +98,7 @@ CONFIG = textwrap.dedent(
       thresholds:
         suspend: { count: 100000 }
         remove: { count: 100000 }
+        "adopt:user": { count: 100000 }
     """
 )
 
@@ -120,6 +121,7 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(1, 40),

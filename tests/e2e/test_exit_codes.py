@@ -13,8 +13,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from .conftest import MakeStack
-from .harness import Stack, config_text, connection, load, students_with_accounts
+from .harness import MakeStack, Stack, config_text, connection, load, students_with_accounts
 
 BODY = """
     schools: [100, 200]
@@ -97,9 +96,9 @@ def test_a_partial_apply_exits_3_and_the_next_plan_finishes_the_job(make_stack: 
     taken = str(student.email).lower()
     squatter = stack.sandbox.moodle
     blocker = _create_user(stack, "handmade", taken)
-    # A plan made now warns about it, by key (no name or address in the notice).
+    # A plan made now leaves that student out and says so, by key (no name or address in the notice).
     _, warned = stack.plan(config, expect=0)
-    assert "accounts to create have an email another Moodle account already uses" in warned.output
+    assert "accounts left out: another Moodle account already has their email" in warned.output
     assert f"ps2m:town:student:{student.dcid}" in warned.output
     assert taken not in warned.output.split("Notices:")[1]
     outcome = stack.apply(plan_file, config, expect=3)

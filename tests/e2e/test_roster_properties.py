@@ -17,6 +17,7 @@ from datetime import date
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.config.model import (
     CohortRule,
     Config,
@@ -30,7 +31,6 @@ from reconciler.config.model import (
     SchoolSettings,
     SecretRef,
 )
-from reconciler.emulators.moodle.site import MoodleSite
 from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import run_apply, run_plan
 from reconciler.powerschool.roster import (
@@ -56,7 +56,7 @@ S1 = Term(11, 3401, 100, 34, "Semester 1", "S1", date(2024, 8, 26), date(2025, 1
 COURSES = ("ENG1", "ALG1", "ART1")
 
 CONFIG = Config(
-    moodle=MoodleSettings(url="http://moodle.test", token=UNUSED),
+    moodle=MoodleSettings(url="https://moodle.test", token=UNUSED, allow_accounts_same_email=True),
     connections=(
         Connection(
             name="text",
@@ -186,7 +186,7 @@ def next_rosters(draw: st.DrawFn, roster: Roster) -> Roster:
 
 def sync(site: MoodleSite, roster: Roster) -> list[str]:
     """Plan, apply, plan again: the second plan's changes (none when converged)."""
-    with MoodleClient("http://moodle.test", TOKEN, transport=site.transport(), backoff_s=0.0) as moodle:
+    with MoodleClient("https://moodle.test", TOKEN, transport=site.transport(), backoff_s=0.0) as moodle:
         run = run_plan(CONFIG, moodle, lambda _: roster)
         report = run_apply(CONFIG, moodle, run.plan, run.live)
         assert [f"{r.change.key}: {r.error}" for r in report.failures] == []

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.changes import add_teacher, move_student, withdraw_student
-from reconciler.emulators.district import District
+from ps2moodle_testkit.emulators.changes import add_teacher, move_student, withdraw_student
+from ps2moodle_testkit.emulators.district import District
 
-from .conftest import MakeStack
 from .harness import (
+    MakeStack,
     Stack,
     actions,
     config_text,
@@ -646,7 +646,7 @@ def test_manual_sync_plan_then_apply_and_a_day_of_changes(make_stack: MakeStack)
     stack.sandbox.change("manual", lambda x: add_teacher(x, chin.id, teacher, "Co-Teacher", day))
     stack.sandbox.change("manual", lambda x: withdraw_student(x, leaver, day))
 
-    outcome = stack.cli("apply", config, "--auto-approve")  # plan and apply in one step
+    outcome = stack.cli("apply", config, "--auto-approve", "--out", stack.folder / "now")  # plan and apply in one step
     assert outcome.code == 0, outcome.output
     stack.converged(config)
     view, courses = stack.view, stack.view.owned_courses()

@@ -15,28 +15,33 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.emulators.changes import withdraw_student
+from ps2moodle_testkit.emulators.changes import withdraw_student
+from reconciler import keys
+from reconciler.plan.file import read_plan
 
-from .conftest import MakeStack
-from .harness import Stack, config_text, connection, load, section, section_students, students_with_accounts
+from .harness import (
+    SCHOOL_200,
+    MakeStack,
+    Stack,
+    config_text,
+    connection,
+    load,
+    section,
+    section_students,
+    students_with_accounts,
+)
 from .site_view import Unowned, unowned_snapshot
 
-BODY = """
-    schools: [200]
-    students:
-      cohorts:
-        - field: grade_level
-    school_settings:
-      200:
-        terms: ["24-25", S1]
-        courses: { CALC: , ART1: { mode: group } }
-    """
+BODY = SCHOOL_200
 ADOPT = """
 adopt:
   - kind: user
     match: "*"
   - kind: course
     match: "*"
+safety:
+  thresholds:
+    "adopt:user": { count: 5 }
 """
 
 
@@ -83,8 +88,8 @@ def test_a_new_login_someone_else_holds_is_reported_not_attempted(make_stack: Ma
     config = stack.write(text)
     plan_file, outcome = stack.plan(config)
     assert f"{account.idnumber} keeps its username" in outcome.output
-    changes = load(plan_file)["changes"]
-    assert [(c["action"], c["key"], [f["field"] for f in c["fields"]]) for c in changes] == [
+    changes = read_plan(plan_file).changes
+    assert [(c.action.value, c.key.id, [f.field for f in c.fields]) for c in changes] == [
         ("update", account.idnumber, ["lastname"])
     ]
     stack.apply(plan_file, config)
@@ -220,3 +225,53 @@ def test_adopting_an_account_that_is_in_our_courses_and_cohorts_converges_in_one
     assert name not in stack.view.cohorts()[wrong.idnumber].members
     in_calc = student.id in section_students(district, section(district, 200, "CALC"))
     assert stack.view.seats(calc.id)[name].active == in_calc
+
+
+def _sitemanager_takeover(make_stack: MakeStack, tail: str) -> tuple[Stack, str, int, str]:
+    """Issue 11, hole 5: a hand-made staff account ``sitemanager``; PowerSchool then gives a
+    student (new to Moodle) that very login. Returns the stack, the config text, the
+    account's Moodle id and the student's key."""
+    stack, text = synced(make_stack, tail=tail)
+    account = stack.hand_made_account("sitemanager", "site.manager@staff.example.net")
+    newcomer = stack.admit("taken", "CALC", web_id="sitemanager", email="kid@students.example.org")
+    return stack, text, account, keys.student_key("taken", newcomer.dcid).id
+
+
+TAKE_ANY_ACCOUNT = """
+adopt:
+  - kind: user
+    match: "*"
+"""
+
+
+def test_a_student_login_equal_to_a_staff_account_is_not_a_takeover_by_default(make_stack: MakeStack) -> None:
+    stack, text, account_id, student = _sitemanager_takeover(make_stack, TAKE_ANY_ACCOUNT)
+    before = unowned_snapshot(stack.site)
+
+    config = stack.write(text)
+    plan_file, outcome = stack.plan(config, expect=1)  # the adoption brake refuses it
+    assert "1 user adopt: more than the limit of 0 (adopt:user)" in outcome.output
+    assert f"adopting {student} changes the existing account's email: check it is the same person" in outcome.output
+    assert [c["action"] for c in load(plan_file)["changes"] if c["kind"] == "user"] == ["adopt"]
+    refused = stack.apply(plan_file, config, expect=1)
+    assert "the safety checks refused this plan" in refused.output
+    assert unowned_snapshot(stack.site) == before
+    account = stack.view.accounts()["sitemanager"]
+    assert (account.id, account.idnumber, account.email) == (account_id, "", "site.manager@staff.example.net")
+
+
+def test_an_adopt_rule_that_requires_the_email_leaves_a_stranger_account_alone(make_stack: MakeStack) -> None:
+    tail = TAKE_ANY_ACCOUNT + '    require: [email]\nsafety:\n  thresholds:\n    "adopt:user": { count: 10 }\n'
+    stack, text, account_id, student = _sitemanager_takeover(make_stack, tail)
+    before = unowned_snapshot(stack.site)
+
+    config = stack.write(text)
+    plan_file, outcome = stack.plan(config)
+    assert (
+        f"{student} is not adopted: adopt rule user:* requires email to match the existing user, and email does not"
+        in outcome.output
+    )
+    assert [c for c in load(plan_file)["changes"] if c["key"] == student] == []
+    stack.apply(plan_file, config)
+    assert unowned_snapshot(stack.site) == before
+    assert stack.view.accounts()["sitemanager"].id == account_id

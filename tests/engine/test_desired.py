@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler import keys
-from reconciler.config.model import CustomField, PeopleSettings, SectionMigration, SectionMove
+from reconciler.config.model import CohortRule, CustomField, PeopleSettings, SectionMigration, SectionMove
 from reconciler.desired import build_desired
 from reconciler.model import Category, Cohort, Course, Enrolment, Group, Key, Kind, User
 from reconciler.powerschool.roster import Section, SectionTeacher
-
-from .factories import config, connection, roster, student
+from tests.support.factories import config, connection, roster, student
 
 
 def test_students_staff_and_prefixes() -> None:
@@ -207,3 +206,38 @@ def test_two_connections_never_collide() -> None:
     courses = [c for c in desired.by_kind(Kind.COURSE) if isinstance(c, Course)]
     assert len({c.shortname for c in courses}) == len(courses) == 6
     assert {Key(Kind.USER, u.key.id).id.split(":")[1] for u in users} == {"north", "south"}
+
+
+def test_values_moodle_refuses_keep_the_person_and_name_only_key_and_field() -> None:
+    students = (student(1, "ps2m:ann", email="ann@example.org"), student(2, "bob", email="bob@localhost"))
+    desired = build_desired(config(), {"north": roster(students=students)})
+    ann, bob = keys.student_key("north", 1), keys.student_key("north", 2)
+    assert ann not in desired.state and bob not in desired.state
+    assert {ann, bob} <= desired.kept
+    assert not [r for r in desired.state if ann in r.references() or bob in r.references()]
+    messages = [n.message for n in desired.notices]
+    assert (
+        "1 accounts left out, Moodle would refuse the username (characters Moodle refuses in a username: only "
+        "a-z 0-9 - . _ @); an existing account keeps its enrolments, groups and cohorts as they are: "
+        f"{ann.id}" in messages
+    )
+    assert any(m.startswith("1 accounts left out, Moodle would refuse the email (") and bob.id in m for m in messages)
+    assert not [m for m in messages if "ps2m:ann" in m.replace(ann.id, "") or "localhost" in m]
+
+
+def test_a_refused_course_cohort_or_group_is_kept_with_its_members_left_out() -> None:
+    long_name = "N" * 300
+    rule = CohortRule(field="grade_level", name="<b>Grade</b> {value}")
+    conn = connection(
+        students=PeopleSettings(cohorts=(rule,)),
+        course_name_template="{course_name} " + long_name,
+    )
+    desired = build_desired(config(conn), {"north": roster()})
+    kinds = {k.kind for k in desired.kept}
+    assert kinds == {Kind.COURSE, Kind.GROUP, Kind.COHORT}
+    assert not [r for r in desired.state if any(ref in desired.kept for ref in r.references())]
+    assert not [r for r in desired.state if r.key in desired.kept]
+    text = " ".join(n.message for n in desired.notices)
+    assert "courses left out, Moodle would refuse the fullname (longer than 254 characters)" in text
+    assert "cohorts left out, Moodle would refuse the name (HTML tags)" in text
+    assert "groups left out, Moodle would refuse the name (longer than 254 characters)" in text

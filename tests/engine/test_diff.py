@@ -9,9 +9,8 @@ from reconciler.config.model import AdoptRule, EnrolmentRemoval, ProtectedRule, 
 from reconciler.desired import build_desired
 from reconciler.model import Category, Course, Enrolment, Key, Kind, Resource, State, User, enrolment
 from reconciler.plan.diff import compute_plan
-from reconciler.plan.model import Action
-
-from .factories import config, roster
+from reconciler.plan.model import Action, school_of
+from tests.support.factories import config, roster
 
 
 def desired_state() -> State:
@@ -156,6 +155,34 @@ def test_unowned_username_blocks_create_unless_adopted() -> None:
     assert change.action is Action.ADOPT and change.before is foreign_ann
     assert ("idnumber", "", ann_key.id) in [(f.field, f.before, f.after) for f in change.fields]
     assert ("lastname", "Manual", "Last1") in [(f.field, f.before, f.after) for f in change.fields]
+    assert not [n for n in adopted.notices if "changes the existing account" in n.message]  # same e-mail
+
+
+def test_an_adopt_rule_can_require_matching_attributes_and_an_email_change_is_warned() -> None:
+    desired = desired_state()
+    ann_key = keys.student_key("north", 1)
+    stranger = User(
+        Key(Kind.USER, ""), username="ann", firstname="Site", lastname="Admin", email="admin@example.org", moodle_id=55
+    )
+    live = State.of(list(only(as_live(desired), ann_key, None)), foreign={ann_key: stranger})
+    refused = compute_plan(desired, live, adopt=[AdoptRule("user", "*", ("email", "lastname"))])
+    assert all(c.key != ann_key for c in refused.changes)
+    assert (
+        f"{ann_key.id} is not adopted: adopt rule user:* requires email, lastname to match the existing user, "
+        "and email, lastname do not" in [n.message for n in refused.notices]
+    )
+    assert not [n for n in refused.notices if "admin@example.org" in n.message or "'ann'" in n.message]
+    taken = compute_plan(desired, live, adopt=[AdoptRule("user", "*")])
+    assert [c.action for c in taken.changes if c.key == ann_key] == [Action.ADOPT]
+    assert (
+        f"adopting {ann_key.id} changes the existing account's email: check it is the same person before "
+        "applying" in [n.message for n in taken.notices]
+    )
+    same_person = State.of(list(live), foreign={ann_key: replace(stranger, email="ANN@students.example.org")})
+    kept_email = compute_plan(desired, same_person, adopt=[AdoptRule("user", "*", ("email",))])
+    assert [c.action for c in kept_email.changes if c.key == ann_key] == [Action.ADOPT]
+    profile = compute_plan(desired, same_person, adopt=[AdoptRule("user", "*", ("email", "profile.city"))])
+    assert [c.action for c in profile.changes if c.key == ann_key] == [Action.ADOPT]  # both blank: equal
 
 
 def test_protected_objects_are_never_touched() -> None:
@@ -206,12 +233,14 @@ def test_move_rekeys_the_course_and_keeps_its_enrolments() -> None:
     assert [(f.field, f.after) for f in move.fields] == [("idnumber", new_key.id), ("fullname", course.fullname)]
 
 
-def test_changes_carry_school_and_course_context() -> None:
+def test_changes_carry_their_school_and_course() -> None:
     plan = compute_plan(desired_state(), State())
     enrol = next(c for c in plan.changes if c.key.kind is Kind.ENROLMENT)
-    assert dict(enrol.context)["school"] == "100"
+    assert enrol.course is not None and school_of(enrol.course) == "100"
     member = next(c for c in plan.changes if c.key.kind is Kind.GROUP_MEMBER)
-    assert dict(member.context)["course"] == keys.group_course_key("north", 100, "ALG1", 2024).id
+    assert member.group_course == member.course == keys.group_course_key("north", 100, "ALG1", 2024)
+    # Users, categories and cohorts live in no course.
+    assert {c.course for c in plan.changes if c.key.kind in (Kind.USER, Kind.CATEGORY, Kind.COHORT)} == {None}
 
 
 def test_category_adopt_rule_matches_the_whole_path() -> None:
@@ -227,3 +256,54 @@ def test_category_adopt_rule_matches_the_whole_path() -> None:
     # Without a rule a same-named category is no blocker: a new one is created beside it.
     created = compute_plan(desired, live)
     assert [(c.action, c.key) for c in created.changes] == [(Action.CREATE, lincoln)]
+
+
+def test_kept_objects_and_what_is_in_or_of_them_are_not_removed() -> None:
+    """Left out for a value Moodle would refuse is not "gone": no suspension, no removal."""
+    desired = desired_state()
+    live = as_live(desired)
+    ann = next(r for r in desired if isinstance(r, User) and r.username == "ann")
+    without_ann = State.of(r for r in desired if r.key != ann.key and ann.key not in r.references())
+    removed = compute_plan(without_ann, live)
+    assert {c.action for c in removed.changes} == {Action.SUSPEND, Action.DELETE}  # what kept prevents
+    assert ann.key in {c.key for c in removed.changes}
+    assert compute_plan(without_ann, live, kept=[ann.key]).is_empty
+    eng = next(r for r in desired if isinstance(r, Course) and "ENG1" in r.shortname)
+    without_eng = State.of(r for r in desired if r.key != eng.key and eng.key not in r.references())
+    assert compute_plan(without_eng, live, kept=[eng.key]).is_empty
+
+
+def test_an_email_another_account_has_is_never_planned_unless_the_site_allows_it() -> None:
+    desired = desired_state()
+    live = as_live(desired)
+    users = {u.username: u for u in desired if isinstance(u, User)}
+    ann, bob = users["ann"], users["bob"]
+    # A hand-made account has Ann's e-mail (the live read finds it); Bob is to take the
+    # e-mail of an account the tool owns (a teacher's).
+    teacher = next(u for u in live if isinstance(u, User) and u.username == "tlead")
+    without_ann = State.of([r for r in live if r.key != ann.key], email_holders={ann.key: 77})
+    want = State.of([replace(bob, email=teacher.email.upper()) if r.key == bob.key else r for r in desired])
+    plan = compute_plan(want, without_ann)
+    assert ann.key not in {c.key for c in plan.changes}
+    assert all(ann.key not in c.resource.references() for c in plan.changes)  # her enrolments wait too
+    assert bob.key not in {c.key for c in plan.changes}
+    notices = " ".join(n.message for n in plan.notices)
+    assert "1 accounts left out: another Moodle account already has their email, which Moodle refuses" in notices
+    assert "1 accounts keep their email: another Moodle account already has the new one" in notices
+    assert teacher.email not in notices
+    allowed = compute_plan(want, without_ann, unique_emails=False)
+    assert {(c.action, c.key) for c in allowed.changes if c.key in (ann.key, bob.key)} == {
+        (Action.CREATE, ann.key),
+        (Action.UPDATE, bob.key),
+    }
+
+
+def test_two_new_accounts_with_one_email_create_only_one() -> None:
+    desired = desired_state()
+    users = sorted((u for u in desired if isinstance(u, User)), key=lambda u: u.key.id)
+    first, second = users[0], users[1]
+    twins = State.of([replace(second, email=first.email) if r.key == second.key else r for r in desired])
+    plan = compute_plan(twins, State())
+    created = {c.key for c in plan.changes if c.action is Action.CREATE and c.key.kind is Kind.USER}
+    assert len(created & {first.key, second.key}) == 1
+    assert len(created) == len([u for u in desired if isinstance(u, User)]) - 1

@@ -6,7 +6,7 @@ from reconciler import keys
 from reconciler.config.model import SafetyPolicy, Threshold
 from reconciler.model import Course, State, User, enrolment
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.safety import check_safety
+from reconciler.plan.safety import check_safety
 
 
 def suspensions(n: int, owned: int) -> Plan:
@@ -60,7 +60,7 @@ def test_empty_school_guard() -> None:
         keys.section_course_key("north", 100, 1), shortname="s", fullname="f", category=keys.category_key(("A",))
     )
     seat = enrolment(course.key, keys.student_key("north", 7), ["student"])
-    suspend = Change(Action.SUSPEND, seat.key, seat, seat, context=(("course", course.key.id), ("school", "100")))
+    suspend = Change(Action.SUSPEND, seat.key, seat, seat)  # its course is the enrolment's
     live = State.of([course, seat])
     plan = Plan(changes=(suspend,), owned_counts={"enrolment": 1})
     verdict = check_safety(plan, live, POLICY, school_students={("north", 100): 0, ("north", 200): 0})
@@ -79,4 +79,20 @@ def test_override_needs_a_written_reason() -> None:
     assert not check_safety(plan, State(), POLICY, override_reason="   ").ok
     verdict = check_safety(plan, State(), POLICY, override_reason="end of year: seniors graduate")
     assert verdict.ok and verdict.overridden
-    assert verdict.to_dict()["override_reason"] == "end of year: seniors graduate"
+    assert verdict.override_reason == "end of year: seniors graduate"
+
+
+def test_adoptions_are_braked_and_users_default_to_none_without_a_yes() -> None:
+    user = User(keys.student_key("north", 1), username="u1", firstname="A", lastname="B", email="u1@x.org")
+    course = Course(
+        keys.section_course_key("north", 100, 1), shortname="C", fullname="C", category=keys.category_key(("X",))
+    )
+    adopt_user = Plan(changes=(Change(Action.ADOPT, user.key, user, user),), owned_counts={"user": 1000})
+    verdict = check_safety(adopt_user, State(), SafetyPolicy())
+    assert not verdict.ok
+    assert verdict.violations == ("1 user adopt: more than the limit of 0 (adopt:user)",)
+    assert check_safety(adopt_user, State(), SafetyPolicy(), override_reason="same people, checked by HR").ok
+    allowed = SafetyPolicy(thresholds=(*SafetyPolicy().thresholds, ("adopt:user", Threshold(count=5))))
+    assert check_safety(adopt_user, State(), allowed).ok
+    adopt_course = Plan(changes=(Change(Action.ADOPT, course.key, course, course),))
+    assert check_safety(adopt_course, State(), SafetyPolicy()).ok  # courses: no default brake

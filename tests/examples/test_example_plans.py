@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.example_plans import DEFAULT_ROOT, README_PLAN, readme_with_plan, regenerate
+from ps2moodle_testkit.demo.example_plans import DEFAULT_ROOT, README_PLAN, readme_with_plan, regenerate
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+#: Regenerating every example plan takes a while.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import (
     KIND_ORDER,
     OWNED_PREFIX,
@@ -31,20 +29,7 @@ from reconciler.moodle.passwords import NewPassword
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.model import Action, Change
-
-# CI lays shared/ beside the clone: <clone>/../shared/golden/moodle.
-_CANDIDATES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "moodle",
-    Path("/work/shared/golden/moodle"),
-)
-
-
-def _golden_dir() -> Path | None:
-    override = os.environ.get("PS2M_GOLDEN_MOODLE")
-    for path in (Path(override),) if override else _CANDIDATES:
-        if (path / "production").is_dir():
-            return path
-    return None
+from tests.support.golden import read_jsonl
 
 
 def _load(directory: Path) -> list[dict[str, Any]]:
@@ -52,20 +37,10 @@ def _load(directory: Path) -> list[dict[str, Any]]:
     for path in sorted(directory.glob("*.jsonl")):
         if path.name.startswith("_") and path.name != "_protocol.jsonl":
             continue  # _sequence repeats the per-function files; _max_input_vars is summarized
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                record["_source"] = f"{directory.name}/{path.name}"
-                records.append(record)
+        for record in read_jsonl(path):
+            record["_source"] = f"{directory.name}/{path.name}"
+            records.append(record)
     return records
-
-
-@pytest.fixture(scope="session")
-def golden_dir() -> Path:
-    """The recordings directory (the tests need it; they fail loudly without it)."""
-    found = _golden_dir()
-    assert found is not None, "golden Moodle recordings not found: set PS2M_GOLDEN_MOODLE"
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +67,7 @@ def site(token: str) -> MoodleSite:
 @pytest.fixture
 def client(site: MoodleSite, token: str) -> Iterator[MoodleClient]:
     """A client talking to ``site`` in process."""
-    with MoodleClient("http://moodle.test", token, transport=site.transport(), backoff_s=0.0) as moodle:
+    with MoodleClient("https://moodle.test", token, transport=site.transport(), backoff_s=0.0) as moodle:
         yield moodle
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX, Key, Kind, State, User
 from reconciler.moodle.client import MoodleClient, form_body
 from reconciler.moodle.errors import InvalidParameter, MoodleTransportError, OutcomeUnknown
@@ -38,6 +39,39 @@ def test_a_create_whose_answer_is_lost_is_not_resent(site: MoodleSite, client: M
     assert len(client.call("core_user_get_users_by_field", {"values": ["ab"], "field": "username"})) == 1
 
 
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (lambda site: site.faults.fail_next(1, status=503, after_processing=True), "HTTP 503"),
+        (lambda site: site.faults.truncate_next(1), "cut short after"),
+    ],
+    ids=["503 after processing", "answer cut short"],
+)
+def test_a_create_answered_by_a_5xx_or_a_cut_body_is_unknown_and_not_resent(
+    site: MoodleSite, client: MoodleClient, fault: Callable[[MoodleSite], None], said: str
+) -> None:
+    fault(site)
+    with pytest.raises(OutcomeUnknown, match=said):
+        client.call("core_user_create_users", _NEW_USER)
+    assert client.stats.calls == Counter({"core_user_create_users": 1})
+    assert len(client.call("core_user_get_users_by_field", {"values": ["ab"], "field": "username"})) == 1
+
+
+def test_a_write_answered_by_a_php_error_page_is_unknown(site: MoodleSite, token: str) -> None:
+    inner = site.transport()
+
+    def fatal(request: httpx.Request) -> httpx.Response:
+        inner.handle_request(request)  # Moodle ran it, then PHP printed an error instead of the answer
+        return httpx.Response(200, text="<br />\n<b>Fatal error</b>: Allowed memory size exhausted")
+
+    with MoodleClient("https://moodle.test", token, transport=httpx.MockTransport(fatal), backoff_s=0.0) as client:
+        with pytest.raises(OutcomeUnknown, match="Fatal error"):
+            client.call("core_user_create_users", _NEW_USER)
+        with pytest.raises(MoodleTransportError, match=r"check that moodle\.url is the site root"):
+            client.call("core_webservice_get_site_info")
+        assert client.stats.calls == Counter({"core_user_create_users": 1, "core_webservice_get_site_info": 1})
+
+
 def test_a_write_that_never_left_is_sent_again(site: MoodleSite, token: str) -> None:
     inner = site.transport()
     attempts: list[str] = []
@@ -48,7 +82,7 @@ def test_a_write_that_never_left_is_sent_again(site: MoodleSite, token: str) -> 
             raise httpx.ConnectError("connection refused", request=request)
         return inner.handle_request(request)
 
-    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(refuse_once), backoff_s=0) as client:
+    with MoodleClient("https://moodle.test", token, transport=httpx.MockTransport(refuse_once), backoff_s=0) as client:
         assert client.call("core_user_create_users", _NEW_USER)[0]["username"] == "ab"
     assert len(attempts) == 2
 

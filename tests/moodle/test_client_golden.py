@@ -136,7 +136,7 @@ def _replay_client(record: dict[str, Any], token: str) -> MoodleClient:
         assert sent == record["params"], record["case"]
         return httpx.Response(record["status"], content=json.dumps(record["response"]).encode())
 
-    return MoodleClient("http://moodle.test/", token, transport=httpx.MockTransport(handler), retries=0)
+    return MoodleClient("https://moodle.test/", token, transport=httpx.MockTransport(handler), retries=0)
 
 
 def test_every_recorded_answer_replays(golden_records: list[dict[str, Any]]) -> None:
@@ -210,7 +210,7 @@ def test_the_recorded_silent_truncation_is_detected(golden_dir: Path) -> None:
         for i in range(1000)
     ]
     with MoodleClient(
-        "http://moodle.test", _TOKEN, transport=httpx.MockTransport(site), max_input_vars=100_000, batch_size=1000
+        "https://moodle.test", _TOKEN, transport=httpx.MockTransport(site), max_input_vars=100_000, batch_size=1000
     ) as client:
         # One worker: the 1,000 users go in the one call the site recorded.
         writer = MoodleWriter(client, roles=RoleMap(), passwords=lambda user: NewPassword(generate=True), concurrency=1)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulators.moodle.faults import CostModel
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.faults import CostModel
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX, Course, Key, Kind, User, enrolment
 from reconciler.moodle import schedule
 from reconciler.moodle import writer as writer_module
@@ -32,7 +32,7 @@ def site() -> MoodleSite:
 
 @pytest.fixture
 def client(site: MoodleSite) -> Iterator[MoodleClient]:
-    with MoodleClient("http://moodle.test", TOKEN, transport=site.transport(), backoff_s=0.0) as moodle:
+    with MoodleClient("https://moodle.test", TOKEN, transport=site.transport(), backoff_s=0.0) as moodle:
         yield moodle
 
 

@@ -8,29 +8,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.emulators.generator import generate_district
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.powerschool.core import PowerSchoolEmulator
 from reconciler.cli import app
-from reconciler.emulators.district import generate_district
-from reconciler.emulators.moodle.site import MoodleSite
-from reconciler.emulators.powerschool.core import PowerSchoolEmulator
 from reconciler.model import Key, State
+from tests.support.configs import minimal_config
 
 runner = CliRunner()
 
 #: Reads the config it is given and returns doctor's exit code and output.
 Doctor = Callable[..., tuple[int, str]]
 
-_CONFIG = """\
-version: 1
-moodle:
-  url: {moodle}
-  token: ${{PS2M_DOCTOR_MOODLE_TOKEN}}
-connections:
-  - name: d
-    powerschool:
-      url: {powerschool}
-      client_id: ${{PS2M_DOCTOR_PS_ID}}
-      client_secret: ${{PS2M_DOCTOR_PS_SECRET}}
-    schools: [{schools}]
+#: What doctor's config adds to the smallest one: a profile field to check.
+_PROFILE_FIELD = """\
     students:
       custom_fields:
         - source: u_students_extension.gradelevel
@@ -60,7 +51,16 @@ def doctor(
 
     def run(schools: str = numbers) -> tuple[int, str]:
         path = tmp_path / "ps2moodle.yaml"
-        path.write_text(_CONFIG.format(moodle=moodle_server.url, powerschool=ps_server.url, schools=schools))
+        config = minimal_config(
+            moodle_url=moodle_server.url,
+            token_env="PS2M_DOCTOR_MOODLE_TOKEN",
+            name="d",
+            powerschool_url=ps_server.url,
+            client_id_env="PS2M_DOCTOR_PS_ID",
+            client_secret_env="PS2M_DOCTOR_PS_SECRET",
+            schools=schools,
+        )
+        path.write_text(config + _PROFILE_FIELD)
         result = runner.invoke(app, ["doctor", str(path)])
         return result.exit_code, result.output
 
@@ -75,7 +75,7 @@ def test_a_ready_site_passes(doctor: Doctor) -> None:
     code, output = doctor()
     assert code == 0, output
     assert "0 problems" in output
-    assert "all 28 the tool calls are available" in output
+    assert "all 26 the tool calls are available" in output  # deletion and unenrolment are off by default
     assert "Role teacher: id 4 (seen on an enrolment), assignable in courses" in output
     assert "Profile field gradelevel: seen on" in output
     assert "Auth plugin manual: installed" in output

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from reconciler.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.model import OWNED_PREFIX, Category, Cohort, Course, Key, Kind, State, User
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.errors import AmbiguousOwnership
@@ -51,6 +51,7 @@ def test_reads_back_exactly_what_was_written(district: State, create_all: Create
     assert roles.lookup("teacher") == (4, SEEN)
 
 
+@pytest.mark.slow
 def test_5000_users_read_in_a_handful_of_calls(client: MoodleClient, writer: MoodleWriter) -> None:
     desired = _students(5000)
     created = MoodleWriter(client, roles=RoleMap(), passwords=writer.passwords, batch_size=1000).execute(
@@ -74,7 +75,7 @@ def test_calls_per_kind_and_what_they_ask(site: MoodleSite, token: str, district
         sent.append(dict(parse_qsl(request.content.decode(), keep_blank_values=True)))
         return inner.handle_request(request)
 
-    with MoodleClient("http://moodle.test", token, transport=httpx.MockTransport(record)) as client:
+    with MoodleClient("https://moodle.test", token, transport=httpx.MockTransport(record)) as client:
         read_live(client, district)
         assert client.stats.calls == Counter(
             {

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from reconciler.apply import apply_plan
 from reconciler.config.model import PasswordMode, PeopleSettings, SecretRef
-from reconciler.emulators.moodle.site import MoodleSite
 from reconciler.model import (
     OWNED_PREFIX,
     Course,

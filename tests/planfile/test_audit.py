@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.audit import AuditLog
+from reconciler.audit import AuditLog, last_unfinished
 from reconciler.errors import ReconcilerError
 
 CHANGE = {"action": "suspend", "kind": "user", "key": "ps2m:d:student:7", "label": "zebulon.q", "before": {}}
@@ -90,3 +90,39 @@ def test_closed_or_unopenable_log_raises_a_tool_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(ReconcilerError, match="cannot open audit log"):
         AuditLog(tmp_path / "file" / "audit.jsonl")
+
+
+def _run_lines(run: str, *events: dict[str, object]) -> list[dict[str, object]]:
+    return [{"event": "start", "run": run, "plan": CHECKSUM}, *({"run": run, **e} for e in events)]
+
+
+def _write(path: Path, lines: list[dict[str, object]], tail: str = "") -> None:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + tail, encoding="utf-8")
+
+
+def test_the_last_run_without_an_end_names_its_unanswered_calls(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    a, b = {"action": "create", "kind": "user", "key": "k1"}, {"action": "create", "kind": "user", "key": "k2"}
+    finished = _run_lines("r1", {"event": "sending", "call": 1, "changes": [a]}, {"event": "end"})
+    killed = _run_lines(
+        "r2",
+        {"event": "sending", "call": 1, "changes": [a]},
+        {"event": "answered", "call": 1, "changes": [a]},
+        {"event": "sending", "call": 2, "changes": [b]},
+    )
+    _write(path, finished + killed, tail='{"event": "sending", "call": 3, "chan')  # torn by the kill
+    unfinished = last_unfinished(path)
+    assert unfinished is not None and unfinished.start["run"] == "r2"
+    assert unfinished.in_flight == (b,)
+
+    with AuditLog(path) as audit:  # the next run records what k2 became: nothing is left to recover
+        audit.record_event("recovered", CHECKSUM, run="r3", of_run="r2", **b, outcome="applied", error=None)
+    after = last_unfinished(path)
+    assert after is not None and after.in_flight == ()
+
+
+def test_no_unfinished_run_when_the_last_one_ended_or_there_is_no_log(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    assert last_unfinished(path) is None
+    _write(path, _run_lines("r1", {"event": "sending", "call": 1, "changes": []}, {"event": "interrupted"}))
+    assert last_unfinished(path) is None

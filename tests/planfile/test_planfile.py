@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.model import Key, Kind, Resource, State, User
-from reconciler.plan.model import Action, Change, Plan
-from reconciler.planfile import (
-    FORMAT_VERSION,
-    build_document,
-    find_stale,
-    load_plan,
-    read_document,
-    save_plan,
-    seal,
-)
+from reconciler.plan.file import FORMAT_VERSION, build_document, change_record, read_plan, render_json, seal
+from reconciler.plan.model import Action, Change, Plan, Reason, SafetyVerdict
+from reconciler.plan.stale import find_stale
 from reconciler.redact import redact_document
-from reconciler.render.json import render_json
-from reconciler.safety import SafetyVerdict
-
-from .sample import BIO, BIO_OLD, CONFIG_DIGEST, CREATED, HAL, IGGY, MARI, OTTO, ZEB, sample_doc, sample_plan
+from reconciler.render.files import save_plan
+from tests.support.plans import (
+    BIO,
+    BIO_OLD,
+    CONFIG_DIGEST,
+    CREATED,
+    HAL,
+    IGGY,
+    MARI,
+    OTTO,
+    ZEB,
+    reseal,
+    sample_doc,
+    sample_plan,
+)
 
 
 def _live(plan: Plan) -> State:
@@ -53,33 +59,39 @@ def _replace_owned(live: State, key: Key, new: Resource | None) -> State:
 # --- what the document records ---------------------------------------------------------
 
 
+def _record(doc: Any) -> Any:
+    """The document as its file holds it."""
+    return json.loads(render_json(doc))
+
+
 def test_document_records_plan_inputs_and_verdict() -> None:
     plan = sample_plan()
     doc = sample_doc(plan)
-    assert doc["format_version"] == FORMAT_VERSION
-    assert (doc["tool"], doc["tool_version"]) == ("ps2moodle", __version__)
-    assert doc["created_at"] == "2026-09-01T06:30:00Z"
-    assert (doc["scope"], doc["config_digest"], doc["redacted"]) == ("all", CONFIG_DIGEST, False)
-    assert doc["verdict"] == {
+    data = _record(doc)
+    assert data["format_version"] == doc.format_version == FORMAT_VERSION
+    assert (data["tool"], data["tool_version"]) == ("ps2moodle", __version__)
+    assert data["created_at"] == "2026-09-01T06:30:00Z"
+    assert (data["scope"], data["config_digest"], data["redacted"]) == ("all", CONFIG_DIGEST, False)
+    assert data["verdict"] == {
         "ok": True,
         "violations": ["1 user suspend: more than the limit of 0 (suspend:user)"],
         "override_reason": "rollover week",
     }
-    assert doc["changes"] == [c.to_dict() for c in plan.changes]
-    assert doc["notices"] == [n.to_dict() for n in plan.notices]
-    assert doc["summary"]["total"] == len(plan.changes)
-    assert doc["summary"]["by_action"] == plan.action_totals()
-    assert doc["summary"]["by_kind"] == plan.counts()
+    assert data["changes"] == json.loads(json.dumps([change_record(c) for c in plan.changes]))
+    assert data["notices"] == [{"level": n.level.value, "message": n.message, "key": n.key} for n in plan.notices]
+    assert data["summary"]["total"] == len(plan.changes)
+    assert data["summary"]["by_action"] == plan.action_totals()
+    assert data["summary"]["by_kind"] == plan.counts()
     text = render_json(doc)
     before_checksum = text[: text.index('  "checksum": ')]
-    assert doc["checksum"] == "sha256:" + hashlib.sha256(before_checksum.encode("utf-8")).hexdigest()
-    assert text.endswith(f'  "checksum": "{doc["checksum"]}"\n}}\n')
+    assert doc.checksum == "sha256:" + hashlib.sha256(before_checksum.encode("utf-8")).hexdigest()
+    assert text.endswith(f'  "checksum": "{doc.checksum}"\n}}\n')
 
 
 def test_a_change_records_what_apply_must_still_find() -> None:
     # The live object each change acts on, with its Moodle id: apply compares Moodle with it.
     plan = sample_plan()
-    changes = {c["key"]: c for c in sample_doc(plan)["changes"]}
+    changes = {c["key"]: c for c in _record(sample_doc(plan))["changes"]}
     for change in plan.changes:
         recorded = changes[change.key.id]
         if change.before is None:
@@ -92,16 +104,16 @@ def test_a_change_records_what_apply_must_still_find() -> None:
     assert changes[BIO.id]["before"]["key"] == BIO_OLD.id
     assert changes[IGGY.id]["before"]["key"] == "T-4471"
     assert all("key" not in c["after"] for c in changes.values() if c["after"] is not None)
-    # The label is left out where it is the key (memberships).
-    assert {c["kind"] for c in changes.values() if "label" not in c} == {"enrolment", "group_member", "cohort_member"}
+    # Nothing is held twice: no label (the resource names itself), no list of fields (apply
+    # writes what differs between before and after, and that is what renderings show).
+    assert all("label" not in c and "fields" not in c for c in changes.values())
 
 
 def test_sealing_twice_gives_the_same_checksum_and_an_edit_after_sealing_is_caught() -> None:
     doc = sample_doc()
-    assert seal(doc)["checksum"] == sample_doc()["checksum"]
-    doc["scope"] = "users"
+    assert seal(doc).checksum == sample_doc().checksum
     with pytest.raises(ValueError, match="changed after it was sealed"):
-        seal(doc)
+        seal(replace(doc, scope="users"))
 
 
 def test_documents_are_deterministic_but_for_the_time() -> None:
@@ -117,8 +129,8 @@ def test_documents_are_deterministic_but_for_the_time() -> None:
     same_time = build_document(
         sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=SafetyVerdict(ok=True), created_at=CREATED
     )
-    differing = {k for k in seal(later) if later[k] != seal(same_time)[k]}
-    assert differing == {"created_at", "checksum"}
+    first, second = _record(seal(later)), _record(seal(same_time))
+    assert {k for k in first if first[k] != second[k]} == {"created_at", "checksum"}
 
 
 def test_created_at_is_stored_in_utc_and_must_be_aware() -> None:
@@ -126,7 +138,7 @@ def test_created_at_is_stored_in_utc_and_must_be_aware() -> None:
     doc = build_document(
         sample_plan(), config_digest="", scope="all", verdict=SafetyVerdict(ok=True), created_at=eastern
     )
-    assert doc["created_at"] == "2026-09-01T06:30:00Z"
+    assert doc.created_at == "2026-09-01T06:30:00Z"
     with pytest.raises(ValueError, match="timezone-aware"):
         build_document(
             sample_plan(),
@@ -143,6 +155,7 @@ def test_created_at_is_stored_in_utc_and_must_be_aware() -> None:
 def test_save_writes_the_document_and_its_renderings(tmp_path: Path) -> None:
     doc = sample_doc()
     paths = save_plan(doc, tmp_path / "out")
+    assert paths.document == doc
     assert paths.json.read_text(encoding="utf-8") == render_json(doc)
     assert paths.text.read_text(encoding="utf-8").endswith("1 to delete.\n")
     assert paths.markdown.read_text(encoding="utf-8").startswith("<!-- ps2moodle plan ")
@@ -155,16 +168,19 @@ def test_redacted_save_keeps_plan_json_complete(tmp_path: Path) -> None:
     assert "zquimby" in paths.json.read_text(encoding="utf-8")  # apply needs the real data
     for rendering in (paths.text, paths.markdown):
         assert "zquimby" not in rendering.read_text(encoding="utf-8")
-    read_document(paths.json)
+    read_plan(paths.json)
 
 
 def test_load_gives_back_the_document_and_the_plan(tmp_path: Path) -> None:
     plan = sample_plan()
     doc = sample_doc(plan)
-    loaded_doc, loaded = load_plan(save_plan(doc, tmp_path).json)
-    assert loaded_doc == {name: value for name, value in doc.items() if name != "changes"}
-    assert read_document(tmp_path / "plan.json") == doc
+    loaded_doc = read_plan(save_plan(doc, tmp_path).json)
+    assert loaded_doc == doc
+    loaded = loaded_doc.plan
     assert loaded.changes == plan.changes
+    assert [(c.rule, c.group_course, c.course_name, c.member) for c in loaded.changes] == [
+        (c.rule, c.group_course, c.course_name, c.member) for c in plan.changes
+    ]
     assert [c.before.moodle_id for c in loaded.changes if c.before] == [
         c.before.moodle_id for c in plan.changes if c.before
     ]
@@ -174,17 +190,16 @@ def test_load_gives_back_the_document_and_the_plan(tmp_path: Path) -> None:
 
 def test_an_empty_plan_loads_back(tmp_path: Path) -> None:
     doc = sample_doc(Plan(), SafetyVerdict(ok=True))
-    header, loaded = load_plan(save_plan(doc, tmp_path).json)
-    assert header == {name: value for name, value in doc.items() if name != "changes"}
-    assert loaded.changes == () and read_document(tmp_path / "plan.json") == doc
+    loaded = read_plan(save_plan(doc, tmp_path).json)
+    assert loaded == doc and loaded.changes == ()
 
 
 def test_names_with_line_breaks_of_every_kind_load_back(tmp_path: Path) -> None:
     # The file is read one b"\n" line at a time; names may hold escaped newlines and the
     # raw U+2028, U+0085 and U+000B that other line splitters break at.
     odd = User(ZEB, username="zquimby", firstname="Ze\nbu\u2028lon\u0085", lastname="Qu\x0bim\rby", moodle_id=None)
-    plan = Plan(changes=(Change(Action.CREATE, ZEB, None, odd, (), "in PowerSchool, not in Moodle"),))
-    _, loaded = load_plan(save_plan(sample_doc(plan), tmp_path).json)
+    plan = Plan(changes=(Change(Action.CREATE, ZEB, None, odd, Reason.MISSING),))
+    loaded = read_plan(save_plan(sample_doc(plan), tmp_path).json)
     assert loaded.changes == plan.changes
 
 
@@ -206,7 +221,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
 def test_every_byte_of_a_change_is_covered_by_the_checksum(saved: tuple[Path, bytes], tmp_path: Path) -> None:
     _, data = saved
     # The adopted account's change: one line of plan.json.
-    start = data.index(b'{"action": "adopt"')
+    start = data.index(b'{"action":"adopt"')
     end = data.index(b"\n", start)
     altered = tmp_path / "plan.json"
     for pos in range(start, end):
@@ -214,16 +229,17 @@ def test_every_byte_of_a_change_is_covered_by_the_checksum(saved: tuple[Path, by
         tampered[pos] ^= 0x01
         altered.write_bytes(bytes(tampered))
         with pytest.raises(PlanFileError):
-            read_document(altered)
+            read_plan(altered)
 
 
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        pytest.param(b'"action": "suspend"', b'"action": "delete" ', id="action"),
-        pytest.param(b'"before_id": 31', b'"before_id": 32', id="moodle-id"),
-        pytest.param(b'"ok": true', b'"ok": false', id="verdict"),
-        pytest.param(b'"reason": "in PowerSchool', b'"reason": "in PowerSchooL', id="reason"),
+        pytest.param(b'"action":"suspend"', b'"action":"delete" ', id="action"),
+        pytest.param(b'"before_id":31', b'"before_id":32', id="moodle-id"),
+        pytest.param(b'"ok":true', b'"ok":false', id="verdict"),
+        pytest.param(b'"reason":"missing"', b'"reason":"differs"', id="reason"),
+        pytest.param(b'"email":"o.vashti.okafor@', b'"email":"x.vashti.okafor@', id="after"),
         pytest.param(b'  "scope": "all",', b'  "scope":"all", ', id="whitespace"),
     ],
 )
@@ -235,7 +251,7 @@ def test_a_hand_edit_is_refused_with_a_clear_message(
     altered = tmp_path / "plan.json"
     altered.write_bytes(data.replace(old, new, 1))
     with pytest.raises(PlanFileError, match="has been altered since it was written"):
-        load_plan(altered)
+        read_plan(altered)
 
 
 def test_crlf_line_endings_are_refused_and_named(saved: tuple[Path, bytes], tmp_path: Path) -> None:
@@ -243,7 +259,7 @@ def test_crlf_line_endings_are_refused_and_named(saved: tuple[Path, bytes], tmp_
     altered = tmp_path / "plan.json"
     altered.write_bytes(data.replace(b"\n", b"\r\n"))
     with pytest.raises(PlanFileError, match="line endings were changed to CRLF"):
-        load_plan(altered)
+        read_plan(altered)
 
 
 def _rewrite(tmp_path: Path, doc: dict[str, Any]) -> Path:
@@ -261,25 +277,46 @@ def _rewrite(tmp_path: Path, doc: dict[str, Any]) -> Path:
     ],
 )
 def test_documents_of_the_wrong_shape_are_refused(tmp_path: Path, mutate: Any, message: str) -> None:
-    doc = sample_doc()
+    doc = _record(sample_doc())
     mutate(doc)
     with pytest.raises(PlanFileError, match=message):
-        load_plan(_rewrite(tmp_path, doc))
+        read_plan(_rewrite(tmp_path, doc))
 
 
-def test_a_re_checksummed_but_malformed_document_is_refused(tmp_path: Path) -> None:
-    doc = sample_doc()
-    doc["changes"][0]["action"] = "teleport"
-    del doc["checksum"]
-    path = tmp_path / "plan.json"
-    path.write_text(render_json(seal(doc)), encoding="utf-8")
-    with pytest.raises(PlanFileError, match="is malformed"):
-        load_plan(path)
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        pytest.param(
+            lambda d: d["changes"][0].update(action="teleport"), "'teleport' is not a valid Action", id="action"
+        ),
+        pytest.param(
+            lambda d: d["changes"][0].update(reason="because"), "'because' is not a valid Reason", id="reason"
+        ),
+        pytest.param(lambda d: d["verdict"].update(ok="yes"), "expected true or false", id="verdict"),
+        pytest.param(lambda d: d["summary"].update(total=3), "summary does not count its changes", id="summary"),
+        pytest.param(lambda d: d["changes"][0].pop("after"), "KeyError", id="missing"),
+        pytest.param(lambda d: d["changes"][0].update(after=None), "neither before nor after", id="empty"),
+    ],
+)
+def test_a_re_checksummed_but_malformed_document_is_refused(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], complaint: str
+) -> None:
+    path = save_plan(sample_doc(), tmp_path).json
+    reseal(path, edit)
+    with pytest.raises(PlanFileError, match=f"is malformed: .*{complaint}"):
+        read_plan(path)
+
+
+def test_a_re_checksummed_edit_loads(tmp_path: Path) -> None:
+    # The resealing is faithful: an edit that keeps the document well formed loads.
+    path = save_plan(sample_doc(), tmp_path).json
+    reseal(path, lambda d: d.update(scope="users"))
+    assert read_plan(path).scope == "users"
 
 
 def test_a_redacted_view_cannot_be_loaded(tmp_path: Path) -> None:
     with pytest.raises(PlanFileError, match="redacted view of plan sha256:"):
-        load_plan(_rewrite(tmp_path, redact_document(sample_doc())))
+        read_plan(_rewrite(tmp_path, _record(redact_document(sample_doc()))))
 
 
 @pytest.mark.parametrize(
@@ -297,7 +334,7 @@ def test_unreadable_files_are_refused_with_a_clear_message(tmp_path: Path, conte
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(PlanFileError, match=message):
-        load_plan(path)
+        read_plan(path)
 
 
 # --- stale plans -------------------------------------------------------------------------
@@ -384,4 +421,16 @@ def test_stale_sentences_name_fields_never_values() -> None:
 
 
 def test_creation_time_is_utc() -> None:
-    assert sample_doc()["created_at"] == CREATED.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert sample_doc().created_at == CREATED.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_every_line_is_standard_json(tmp_path: Path) -> None:
+    # orjson writes the lines; the standard library must read each as the same value.
+    odd = User(ZEB, username="zquimby", firstname='Ze"\\bu\x00\u2028é\U0001f600', lastname="\ud7ff\t", moodle_id=None)
+    plan = Plan(changes=(*sample_plan().changes, Change(Action.CREATE, ZEB, None, odd, Reason.MISSING)))
+    data = save_plan(sample_doc(plan), tmp_path).json.read_bytes()
+    assert json.loads(data) == orjson.loads(data)
+    body = data.split(b"\n")[1:-3]
+    items = [line.strip().rstrip(b",") for line in body if line.startswith(b"    ")]
+    assert [json.loads(item) for item in items] == [orjson.loads(item) for item in items]
+    assert json.loads(items[-1])["after"]["firstname"] == odd.firstname

@@ -10,12 +10,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.model import Kind
-from reconciler.plan.model import Action, Plan
-from reconciler.planfile import save_plan
+from reconciler.plan.file import render_json
+from reconciler.plan.model import Action, Plan, PlanDocument, Reason, SafetyVerdict
 from reconciler.redact import redact_document
-from reconciler.safety import SafetyVerdict
-
-from .sample import district_plan, sample_doc
+from reconciler.render.files import save_plan
+from tests.support.plans import district_plan, sample_doc
 
 SCHEMA_PATH = Path(__file__).parents[2] / "schema" / "plan.schema.json"
 
@@ -44,19 +43,20 @@ def _errors(validator: Draft202012Validator, doc: Any) -> list[str]:
         ),
     ],
 )
-def test_written_plans_validate(validator: Draft202012Validator, tmp_path: Path, doc: dict[str, Any]) -> None:
+def test_written_plans_validate(validator: Draft202012Validator, tmp_path: Path, doc: PlanDocument) -> None:
     written = json.loads(save_plan(doc, tmp_path).json.read_text(encoding="utf-8"))
     assert _errors(validator, written) == []
 
 
 def test_redacted_views_validate(validator: Draft202012Validator) -> None:
-    assert _errors(validator, redact_document(sample_doc())) == []
+    assert _errors(validator, json.loads(render_json(redact_document(sample_doc())))) == []
 
 
 def test_schema_enums_match_the_model() -> None:
     defs = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]
     assert defs["action"]["enum"] == [a.value for a in Action]
     assert defs["kind"]["enum"] == [k.value for k in Kind]
+    assert defs["reason"]["enum"] == [r.value for r in Reason]
 
 
 @pytest.mark.parametrize(
@@ -64,6 +64,8 @@ def test_schema_enums_match_the_model() -> None:
     [
         pytest.param(("changes", 0, "before"), {"key": "x"}, "is not of type 'null'", id="create-with-before"),
         pytest.param(("changes", 0, "action"), "teleport", "is not one of", id="unknown-action"),
+        pytest.param(("changes", 0, "reason"), "in PowerSchool", "is not valid under any", id="reason-in-words"),
+        pytest.param(("changes", 0, "fields"), [], "Additional properties are not allowed", id="fields-of-format-2"),
         pytest.param(("checksum",), "md5:00", "does not match", id="checksum-format"),
         pytest.param(("verdict", "ok"), "yes", "is not of type 'boolean'", id="verdict"),
     ],
@@ -71,7 +73,7 @@ def test_schema_enums_match_the_model() -> None:
 def test_the_schema_has_teeth(
     validator: Draft202012Validator, path: tuple[Any, ...], value: Any, complaint: str
 ) -> None:
-    doc = sample_doc()
+    doc = json.loads(render_json(sample_doc()))
     target: Any = doc
     for step in path[:-1]:
         target = target[step]
@@ -80,5 +82,5 @@ def test_the_schema_has_teeth(
 
 
 def test_a_fingerprints_member_of_format_1_is_refused(validator: Draft202012Validator) -> None:
-    doc = {**sample_doc(), "fingerprints": {}}
+    doc = {**json.loads(render_json(sample_doc())), "fingerprints": {}}
     assert any("Additional properties are not allowed" in e for e in _errors(validator, doc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +11,12 @@ from typing import Any
 import pytest
 
 from reconciler.config.loader import load_config
-from reconciler.planfile import build_document, save_plan, seal
+from reconciler.plan.file import build_document, render_json, seal
 from reconciler.redact import redact_document
-from reconciler.render.json import render_json
+from reconciler.render.files import save_plan
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-
-from .sample import CREATED, OVERRIDDEN, sample_plan
+from tests.support.plans import CREATED, OVERRIDDEN, sample_plan
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "minimal.yaml"
 #: What the example config's ${...} references resolve to in this test.
@@ -53,6 +53,7 @@ def outputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
         sample_plan(), config_digest=config.digest, scope="all", verdict=OVERRIDDEN, created_at=CREATED
     )
     paths = save_plan(doc, tmp_path, redact=True)
+    doc = paths.document
     view = redact_document(doc)
     rendered = {
         f"{name}": fn(d)
@@ -74,4 +75,6 @@ def test_nothing_secret_shaped_appears(outputs: dict[str, str]) -> None:
 
 def test_no_document_key_names_a_secret() -> None:
     doc = seal(build_document(sample_plan(), config_digest="", scope="all", verdict=OVERRIDDEN, created_at=CREATED))
-    assert {k for k in _keys(doc) if re.search(r"(?i)token|secret|password|credential", k)} == set()
+    assert {
+        k for k in _keys(json.loads(render_json(doc))) if re.search(r"(?i)token|secret|password|credential", k)
+    } == set()

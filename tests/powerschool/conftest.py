@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.emulators.district import District, generate_district
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import generate_district
 
 
 @pytest.fixture(scope="session")

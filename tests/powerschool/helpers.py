@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from reconciler.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
-from reconciler.emulators.powerschool import PowerSchoolEmulator
-from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy
+from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
+from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import read_roster
+from reconciler.retry import RetryPolicy
+from tests.support.roster_oracle import expected_roster
 
 #: A fixed "today" inside the generated 2024-25 school year (after the first quarter).
 TODAY = date(2024, 12, 2)
 URL = "https://ps.example.test"
-#: Fast retries for tests; waits are recorded, not slept.
-FAST = RetryPolicy(attempts=5, base_delay_s=0.01, max_delay_s=60.0)
+#: Fast retries for tests, without jitter so waits are exact; waits are recorded, not slept.
+FAST = RetryPolicy(attempts=5, base_delay_s=0.01, max_delay_s=60.0, jitter=0.0)
 
 
 class Sleeps:
@@ -64,7 +66,8 @@ def read(client: PowerSchoolClient, district: District, **kwargs: Any) -> Roster
 def truth(district: District, **kwargs: Any) -> Roster:
     """What a correct read of every school must return."""
     kwargs.setdefault("today", TODAY)
-    return district.expected_roster(
+    return expected_roster(
+        district,
         district.school_numbers,
         student_fields=STUDENT_FIELDS,
         staff_fields=STAFF_FIELDS,

@@ -6,12 +6,13 @@ from datetime import date
 
 import pytest
 
-from reconciler.emulators.district import District
-from reconciler.emulators.powerschool import PowerSchoolEmulator
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.errors import SourceError
 from reconciler.powerschool import quirks
-from reconciler.powerschool.client import PowerSchoolClient, RetryPolicy, fiql, normalize_url
+from reconciler.powerschool.client import PowerSchoolClient, fiql, normalize_url
 from reconciler.powerschool.records import role_name
+from reconciler.retry import RetryPolicy
 
 from .helpers import client_for
 

@@ -17,31 +17,18 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.cli.emulate import powerschool_server
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli import app
-from reconciler.cli.emulate import powerschool_server
 from reconciler.config.loader import check_config
-from reconciler.emulators.district import District
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 from reconciler.powerschool.discovery import render_school_settings
 from reconciler.powerschool.source import read_schools
+from tests.support.configs import minimal_config
 
 from .helpers import TODAY, client_for, read
 
 runner = CliRunner()
-
-CONFIG = """\
-version: 1
-moodle:
-  url: https://moodle.example.org
-  token: ${{MOODLE_TOKEN}}
-connections:
-  - name: springfield
-    powerschool:
-      url: {url}
-      client_id: ${{PS_CLIENT_ID}}
-      client_secret: ${{PS_CLIENT_SECRET}}
-    schools: {schools}
-"""
 
 
 def starter(district: District) -> str:
@@ -68,7 +55,7 @@ def test_the_starter_block_lists_schools_terms_and_courses_with_counts(small: Di
 def test_the_starter_block_pasted_into_a_config_is_valid(small: District, tmp_path: Path) -> None:
     block = textwrap.indent(starter(small), "    ")
     path = tmp_path / "ps2moodle.yaml"
-    path.write_text(CONFIG.format(url="https://ps.example.org", schools="[100, 200, 300]") + block, encoding="utf-8")
+    path.write_text(minimal_config(name="springfield", schools="100, 200, 300") + block, encoding="utf-8")
     assert check_config(path) == []
 
 
@@ -86,7 +73,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_discover_over_loopback_http(served: str, tmp_path: Path) -> None:
     config = tmp_path / "ps2moodle.yaml"
-    config.write_text(CONFIG.format(url=served + "/", schools="[200]"), encoding="utf-8")
+    config.write_text(minimal_config(name="springfield", powerschool_url=served + "/", schools="200"), encoding="utf-8")
     result = runner.invoke(app, ["discover", str(config), "--connection", "springfield"])
     assert result.exit_code == 0, result.output
     data = YAML(typ="safe").load(io.StringIO(result.stdout))
@@ -96,9 +83,17 @@ def test_discover_over_loopback_http(served: str, tmp_path: Path) -> None:
     assert os.environ["PS_CLIENT_SECRET"] not in result.output
 
 
+def test_discover_reads_the_only_connection_without_being_told_its_name(served: str, tmp_path: Path) -> None:
+    config = tmp_path / "ps2moodle.yaml"
+    config.write_text(minimal_config(name="springfield", powerschool_url=served, schools="200"), encoding="utf-8")
+    result = runner.invoke(app, ["discover", str(config)])
+    assert result.exit_code == 0, result.output
+    assert 200 in YAML(typ="safe").load(io.StringIO(result.stdout))["school_settings"]
+
+
 def test_discover_names_an_unknown_connection(served: str, tmp_path: Path) -> None:
     config = tmp_path / "ps2moodle.yaml"
-    config.write_text(CONFIG.format(url=served, schools="[200]"), encoding="utf-8")
+    config.write_text(minimal_config(name="springfield", powerschool_url=served, schools="200"), encoding="utf-8")
     result = runner.invoke(app, ["discover", str(config), "--connection", "nope"])
     assert result.exit_code == 1
     assert "no connection named 'nope'" in result.output and "springfield" in result.output
@@ -106,7 +101,7 @@ def test_discover_names_an_unknown_connection(served: str, tmp_path: Path) -> No
 
 def test_discover_reports_a_mistyped_school_without_a_traceback(served: str, tmp_path: Path) -> None:
     config = tmp_path / "ps2moodle.yaml"
-    config.write_text(CONFIG.format(url=served, schools="[250]"), encoding="utf-8")
+    config.write_text(minimal_config(name="springfield", powerschool_url=served, schools="250"), encoding="utf-8")
     result = runner.invoke(app, ["discover", str(config), "--connection", "springfield"])
     assert result.exit_code == 1
     assert "250 not in PowerSchool" in result.output and "Traceback" not in result.output

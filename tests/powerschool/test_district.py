@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from reconciler.emulators.district import SCALES, District, generate_district
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.generator import SCALES, generate_district
 
 
 def fingerprint(d: District) -> tuple[object, ...]:

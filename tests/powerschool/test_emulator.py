@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulators.district import District
-from reconciler.emulators.powerschool import Plugin, PowerSchoolEmulator, Quirks
+from ps2moodle_testkit.emulators.district import District
+from ps2moodle_testkit.emulators.powerschool import Plugin, PowerSchoolEmulator, Quirks
 
 Client = httpx.Client
 

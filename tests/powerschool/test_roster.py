@@ -9,6 +9,8 @@ from datetime import date
 
 import pytest
 
+from ps2moodle_testkit.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
+from ps2moodle_testkit.emulators.powerschool import Plugin, PowerSchoolEmulator, Quirks
 from reconciler.config.model import (
     Connection,
     CustomField,
@@ -17,12 +19,11 @@ from reconciler.config.model import (
     SecretRef,
     SectionMigration,
 )
-from reconciler.emulators.district import SECTION_FIELD, STAFF_FIELDS, STUDENT_FIELDS, District
-from reconciler.emulators.powerschool import Plugin, PowerSchoolEmulator, Quirks
 from reconciler.errors import SourceError
 from reconciler.powerschool import records
 from reconciler.powerschool.roster import Term
 from reconciler.powerschool.source import fetch_roster, read_roster
+from tests.support.roster_oracle import expected_roster
 
 from .helpers import TODAY, URL, client_for, differences, read, truth
 
@@ -140,8 +141,13 @@ def test_fetch_roster_reads_what_the_connection_configures(tiny: District, monke
         section_migration=SectionMigration(SECTION_FIELD),
     )
     roster = fetch_roster(connection, transport=emulator.transport(), today=TODAY)
-    want = tiny.expected_roster(
-        [200], today=TODAY, student_fields=STUDENT_FIELDS[:1], staff_fields=STAFF_FIELDS, section_field=SECTION_FIELD
+    want = expected_roster(
+        tiny,
+        [200],
+        today=TODAY,
+        student_fields=STUDENT_FIELDS[:1],
+        staff_fields=STAFF_FIELDS,
+        section_field=SECTION_FIELD,
     )
     assert differences(roster, want) == []
     assert any(s.custom for s in roster.students) and any(s.extension for s in roster.sections)

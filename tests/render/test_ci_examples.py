@@ -1,8 +1,10 @@
-"""examples/ci: the workflows parse, take secrets only from the secret store, and the
-``ps2moodle show`` lines they run work and post nothing personal."""
+"""examples/ci: the workflows parse, take secrets only from the secret store, the
+``ps2moodle show`` lines they run work and post nothing personal, and the apply workflow
+runs only the plan the reviewers approved, signed by the plan workflow."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -13,9 +15,8 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.planfile import save_plan
-
-from ..planfile.sample import PERSONAL, sample_doc
+from reconciler.render.files import save_plan
+from tests.support.plans import PERSONAL, sample_doc
 
 CI = Path(__file__).parents[2] / "examples" / "ci"
 WORKFLOWS = sorted(CI.glob("*.yml"))
@@ -37,13 +38,44 @@ def _commands(workflow: Any, name: str) -> list[list[str]]:
     return out
 
 
-def test_there_are_a_pull_request_and_a_nightly_workflow() -> None:
-    assert [p.name for p in WORKFLOWS] == ["nightly-drift.yml", "pr-plan.yml"]
+def test_there_are_a_pull_request_a_nightly_and_an_apply_workflow() -> None:
+    assert [p.name for p in WORKFLOWS] == ["apply-approved.yml", "nightly-drift.yml", "pr-plan.yml"]
     pr, nightly = _load(CI / "pr-plan.yml"), _load(CI / "nightly-drift.yml")
     assert "pull_request" in pr["on"] and pr["permissions"]["pull-requests"] == "write"
     assert nightly["on"]["schedule"] and nightly["permissions"] == {"contents": "read"}
     assert any("--detailed-exitcode" in argv for argv in _commands(nightly, "plan"))
     assert all("--redact" in argv for wf in (pr, nightly) for argv in _commands(wf, "plan") + _commands(wf, "show"))
+
+
+def test_apply_runs_only_the_approved_signed_plan() -> None:
+    pr, apply = _load(CI / "pr-plan.yml"), _load(CI / "apply-approved.yml")
+    (argv,) = _commands(apply, "apply")
+    assert argv[:4] == ["apply", "plan-output/plan.json", "-c", "ps2moodle.yaml"]
+    assert argv[4] == "--expect-checksum" and "steps.approved.outputs.checksum" in argv[5]
+    assert "--auto-approve" not in argv and "--allow-unsafe" not in argv
+    (plan_step,) = [s for s in pr["jobs"]["plan"]["steps"] if "ps2moodle plan " in s.get("run", "")]
+    (apply_step,) = [s for s in apply["jobs"]["apply"]["steps"] if "ps2moodle apply " in s.get("run", "")]
+    assert "PS2MOODLE_PLAN_KEY" in plan_step["env"] and "PS2MOODLE_PLAN_KEY" in apply_step["env"]
+    (upload,) = [s for s in pr["jobs"]["plan"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert upload["with"]["path"].split() == ["plan-output/plan.json", "plan-output/plan.json.sig"]
+    assert apply["jobs"]["apply"]["environment"] == "moodle-apply"
+    assert apply["concurrency"] == {"group": "ps2moodle-apply", "cancel-in-progress": False}
+
+
+def test_the_checksum_the_apply_workflow_reads_is_the_one_the_comment_carries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = save_plan(sample_doc(), tmp_path / "plan-output")
+    (argv,) = _commands(_load(CI / "pr-plan.yml"), "show")
+    comment = CliRunner().invoke(app, argv).stdout
+    script = next(
+        s["run"] for s in _load(CI / "apply-approved.yml")["jobs"]["apply"]["steps"] if s.get("id") == "approved"
+    )
+    pattern = re.search(r'capture\("(.*?)"\)', script)
+    assert pattern is not None
+    found = re.search(pattern.group(1).replace("(?<c>", "(?P<c>"), comment)
+    assert found is not None and found["c"] == json.loads(paths.json.read_text(encoding="utf-8"))["checksum"]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)

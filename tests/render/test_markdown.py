@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
 from reconciler import keys
 from reconciler.model import Category, Course, User, enrolment
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, PlanDocument, Reason, SafetyVerdict
 from reconciler.redact import redact_document
 from reconciler.render.markdown import COMMENT_LIMIT, DEFAULT_BUDGET, code, render_markdown
-from reconciler.safety import SafetyVerdict
+from tests.support.plans import first_labelled, sample_doc
 
-from ..planfile.sample import sample_doc
 from .golden import check_golden
 
 SCHOOLS = 20
@@ -67,9 +65,9 @@ def test_one_collapsible_section_per_school() -> None:
 
 def test_text_from_outside_cannot_format_the_comment_or_mention_anyone() -> None:
     doc = sample_doc()
-    doc["notices"][1]["message"] = "</details><script>x</script> @district-admins `tick` **bold**"
-    doc["changes"][0]["label"] = "```\n# injected"
-    md = render_markdown(doc)
+    notice = replace(doc.notices[1], message="</details><script>x</script> @district-admins `tick` **bold**")
+    doc = replace(doc, notices=(doc.notices[0], notice, *doc.notices[2:]))
+    md = render_markdown(first_labelled(doc, "```\n# injected"))
     assert "- **warning** ``</details><script>x</script> @district-admins `tick` **bold**``" in md
     # The label's backticks make the diff fence longer, so the fence cannot be closed early.
     assert "````diff\n+ create category ```\\u000a# injected" in md
@@ -82,9 +80,7 @@ def test_code_spans_survive_backticks() -> None:
 
 
 def test_long_lines_are_cut() -> None:
-    doc = sample_doc()
-    doc["changes"][0]["label"] = "x" * 1000
-    md = render_markdown(doc)
+    md = render_markdown(first_labelled(sample_doc(), "x" * 1000))
     assert "x" * 250 in md and "x" * 300 not in md and "…" in md
 
 
@@ -96,64 +92,38 @@ def test_budget_below_the_minimum_is_refused() -> None:
 # --- a district-size plan ------------------------------------------------------------------
 
 
-def _district_document() -> dict[str, Any]:
+def _district_document() -> PlanDocument:
     """A first sync of a 20-school district as a plan document: 53,000 accounts, 12,000
-    courses, 300,000 enrolments. Change dicts are stamped from one real ``to_dict()`` per
-    kind (building 365,000 model objects would take most of a minute)."""
+    courses, 300,000 enrolments."""
     category = keys.category_key(("District",))
-    user_key, course_key = keys.student_key("d", 0), keys.section_course_key("d", 100, 0)
-    member = enrolment(course_key, user_key, ["student"])
-    reason = "in PowerSchool, not in Moodle"
-    user_t = Change(Action.CREATE, user_key, None, User(user_key, "u", "f", "l", "e")).to_dict()
-    course_t = Change(Action.CREATE, course_key, None, Course(course_key, "s", "f", category)).to_dict()
-    enrol_t = Change(Action.CREATE, member.key, None, member).to_dict()
-    people = [keys.student_key("d", n).id for n in range(50_000)] + [keys.staff_key("d", n).id for n in range(3_000)]
-    changes: list[dict[str, Any]] = [
-        Change(Action.CREATE, category, None, Category(category, "District"), (), reason).to_dict()
-    ]
+    people = [keys.student_key("d", n) for n in range(50_000)] + [keys.staff_key("d", n) for n in range(3_000)]
+    changes = [Change(Action.CREATE, category, None, Category(category, "District"), Reason.MISSING)]
     for n, person in enumerate(people):
-        after = {**user_t["after"], "username": f"u{n:06d}", "email": f"u{n:06d}@example.org"}
-        after |= {"firstname": f"First{n}", "lastname": f"Last{n}"}
-        changes.append({**user_t, "key": person, "label": after["username"], "after": after, "reason": reason})
+        user = User(person, f"u{n:06d}", f"First{n}", f"Last{n}", f"u{n:06d}@example.org")
+        changes.append(Change(Action.CREATE, person, None, user, Reason.MISSING))
     courses = [keys.section_course_key("d", 100 + n % SCHOOLS, 1000 + n) for n in range(12_000)]
-    contexts = [{"course": course.id, "school": keys.school_of(course)} for course in courses]
     for n, course in enumerate(courses):
-        after = {**course_t["after"], "shortname": f"SEC{n:05d}", "fullname": f"Section {n}"}
-        changes.append({**course_t, "key": course.id, "label": f"SEC{n:05d}", "after": after, "context": contexts[n]})
+        changes.append(Change(Action.CREATE, course, None, Course(course, f"SEC{n:05d}", f"Section {n}", category)))
     for n in range(300_000):
-        section, person = courses[n % len(courses)].id, people[n % 50_000]
-        ident = f"{section}|{person}"
-        after = {**enrol_t["after"], "course": section, "user": person}
-        context = contexts[n % len(courses)]
-        changes.append({**enrol_t, "key": ident, "after": after, "reason": reason, "context": context})
-    # Stamped dicts have exactly the shape the model writes and reads.
-    for sample in (changes[1], changes[60_000], changes[-1]):
-        assert Change.from_dict(sample).to_dict() == sample
-    doc: dict[str, Any] = sample_doc(
-        Plan(), SafetyVerdict(ok=False, violations=("53000 user creates: over the limit of 50000",))
-    )
-    by_kind: dict[str, dict[str, int]] = {}
-    for (kind, action), n in sorted(Counter((c["kind"], c["action"]) for c in changes).items()):
-        by_kind.setdefault(kind, {})[action] = n
-    doc["summary"] = {"total": len(changes), "by_action": {"create": len(changes)}, "by_kind": by_kind, "owned": {}}
-    doc["changes"] = changes
-    doc["fingerprints"] = {f"{c['kind']}:{c['key']}": {"expect": "absent"} for c in changes}
-    # The renderer shows the checksum but never verifies it (load_plan does); hashing 190 MB
-    # of canonical JSON would double this test's time.
-    doc["checksum"] = "sha256:" + "5" * 64
-    return doc
+        member = enrolment(courses[n % len(courses)], people[n % 50_000], ["student"])
+        changes.append(Change(Action.CREATE, member.key, None, member, Reason.MISSING))
+    plan = Plan(changes=tuple(changes))
+    verdict = SafetyVerdict(ok=False, violations=("53000 user creates: over the limit of 50000",))
+    # The renderer shows the checksum but never verifies it (read_plan does): sealing would
+    # encode 190 MB only to be thrown away.
+    return replace(sample_doc(Plan(), verdict), changes=plan.changes, checksum="sha256:" + "5" * 64)
 
 
 @pytest.fixture(scope="module")
-def district() -> dict[str, Any]:
+def district() -> PlanDocument:
     return _district_document()
 
 
 @pytest.mark.slow
-def test_a_district_plan_fits_a_github_comment(district: dict[str, Any]) -> None:
+def test_a_district_plan_fits_a_github_comment(district: PlanDocument) -> None:
     md = render_markdown(district)
     assert len(md) <= DEFAULT_BUDGET < COMMENT_LIMIT
-    assert district["summary"]["by_kind"] == {
+    assert district.summary.by_kind == {
         "category": {"create": 1},
         "course": {"create": 12_000},
         "user": {"create": 53_000},
@@ -174,7 +144,7 @@ def test_a_district_plan_fits_a_github_comment(district: dict[str, Any]) -> None
 
 
 @pytest.mark.slow
-def test_a_redacted_district_plan_fits_and_names_no_one(district: dict[str, Any]) -> None:
+def test_a_redacted_district_plan_fits_and_names_no_one(district: PlanDocument) -> None:
     md = render_markdown(redact_document(district))
     assert len(md) < COMMENT_LIMIT
     words = set(re.findall(r"[\w.@-]+", md))

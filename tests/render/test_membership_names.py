@@ -7,15 +7,14 @@ from datetime import UTC, datetime
 from reconciler.desired import build_desired
 from reconciler.model import State
 from reconciler.plan.diff import compute_plan
-from reconciler.planfile import build_document, seal
+from reconciler.plan.file import build_document, seal
+from reconciler.plan.model import PlanDocument, SafetyVerdict
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
-from reconciler.safety import SafetyVerdict
-
-from ..engine.factories import config, roster
+from tests.support.factories import config, roster
 
 
-def _document() -> dict[str, object]:
+def _document() -> PlanDocument:
     desired = build_desired(config(), {"north": roster()}).state
     plan = compute_plan(desired, State())
     return seal(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Plan, SafetyVerdict
 from reconciler.redact import redact_document
 from reconciler.render.text import render_text
-from reconciler.safety import SafetyVerdict
+from tests.support.plans import first_labelled, sample_doc
 
-from ..planfile.sample import sample_doc
 from .golden import check_golden
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -75,9 +75,8 @@ def test_plain_without_colour_and_the_same_text_with_it() -> None:
 
 
 def test_control_and_bidi_characters_are_shown_escaped() -> None:
-    doc = sample_doc()
-    doc["changes"][0]["label"] = "Evil\x1b[2J\u202eCourse"
-    doc["notices"][0]["message"] = "line one\nline two"
+    doc = first_labelled(sample_doc(), "Evil\x1b[2J\u202eCourse")
+    doc = replace(doc, notices=(replace(doc.notices[0], message="line one\nline two"), *doc.notices[1:]))
     text = render_text(doc)
     assert "\x1b" not in text and "\u202e" not in text
     assert "Evil\\u001b[2J\\u202eCourse" in text
@@ -85,8 +84,6 @@ def test_control_and_bidi_characters_are_shown_escaped() -> None:
 
 
 def test_unicode_line_separators_are_shown_escaped() -> None:
-    doc = sample_doc()
-    doc["changes"][0]["label"] = "Two\u2028lines\u2029here"
-    text = render_text(doc)
+    text = render_text(first_labelled(sample_doc(), "Two\u2028lines\u2029here"))
     assert "\u2028" not in text and "\u2029" not in text
     assert "Two\\u2028lines\\u2029here" in text

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from ps2moodle_testkit.emulators.generator import generate_district
+from ps2moodle_testkit.emulators.moodle.site import MoodleSite
+from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.cli import app
-from reconciler.emulators.district import generate_district
-from reconciler.emulators.moodle.site import MoodleSite
-from reconciler.emulators.powerschool import PowerSchoolEmulator
 
-from .conftest import MOODLE_TOKEN, PS_ID, PS_SECRET, SECRETS, WEBHOOK_KEY
+from .systems import MOODLE_TOKEN, PS_ID, PS_SECRET, SECRETS, WEBHOOK_KEY
 
 runner = CliRunner()
 

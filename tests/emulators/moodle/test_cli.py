@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import TOKEN, Replayer
-from .test_golden_sequence import replay_sequence
+from .replay import TOKEN, Replayer, replay_sequence
 
 COMMAND = [sys.executable, "-c", "from reconciler.cli import app; app()", "emulate", "moodle"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.emulators.moodle import CostModel, MoodleSite, serve_moodle
-from reconciler.emulators.moodle.functions.enrol import enrolled_user_ids
+from ps2moodle_testkit.emulators.moodle import CostModel, MoodleSite, serve_moodle
+from ps2moodle_testkit.emulators.moodle.functions.enrol import enrolled_user_ids
 
 FORM = {"wstoken": "t", "wsfunction": "core_webservice_get_site_info", "moodlewsrestformat": "json"}
 PATH = "/webservice/rest/server.php"
@@ -44,6 +44,27 @@ def test_fail_next_answers_5xx_without_running_the_call(http: httpx.Client, fres
     create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
     assert [http.post(PATH, data=create).status_code for _ in range(3)] == [502, 502, 200]
     assert len(fresh.categories) == 2  # only the third call reached Moodle
+
+
+def test_fail_after_processing_runs_the_call_then_answers_5xx(http: httpx.Client, fresh: MoodleSite) -> None:
+    fresh.faults.fail_next(1, status=503, after_processing=True)
+    create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
+    reply = http.post(PATH, data=create)
+    assert reply.status_code == 503 and "503 Service Unavailable" in reply.text
+    assert len(fresh.categories) == 2  # written, though the client was told otherwise
+
+
+def test_truncated_answer_after_processing(http: httpx.Client, fresh: MoodleSite) -> None:
+    fresh.faults.truncate_next(1)
+    create = dict(FORM, wsfunction="core_course_create_categories", **{"categories[0][name]": "X"})
+    cut = http.post(PATH, data=create)
+    whole = http.post(PATH, data=create)
+    assert cut.status_code == whole.status_code == 200
+    assert whole.json()[0]["name"] == "X"
+    assert cut.content.startswith(b'[{"id":') and 0 < len(cut.content) < len(whole.content)
+    with pytest.raises(ValueError):
+        cut.json()
+    assert len(fresh.categories) == 3  # both calls ran
 
 
 def test_dropped_connection_before_or_after_processing(http: httpx.Client, fresh: MoodleSite) -> None:
@@ -195,8 +216,8 @@ def eight_courses() -> MoodleSite:
     return site
 
 
-def test_concurrent_batches_deadlock_as_on_the_recording_site(eight_courses: MoodleSite, golden: Path) -> None:
-    recorded = json.loads((golden / "deadlock" / "run_shuffle.json").read_text(encoding="utf-8"))
+def test_concurrent_batches_deadlock_as_on_the_recording_site(eight_courses: MoodleSite, golden_dir: Path) -> None:
+    recorded = json.loads((golden_dir / "deadlock" / "run_shuffle.json").read_text(encoding="utf-8"))
     victim = next(r for r in recorded["results"] if r["failed"])
     failed = _deadlock_round(eight_courses, "shuffle")
     assert failed, "shuffled batches sharing users should deadlock"

@@ -4,12 +4,12 @@
 state. A fresh emulator, served over real HTTP on loopback, must give the recorded
 answer to every one of the 252 web-service records, ids included, when only what the
 README allows is normalized (timestamps, site URL, site-info function order; see
-``conftest.normalize``). The setup lines are applied through the test hook.
+``replay.normalize``). The setup lines are applied through the test hook.
 
 One named exception: ``core_course_get_courses`` reads without ORDER BY, so a real
 site lists courses in PostgreSQL heap order, which depends on page layout and tuple
 sizes. The emulator models heap order as "last written last"; for these two records the
-comparison is by course id (every field still compared). See :data:`HEAP_ORDER`.
+comparison is by course id (every field still compared). See :data:`replay.HEAP_ORDER`.
 """
 
 from __future__ import annotations
@@ -19,37 +19,7 @@ from typing import Any
 
 import pytest
 
-#: Records whose list order is PostgreSQL heap order: compared order-insensitively.
-HEAP_ORDER = {
-    125: "core_course_get_courses without ids: unordered SELECT, heap order on the real site",
-    126: "core_course_get_courses with ids: unordered get_records_list, heap order on the real site",
-}
-
-
-def _by_id(got: Any, want: Any) -> bool:
-    return isinstance(got, list) and isinstance(want, list) and sorted(got, key=_id) == sorted(want, key=_id)
-
-
-def _id(item: Any) -> int:
-    return int(item["id"]) if isinstance(item, dict) else 0
-
-
-def replay_sequence(replayer: Any, records: list[dict[str, Any]]) -> list[str]:
-    """Replay every record in order; describe each mismatch."""
-    failures = []
-    for record in records:
-        if "setup" in record:
-            replayer.setup(record)
-            continue
-        compare = _by_id if record["seq"] in HEAP_ORDER else None
-        result = replayer.replay(record, compare=compare)
-        if not result.matches:
-            failures.append(
-                f"seq {record['seq']} {record['function']} ({record['case']}):\n"
-                f"   got {result.status} {str(result.response)[:1500]}\n"
-                f"  want {record['status']} {str(record['response'])[:1500]}"
-            )
-    return failures
+from .replay import HEAP_ORDER, replay_sequence
 
 
 def test_production_sequence_replays_record_for_record(

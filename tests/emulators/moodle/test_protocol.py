@@ -6,10 +6,18 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulators.moodle import MoodleSite
-from reconciler.emulators.moodle.formdata import merge_get_post, parse_query_string, parse_urlencoded_body
-from reconciler.emulators.moodle.params import Multiple, Param, Plain, Single, Value, default, validate_parameters
-from reconciler.emulators.moodle.php import intval, loose_equal, strip_tags
+from ps2moodle_testkit.emulators.moodle import MoodleSite
+from ps2moodle_testkit.emulators.moodle.formdata import merge_get_post, parse_query_string, parse_urlencoded_body
+from ps2moodle_testkit.emulators.moodle.params import (
+    Multiple,
+    Param,
+    Plain,
+    Single,
+    Value,
+    default,
+    validate_parameters,
+)
+from ps2moodle_testkit.emulators.moodle.php import intval, loose_equal, strip_tags
 
 # -- PHP request variables -------------------------------------------------------------------
 
@@ -97,7 +105,7 @@ SIGNATURE = Single(
     ],
 )
 def test_validation_messages_name_the_path(params: dict[str, Any], debuginfo: str) -> None:
-    from reconciler.emulators.moodle.errors import MoodleError
+    from ps2moodle_testkit.emulators.moodle.errors import MoodleError
 
     with pytest.raises(MoodleError) as raised:
         validate_parameters(SIGNATURE, params, Plain())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.emulators.moodle import MoodleSite
+from ps2moodle_testkit.emulators.moodle import MoodleSite
 
 
 def _user(name: str, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,132 @@
+"""``ps2moodle demo``: the whole job on an emulated district, start to finish, in process.
+
+It plans against an empty emulated Moodle, applies, plans again (no changes), then makes
+three everyday PowerSchool changes (a student moves section, a teacher is added, a student
+leaves) and shows the plan that follows, applies it, and plans once more. The plans are
+written to ``plan-output/demo/`` like any other.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from ps2moodle_testkit.demo import EXAMPLES
+from ps2moodle_testkit.demo.sandbox import Sandbox
+from ps2moodle_testkit.demo.scenario import everyday_changes
+from reconciler.cli.app import out
+from reconciler.cli.common import reported_errors
+from reconciler.moodle.client import MoodleClient
+from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
+from reconciler.render import PlanFormat, render
+from reconciler.render.files import save_plan
+
+#: The example config the demo runs (shipped inside the package).
+DEMO_CONFIG = EXAMPLES / "district.yaml"
+#: Plan lines shown on screen before pointing at the full file.
+SHOWN_LINES = 30
+
+
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo's plans are written.")] = Path(
+        "plan-output/demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the generated district.")] = 1,
+) -> None:
+    """Run plan, apply and re-plan on an emulated district and Moodle (nothing real is touched)."""
+    started = time.monotonic()
+    with reported_errors("demo"):
+        sandbox = Sandbox.create(DEMO_CONFIG, seed=seed)
+        sandbox.config = replace(sandbox.config, audit_log=str(out_dir / "audit.jsonl"))
+        os.environ.update(sandbox.environment)
+        moodle = sandbox.moodle_client()
+        _intro(sandbox)
+
+        _step("1. Plan against an empty Moodle")
+        first = _plan(sandbox, moodle, out_dir / "1-first-plan", lines=SHOWN_LINES)
+        _step("2. Apply it")
+        _apply(sandbox, moodle, first)
+        _step("3. Plan again: Moodle now matches PowerSchool")
+        _plan(sandbox, moodle, out_dir / "3-no-changes")
+
+        _step("4. Three changes in PowerSchool, and the plan that follows")
+        for line in everyday_changes(sandbox):
+            out.print(Text(f"  - {line}"))
+        after = _plan(sandbox, moodle, out_dir / "4-after-changes")
+        _step("5. Apply, and plan once more")
+        _apply(sandbox, moodle, after)
+        _plan(sandbox, moodle, out_dir / "5-converged")
+    calls = moodle.stats.total
+    out.print(Text(f"\nDemo finished in {time.monotonic() - started:.1f} s ({calls} Moodle web-service calls)."))
+    out.print(Text(f"Plans, renderings and the audit log are in {out_dir}/."))
+
+
+def _intro(sandbox: Sandbox) -> None:
+    district = next(iter(sandbox.districts.values()))
+    out.print(Text(f"ps2moodle demo: {district.name} (generated, seed {district.seed})", style="bold"))
+    out.print(
+        Text(
+            f"  PowerSchool (emulated): {len(district.school_numbers)} schools, {len(district.students)} students, "
+            f"{len(district.users)} staff, {len(district.sections)} sections, {len(district.enrolments)} enrolments"
+        )
+    )
+    out.print(Text("  Moodle (emulated): a fresh Moodle 4.5 site"))
+    out.print(Text(f"  Config: {DEMO_CONFIG.name} (examples/district.yaml)"))
+
+
+def _step(title: str) -> None:
+    out.print(Rule(title, align="left"))
+
+
+def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | None = None) -> PlanRun:
+    run = run_plan(sandbox.config, moodle, sandbox.roster_reader())
+    doc = plan_document(sandbox.config, run)
+    paths = save_plan(doc, folder)
+    text = render(paths.document, PlanFormat.TEXT, color=out.is_terminal)
+    shown = text.splitlines()
+    if lines is not None and len(shown) > lines:
+        out.file.write("\n".join([*shown[:lines], f"  ... {len(shown) - lines} more lines in {paths.text}", ""]))
+        out.file.write(shown[-1] + "\n")
+    else:
+        out.file.write(text)
+    out.file.flush()
+    _summary(run)
+    return run
+
+
+def _summary(run: PlanRun) -> None:
+    if run.plan.is_empty:
+        return
+    table = Table(title="changes by kind", title_justify="left")
+    actions = list(run.plan.action_totals())
+    table.add_column("kind")
+    for action in actions:
+        table.add_column(action, justify="right")
+    for kind, counts in run.plan.counts().items():
+        table.add_row(kind, *(str(counts.get(a, "")) for a in actions))
+    out.print(table)
+
+
+def _apply(sandbox: Sandbox, moodle: MoodleClient, run: PlanRun) -> None:
+    if not run.verdict.ok:
+        out.print(Text("Not applied: the safety checks refused the plan.", style="bold red"))
+        raise typer.Exit(1)
+    before = moodle.stats.total
+    started = time.monotonic()
+    report = run_apply(sandbox.config, moodle, run.plan, run.live)
+    out.print(
+        Text(
+            f"Applied {len(report.results) - len(report.failures)} of {len(report.results)} changes in "
+            f"{time.monotonic() - started:.1f} s with {moodle.stats.total - before} web-service calls."
+        )
+    )
+    for result in report.failures:
+        out.print(Text(f"  {result.status.value}: {result.change.key}: {result.error}", style="red"))

@@ -1,0 +1,110 @@
+"""The safety gate: may this plan run without a person saying yes? (pure)
+
+Nothing may remove or suspend at scale unseen. The gate collects every violation, not
+just the first:
+
+- brakes: per action (and optionally per kind) a maximum count and a maximum percent
+  of what the tool owns of that kind (percentages only once it owns ``min_existing``);
+  adoptions are braked too (by default every account adopted needs a person's yes);
+- the empty-school guard: a configured school that returned no active students from
+  PowerSchool while Moodle holds its courses looks like an outage or a mistyped number;
+- an override (``--allow-unsafe "reason"``) turns a refusal into a recorded pass for
+  this one plan; it requires a written reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from reconciler import keys
+from reconciler.config.model import SafetyPolicy
+from reconciler.model import Kind, State
+from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
+
+
+def brake_action(change: Change) -> str | None:
+    """The brake a change counts against: ``suspend``, ``unenrol`` (an enrolment removed),
+    ``remove`` (a cohort or group membership removed), ``delete`` (an object deleted) or
+    ``adopt`` (an object someone else made taken over: an account's owner changes hands)."""
+    if change.action is Action.SUSPEND:
+        return "suspend"
+    if change.action is Action.ADOPT:
+        return "adopt"
+    if change.action is Action.DELETE:
+        if change.key.kind is Kind.ENROLMENT:
+            return "unenrol"
+        if change.key.kind in (Kind.COHORT_MEMBER, Kind.GROUP_MEMBER):
+            return "remove"
+        return "delete"
+    return None
+
+
+def check_safety(
+    plan: Plan,
+    live: State,
+    policy: SafetyPolicy,
+    *,
+    school_students: Mapping[tuple[str, int], int] | None = None,
+    override_reason: str | None = None,
+) -> SafetyVerdict:
+    """Judge ``plan``; an empty or whitespace ``override_reason`` is no override."""
+    violations = [*_brakes(plan, policy), *_empty_schools(plan, live, policy, school_students or {})]
+    reason = (override_reason or "").strip() or None
+    if not violations:
+        return SafetyVerdict(ok=True)
+    return SafetyVerdict(ok=reason is not None, violations=tuple(violations), override_reason=reason)
+
+
+def _brakes(plan: Plan, policy: SafetyPolicy) -> list[str]:
+    tally: Counter[tuple[str, Kind]] = Counter()
+    for change in plan.changes:
+        action = brake_action(change)
+        if action is not None:
+            tally[(action, change.key.kind)] += 1
+    out: list[str] = []
+    for (action, kind), count in sorted(tally.items(), key=lambda item: (item[0][0], item[0][1].value)):
+        threshold = policy.threshold_for(action, kind.value)
+        if threshold is None:
+            continue
+        owned = plan.owned_counts.get(kind.value, 0)
+        what = f"{count} {kind.value} {action}{'s' if count != 1 else ''}"
+        if threshold.count is not None and count > threshold.count:
+            out.append(f"{what}: more than the limit of {threshold.count} ({action}:{kind.value})")
+        if threshold.percent is not None and owned >= policy.min_existing:
+            percent = 100.0 * count / owned
+            if percent > threshold.percent:
+                out.append(
+                    f"{what}: {percent:.1f}% of the {owned} owned, more than the limit of "
+                    f"{threshold.percent:g}% ({action}:{kind.value})"
+                )
+    return out
+
+
+def _empty_schools(
+    plan: Plan, live: State, policy: SafetyPolicy, school_students: Mapping[tuple[str, int], int]
+) -> list[str]:
+    """A school that returned no students while the plan removes people from its courses.
+    (Once a reviewed override has emptied a closed school, plans that remove nothing more
+    there pass again.)"""
+    if not policy.empty_school_guard:
+        return []
+    courses_by_school: Counter[tuple[str, str]] = Counter(
+        (keys.connection_of(r.key), keys.school_of(r.key)) for r in live.by_kind(Kind.COURSE)
+    )
+    removing: Counter[tuple[str, str]] = Counter()
+    for change in plan.changes:
+        if not change.is_removal:
+            continue
+        course = change.course
+        if course is not None:
+            removing[(keys.connection_of(course), keys.school_of(course))] += 1
+    out: list[str] = []
+    for (connection, school), students in sorted(school_students.items()):
+        held = courses_by_school.get((connection, str(school)), 0)
+        if students == 0 and held and removing.get((connection, str(school))):
+            out.append(
+                f"school {school} of connection {connection} returned no active students from PowerSchool, "
+                f"but Moodle holds {held} of its courses: a PowerSchool outage or a wrong school number?"
+            )
+    return out
