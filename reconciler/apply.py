@@ -86,10 +86,14 @@ ReadBack = Callable[[Sequence[Change]], State]
 @dataclass(frozen=True)
 class ApplyReport:
     """Every change's outcome, in the order they ran; ``stopped`` says why the apply
-    stopped early (a signal, a lost lock), if it did."""
+    stopped early (a signal, a lost lock), if it did. ``deadlocks``: batches Moodle refused
+    with a write error that the same batch re-sent then wrote; ``split_batches``: batches
+    refused again, split to find a bad item (both counted by the Moodle writer)."""
 
     results: tuple[ChangeResult, ...]
     stopped: str | None = None
+    deadlocks: int = 0
+    split_batches: int = 0
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

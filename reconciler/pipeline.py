@@ -253,7 +253,8 @@ def run_apply(
     def read_back(changes: Sequence[Change]) -> State:
         return read_for_apply(moodle, Plan(changes=tuple(changes)), roles)
 
-    return apply_plan(plan, writer, ids, journal=journal, read_back=read_back, progress=progress)
+    report = apply_plan(plan, writer, ids, journal=journal, read_back=read_back, progress=progress)
+    return replace(report, deadlocks=writer.counts.deadlocks, split_batches=writer.counts.split)
 
 
 def audit_path(config: Config, plan_dir: str | os.PathLike[str]) -> Path:

@@ -10,12 +10,19 @@
 - **request bound**: the seconds the requests alone need under the cost model, with the
   concurrency used: PowerSchool's charged time over the client's concurrency plus
   Moodle's over the site's workers (the two are read one after the other).
+- **raw-client baseline** of an apply: the seconds a raw web-service client needs for the
+  same writes under the cost model (issue 13's baseline): each write function's items
+  written (sent in a call Moodle answered without an error) in batches of
+  :data:`RAW_BATCH`, the site's workers in flight, one function after another (later
+  ones need the ids of earlier ones), no reads and no lock waits (its batches are sorted
+  by user). The apply's wall time over it is the apply's overhead.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +34,8 @@ from reconciler.powerschool.client import ListRead
 
 POWERSCHOOL = "powerschool"
 MOODLE = "moodle"
+#: The raw client's batch size.
+RAW_BATCH = 100
 _TOKEN = "POST /oauth/access_token"
 
 
@@ -50,6 +59,8 @@ class Endpoint:
     requests: int
     minimum: int
     items: int
+    #: Items of batch writes answered without an error.
+    written: int
     modelled_s: float
     served_s: float
 
@@ -70,6 +81,8 @@ class StageFigures:
     endpoints: tuple[Endpoint, ...]
     request_bound_s: float
     server_cpu_s: Mapping[str, float]
+    #: What a raw client needs for the stage's writes (0 for a stage without writes).
+    raw_baseline_s: float = 0.0
 
     def requests(self, *, read: bool) -> int:
         """Requests made for reads, or for writes."""
@@ -84,15 +97,44 @@ class StageFigures:
         return sum(e.bound(limits) for e in self.endpoints if e.read is read)
 
 
-def stage_figures(result: StageResult, snapshot: Mapping[str, Any], limits: Limits) -> StageFigures:
-    """The figures of one stage from the tool's result and the servers' snapshot."""
+#: Seconds the cost model charges a call of a function handling so many items.
+CallCost = Callable[[str, int], float]
+
+
+def stage_figures(
+    result: StageResult, snapshot: Mapping[str, Any], limits: Limits, cost: CallCost | None = None
+) -> StageFigures:
+    """The figures of one stage from the tool's result and the servers' snapshot; with the
+    Moodle ``cost`` model, its raw-client baseline too."""
     endpoints = [
         *_powerschool(snapshot[POWERSCHOOL]["endpoints"], limits),
         *_moodle(snapshot[MOODLE]["endpoints"], limits),
     ]
     bound = sum(e.bound(limits) for e in endpoints)
     cpu = {side: float(snapshot[side]["server_cpu_s"]) for side in (POWERSCHOOL, MOODLE)}
-    return StageFigures(result, tuple(endpoints), bound, cpu)
+    raw = raw_baseline_s(endpoints, cost, limits.workers) if cost is not None else 0.0
+    return StageFigures(result, tuple(endpoints), bound, cpu, raw)
+
+
+def raw_baseline_s(endpoints: Sequence[Endpoint], cost: CallCost, workers: int) -> float:
+    """The raw-client baseline of these endpoints' Moodle writes (module docstring)."""
+    total = 0.0
+    for e in endpoints:
+        if e.side != MOODLE or e.read:
+            continue
+        # The items written (a batch refused and re-sent, or split, counts once when written).
+        full, rest = divmod(e.written, RAW_BATCH)
+        sizes = [RAW_BATCH] * full + ([rest] if rest else []) if e.written or e.items else [0] * e.minimum
+        total += _makespan([cost(e.name, n) for n in sizes], workers)
+    return total
+
+
+def _makespan(durations: list[float], workers: int) -> float:
+    """When the last of these calls ends, longest first, each to the worker free first."""
+    loads = [0.0] * max(1, workers)
+    for duration in sorted(durations, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + duration)
+    return max(loads)
 
 
 def _powerschool(meters: Mapping[str, Mapping[str, Any]], limits: Limits) -> list[Endpoint]:
@@ -131,6 +173,7 @@ def _endpoint(side: str, name: str, read: bool, minimum: int, meter: Mapping[str
         requests=meter["calls"],
         minimum=minimum,
         items=meter["items"],
+        written=meter.get("written", 0),
         modelled_s=meter["modelled_s"],
         served_s=meter["served_s"],
     )
@@ -193,6 +236,8 @@ class RunFigures:
 #: Most requests per necessary request for reads, and time over the bound.
 READ_RATIO = 1.25
 WRITE_WALL_RATIO = 1.3
+#: At least 90% of a raw client's throughput (issue 13).
+RAW_BASELINE_RATIO = 1.11
 NO_CHANGE_WALL_RATIO = 1.5
 INCREMENTAL_RATIO = 1.25
 MIDDLE_CPU_S = 15.0
@@ -225,6 +270,17 @@ def judge(run: RunFigures, limits: Limits, *, no_change: RunFigures | None, dist
         )
         ratio = apply.result.wall_s / max(apply.request_bound_s, 1e-9)
         run.targets.append(Target("apply: wall / request bound", ratio, WRITE_WALL_RATIO, ratio <= WRITE_WALL_RATIO))
+        if apply.raw_baseline_s:
+            ratio = apply.result.wall_s / apply.raw_baseline_s
+            writes = apply.result.steps.get("moodle writes", 0.0)
+            note = (
+                f"the same writes by a raw client: {apply.raw_baseline_s:.1f} s; the apply's own writes "
+                f"{writes:.1f} s ({writes / apply.raw_baseline_s:.2f}), its reads and checks the rest"
+            )
+            passed = ratio <= RAW_BASELINE_RATIO
+            run.targets.append(Target("apply: wall / raw-client baseline", ratio, RAW_BASELINE_RATIO, passed, note))
+        deadlocks = apply.result.outcome.get("deadlocks", 0)
+        run.targets.append(Target("apply: deadlocks", deadlocks, 0, deadlocks == 0))
     if run.run == "c":
         reads = no_change.request_bound_s if no_change is not None else plan.bound(limits, read=True)
         ratio = run.request_bound_s / max(reads + sum(s.bound(limits, read=False) for s in stages), 1e-9)

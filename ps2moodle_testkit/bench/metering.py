@@ -17,6 +17,10 @@ request that reaches them, by endpoint:
 Both also time how long each request was actually served: more than its charge means
 the emulator's own work (one Python process, one lock) did not fit in the cost model.
 
+Against a staging Moodle (real writes, no cost model) the same counts are taken on the
+client's side by :class:`MeteredTransport`: the seconds charged are the seconds each
+request took.
+
 Counters are read and reset together by :meth:`snapshot`, between the stages of a run.
 """
 
@@ -30,6 +34,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from ps2moodle_testkit.emulators.http import Handler, Reply
 from ps2moodle_testkit.emulators.moodle.faults import CostModel
@@ -72,6 +78,8 @@ class FunctionMeter:
     calls: int = 0
     #: Items handled (batch length for writes, answer length for reads), per the cost model.
     items: int = 0
+    #: Items of the batch writes Moodle answered without an error.
+    written: int = 0
     #: Seconds the cost model charged, and seconds the server took (more when the
     #: emulator's own work did not fit in the charge).
     modelled_s: float = 0.0
@@ -86,6 +94,7 @@ class FunctionMeter:
         return {
             "calls": self.calls,
             "items": self.items,
+            "written": self.written,
             "modelled_s": round(self.modelled_s, 6),
             "served_s": round(self.served_s, 6),
             "list_fields": self.list_fields,
@@ -145,22 +154,66 @@ class MeteredMoodle:
         self.meters = meters
 
     def __call__(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        found = _FUNCTION.search(body)
-        function = found.group(1).decode() if found else "(refused)"
-        fields = body.count(b"&") + 1 if body else 0
-        batched = _list_fields(body, BATCH_LISTS.get(function))
-        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         started = time.monotonic()
         reply = self._handler(method, path, query, headers, body)
-        self.meters.update(
-            function,
-            calls=1,
-            list_fields=batched,
-            other_fields=fields - batched,
-            distinct=digest,
-            served_s=time.monotonic() - started,
-        )
+        function, counts = _request_counts(body)
+        written = _written(function, body, reply[0], reply[2])
+        self.meters.update(function, served_s=time.monotonic() - started, written=written, **counts)
         return reply
+
+
+class MeteredTransport(httpx.BaseTransport):
+    """The Moodle client's transport, counting as :class:`MeteredMoodle` does on the client's
+    side (for a Moodle without the emulator): each request is charged the seconds it took,
+    and a batch write the items it sent."""
+
+    def __init__(self, meters: Meters, inner: httpx.BaseTransport | None = None) -> None:
+        self.meters = meters
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        started = time.monotonic()
+        response = self._inner.handle_request(request)
+        response.read()
+        took = time.monotonic() - started
+        function, counts = _request_counts(body)
+        items = _list_items(body, BATCH_LISTS.get(function)) if function not in _READS else 0
+        written = _written(function, body, response.status_code, response.content)
+        self.meters.update(function, served_s=took, modelled_s=took, items=items, written=written, **counts)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+#: Batched reads: their items are the answer's, which the client side does not count.
+_READS = frozenset({"core_user_get_users_by_field", "core_cohort_get_cohort_members"})
+
+
+def _request_counts(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The function a request body calls, and its counts for :meth:`Meters.update`."""
+    found = _FUNCTION.search(body)
+    function = found.group(1).decode() if found else "(refused)"
+    fields = body.count(b"&") + 1 if body else 0
+    batched = _list_fields(body, BATCH_LISTS.get(function))
+    digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    return function, {"calls": 1, "list_fields": batched, "other_fields": fields - batched, "distinct": digest}
+
+
+def _written(function: str, body: bytes, status: int, reply: bytes) -> int:
+    """The items a batch write's request carried, when Moodle answered it without an error."""
+    if function in _READS or status != 200 or reply.lstrip().startswith(b'{"exception"'):
+        return 0
+    return _list_items(body, BATCH_LISTS.get(function))
+
+
+def _list_items(body: bytes, name: str | None) -> int:
+    """Items of the list parameter ``name`` (distinct first indexes; the client quotes brackets)."""
+    if name is None:
+        return 0
+    prefix = re.escape(name.encode())
+    return len(set(re.findall(rb"(?:^|&)" + prefix + rb"%5B(\d+)%5D", body)))
 
 
 def _list_fields(body: bytes, name: str | None) -> int:

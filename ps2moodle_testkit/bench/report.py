@@ -32,6 +32,7 @@ def _stage_json(stage: StageFigures) -> dict[str, Any]:
     return {
         "wall_s": round(result.wall_s, 3),
         "request_bound_s": round(stage.request_bound_s, 3),
+        "raw_baseline_s": round(stage.raw_baseline_s, 3),
         "cpu_middle_s": round(result.cpu_middle_s, 3),
         "peak_rss_mb": round(result.peak_rss_mb, 1),
         "steps_wall_s": {k: round(v, 3) for k, v in result.steps.items()},
@@ -83,12 +84,12 @@ def render(run: RunFigures) -> str:
 
 def _stages(run: RunFigures) -> list[str]:
     head = (
-        f"  {'stage':<7} {'wall s':>9} {'bound s':>9} {'wall/bound':>10} {'reads':>7} {'min':>7} {'ratio':>6} "
-        f"{'writes':>7} {'middle cpu s':>12} {'peak MB':>8}"
+        f"  {'stage':<7} {'wall s':>9} {'bound s':>9} {'wall/bound':>10} {'raw s':>8} {'wall/raw':>8} {'reads':>7} "
+        f"{'min':>7} {'ratio':>6} {'writes':>7} {'middle cpu s':>12} {'peak MB':>8}"
     )
     total = (
         f"  {'total':<7} {run.wall_s:>9.1f} {run.request_bound_s:>9.1f} "
-        f"{_ratio(run.wall_s, run.request_bound_s):>10} {'':>7} {'':>7} {'':>6} {'':>7} "
+        f"{_ratio(run.wall_s, run.request_bound_s):>10} {'':>8} {'':>8} {'':>7} {'':>7} {'':>6} {'':>7} "
         f"{run.cpu_middle_s:>12.2f} {run.peak_rss_mb:>8.0f}"
     )
     return [head, *(_stage_row(name, stage) for name, stage in run.stages.items()), total]
@@ -121,7 +122,10 @@ def _stage_row(name: str, stage: StageFigures) -> str:
     reads, minimum = stage.requests(read=True), stage.minimum(read=True)
     return (
         f"  {name:<7} {stage.result.wall_s:>9.1f} {stage.request_bound_s:>9.1f} "
-        f"{_ratio(stage.result.wall_s, stage.request_bound_s):>10} {reads:>7} {minimum:>7} "
+        f"{_ratio(stage.result.wall_s, stage.request_bound_s):>10} "
+        f"{f'{stage.raw_baseline_s:.1f}' if stage.raw_baseline_s else '-':>8} "
+        f"{_ratio(stage.result.wall_s, stage.raw_baseline_s):>8} "
+        f"{reads:>7} {minimum:>7} "
         f"{_ratio(reads, minimum):>6} {stage.requests(read=False):>7} {stage.result.cpu_middle_s:>12.2f} "
         f"{stage.result.peak_rss_mb:>8.0f}"
     )

@@ -7,12 +7,16 @@
 b and c need Moodle as a leaves it: asked for without a, a runs first as unreported setup.
 Each stage runs in a fresh process (:mod:`.stages`); the servers' meters are read before
 and after it, so each stage is charged exactly its own requests.
+
+With ``moodle_url`` the runs go to that Moodle (a staging site: real writes) instead of
+the emulator: its requests are counted on the client's side and charged the seconds
+they took, and there is no cost model, so no raw-client baseline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ps2moodle_testkit.bench.change import one_percent_change
@@ -47,6 +51,9 @@ class Settings:
     out_dir: Path = Path("plan-output/bench")
     seed: int = 1
     cost_scale: float = 1.0
+    #: A Moodle of the user's to run against, and its web-service token.
+    moodle_url: str | None = None
+    moodle_token: str = field(default="", repr=False)
 
 
 def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFigures]:
@@ -59,11 +66,15 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
     echo(f"generating the {settings.scale} district (seed {settings.seed})")
     district = generate_district(settings.scale, settings.seed)
     costs = Costs(settings.workers, settings.cost_scale)
-    echo("starting the emulators (PowerSchool, Moodle) on loopback")
-    with Servers.start(district, costs, PROFILE_FIELDS) as servers:
+    staging = settings.moodle_url is not None
+    echo("starting the PowerSchool emulator on loopback" + ("" if staging else " and the Moodle emulator"))
+    with Servers.start(district, costs, PROFILE_FIELDS, moodle=not staging) as servers:
+        served = servers.moodle.info if servers.moodle is not None else {}
+        moodle_url = settings.moodle_url or served["url"]
+        token = settings.moodle_token if staging else served["token"]
         config = bench_config(
             district,
-            moodle_url=servers.moodle.info["url"],
+            moodle_url=moodle_url,
             powerschool_url=servers.powerschool.info["url"],
             workers=settings.workers,
         )
@@ -75,7 +86,7 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
             workers=settings.workers,
         )
         environment = {
-            MOODLE_TOKEN_ENV: servers.moodle.info["token"],
+            MOODLE_TOKEN_ENV: token,
             PS_CLIENT_ID_ENV: servers.powerschool.info["client_id"],
             PS_CLIENT_SECRET_ENV: servers.powerschool.info["client_secret"],
         }
@@ -95,13 +106,21 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
                     district.year_id,
                     settings.out_dir / run,
                     profile=settings.profile and run in settings.runs,
+                    meter_moodle=staging,
                 )
                 servers.snapshot()  # start this stage's meters from zero
-                figures = stages[stage] = stage_figures(run_stage(spec), servers.snapshot(), limits)
+                result = run_stage(spec)
+                snapshot = servers.snapshot()
+                if result.moodle_meters is not None:
+                    snapshot["moodle"] = result.moodle_meters
+                cost = None if staging else costs.model().seconds
+                figures = stages[stage] = stage_figures(result, snapshot, limits, cost)
                 echo(
                     f"run {run}: {stage} took {figures.result.wall_s:.1f} s (request bound "
                     f"{figures.request_bound_s:.1f} s, pure middle {figures.result.cpu_middle_s:.2f} s CPU, "
-                    f"peak {figures.result.peak_rss_mb:.0f} MB)"
+                    f"peak {figures.result.peak_rss_mb:.0f} MB"
+                    + (f", raw-client baseline {figures.raw_baseline_s:.1f} s" if figures.raw_baseline_s else "")
+                    + ")"
                 )
             done[run] = RunFigures(run, TITLES[run], stages)
             judge(done[run], limits, no_change=done.get("b"), district_scale=settings.scale == "district")

@@ -40,13 +40,23 @@ class Costs:
     workers: int = 4
     scale: float = 1.0
 
-    def moodle(self, meters: Meters) -> MeteredCost:
+    def model(self) -> CostModel:
+        """The Moodle cost model, scaled."""
         base = CostModel()
-        return MeteredCost(
-            meters,
+        return CostModel(
             per_call_ms=base.per_call_ms * self.scale,
             per_item_ms={name: ms * self.scale for name, ms in base.per_item_ms.items()},
             max_concurrent=self.workers,
+        )
+
+    def moodle(self, meters: Meters) -> MeteredCost:
+        """The Moodle cost model, scaled, recording each call's charge in ``meters``."""
+        model = self.model()
+        return MeteredCost(
+            meters,
+            per_call_ms=model.per_call_ms,
+            per_item_ms=model.per_item_ms,
+            max_concurrent=model.max_concurrent,
         )
 
     @property
@@ -85,29 +95,36 @@ class Servers:
     """The benchmark's PowerSchool and Moodle, running."""
 
     powerschool: ServerProcess
-    moodle: ServerProcess
+    #: None when the runs go to a Moodle of the user's (a staging site).
+    moodle: ServerProcess | None
 
     @classmethod
-    def start(cls, district: District, costs: Costs, profile_fields: tuple[str, ...]) -> Servers:
-        """Serve ``district`` from PowerSchool and an empty Moodle 4.5 site with ``profile_fields``."""
+    def start(
+        cls, district: District, costs: Costs, profile_fields: tuple[str, ...], *, moodle: bool = True
+    ) -> Servers:
+        """Serve ``district`` from PowerSchool and, unless ``moodle`` is false, an empty
+        Moodle 4.5 site with ``profile_fields``."""
         powerschool = ServerProcess(_serve_powerschool, district, costs)
         try:
-            moodle = ServerProcess(_serve_moodle, costs, profile_fields)
+            site = ServerProcess(_serve_moodle, costs, profile_fields) if moodle else None
         except BaseException:
             powerschool.close()
             raise
-        return cls(powerschool, moodle)
+        return cls(powerschool, site)
 
     def snapshot(self) -> dict[str, Any]:
-        """Both servers' meters since the last snapshot, by side."""
-        return {"powerschool": self.powerschool.ask("snapshot"), "moodle": self.moodle.ask("snapshot")}
+        """The servers' meters since the last snapshot, by side (Moodle's empty when it is
+        not served here)."""
+        site = self.moodle.ask("snapshot") if self.moodle is not None else {"endpoints": {}, "server_cpu_s": 0.0}
+        return {"powerschool": self.powerschool.ask("snapshot"), "moodle": site}
 
     def change_district(self, district: District) -> None:
         """PowerSchool serves ``district`` from now on (same credentials)."""
         self.powerschool.ask("district", district)
 
     def close(self) -> None:
-        self.moodle.close()
+        if self.moodle is not None:
+            self.moodle.close()
         self.powerschool.close()
 
     def __enter__(self) -> Self:

@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection as PipeEnd
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ps2moodle_testkit.bench.metering import MeteredTransport, Meters
 from ps2moodle_testkit.bench.profiling import Profiles
 from reconciler.apply import Status
 from reconciler.config.model import Config, Connection
@@ -54,6 +55,8 @@ class StageSpec:
     year_id: int
     folder: Path
     profile: bool = False
+    #: Count the Moodle requests on the client's side (a Moodle that is not the emulator).
+    meter_moodle: bool = False
 
 
 @dataclass
@@ -74,6 +77,8 @@ class StageResult:
     outcome: dict[str, int] = field(default_factory=dict)
     verdict: list[str] = field(default_factory=list)
     profile: dict[str, str] = field(default_factory=dict)
+    #: The Moodle requests counted on the client's side, when asked for (``Meters.snapshot``).
+    moodle_meters: dict[str, Any] | None = None
 
     @property
     def cpu_middle_s(self) -> float:
@@ -119,13 +124,17 @@ class _Stage:
         self.result = StageResult(spec.stage)
 
     def run(self) -> StageResult:
+        meters = Meters() if self.spec.meter_moodle else None
+        transport = MeteredTransport(meters) if meters is not None else None
         started = time.perf_counter()
-        with MoodleClient.from_settings(self.spec.config.moodle) as moodle:
+        with MoodleClient.from_settings(self.spec.config.moodle, transport=transport) as moodle:
             if self.spec.stage == PLAN:
                 self.plan(moodle)
             else:
                 self.apply(moodle)
         self.result.wall_s = time.perf_counter() - started
+        if meters is not None:
+            self.result.moodle_meters = meters.snapshot()
         self.result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.profiles is not None:
             self.result.profile = self.profiles.report()
@@ -207,3 +216,4 @@ class _Stage:
         report = self.io("moodle writes", lambda: run_apply(config, moodle, saved, live, roles=roles))
         self.result.changes = saved.counts()
         self.result.outcome = {status.value: report.count(status) for status in Status}
+        self.result.outcome |= {"deadlocks": report.deadlocks, "split batches": report.split_batches}

@@ -318,6 +318,13 @@ def _finish(report: ApplyReport) -> None:
         out.print(Text(f"Apply stopped ({report.stopped}): {summary}.", style="bold yellow"))
     else:
         out.print(Text(f"Apply: {summary}."))
+    if report.deadlocks or report.split_batches:
+        out.print(
+            Text(
+                f"Moodle's database refused whole batches: {report.deadlocks} (deadlocks) written when "
+                f"re-sent, {report.split_batches} refused again and split to find a bad item."
+            )
+        )
     for result in report.failures:
         change = result.change
         out.print(Text(f"  {result.status.value}: {change.action.value} {change.key}: {result.error}"))

@@ -9,6 +9,7 @@ MoodleError
 │   ├── UnknownFunction      no such web-service function on this Moodle
 │   ├── InvalidParameter     Moodle rejected a value (the reason is in ``debuginfo`` when the site shows it)
 │   ├── PasswordPolicy       a password broke the site's password policy
+│   ├── WriteConflict        "Error writing to database": a deadlock with a concurrent call, or a value refused
 │   └── InvalidResponse      Moodle failed to encode its own answer: writes may be committed (state unknown)
 ├── TruncatedRequest         Moodle answered for fewer items than were sent (PHP max_input_vars cut the request)
 ├── AmbiguousOwnership       two Moodle objects carry the same owned idnumber
@@ -171,6 +172,15 @@ class PasswordPolicy(MoodleResponseError):
         return f"{self.function}: {self.reason}"
 
 
+class WriteConflict(MoodleResponseError):
+    """The database refused the call's write (``dmlwriteexception``) and Moodle rolled the
+    whole call back. On a real site this is most often a deadlock with a concurrent call
+    (PostgreSQL kills one of two transactions that lock the same rows in a different
+    order), which the same call re-sent does not meet again; a value the database
+    refuses (one too long for its column) fails again. Moodle's answer is the same for
+    both (``shared/golden/moodle/deadlock``)."""
+
+
 class InvalidResponse(MoodleResponseError):
     """Moodle could not encode its own answer. Writes before that point may be committed,
     so the outcome is unknown (update_users does this after a password-policy warning)."""
@@ -215,6 +225,8 @@ def error_from_envelope(function: str, body: Mapping[str, Any], *, fields: int =
         return InvalidParameter(function, exception, errorcode, message, debuginfo, fields=fields)
     elif errorcode == "invalidresponse":
         cls = InvalidResponse
+    elif errorcode == "dmlwriteexception":
+        cls = WriteConflict
     elif errorcode.startswith("<"):
         cls = PasswordPolicy
     return cls(function, exception, errorcode, message, debuginfo)

@@ -7,6 +7,14 @@ returns one :class:`ChangeOutcome` per change. How each is done (moodle-ws.md §
   once. Every item lists its optional fields first and a required one last, so a request
   PHP cuts short inside an item fails loudly (and is then split) instead of creating an
   object without its idnumber;
+- **no contention**: the batches in flight at once never lock the same rows in Moodle's
+  database (:mod:`reconciler.moodle.schedule`: enrolments and role assignments sorted
+  and batched by user, group members by group), so they cannot deadlock;
+- **a write error on a whole batch** ("Error writing to database": a deadlock with
+  another client, or a value the database refuses) is first taken for a deadlock:
+  Moodle rolled the batch back, so the same batch is re-sent after a pause (every batch
+  write is safe to repeat once rolled back); only when it fails again is it treated as
+  holding a bad item. :attr:`MoodleWriter.counts` counts both;
 - **all-or-nothing functions** (creates, deletes, enrolments, memberships): when a batch
   fails, it is split in halves until the failing item stands alone and is reported with
   Moodle's reason, while the rest lands;
@@ -35,6 +43,8 @@ removes courses or categories).
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -65,9 +75,11 @@ from reconciler.moodle.errors import (
     TruncatedRequest,
     UnknownFunction,
     UnknownRole,
+    WriteConflict,
 )
 from reconciler.moodle.passwords import NewPassword
 from reconciler.moodle.roles import RoleMap
+from reconciler.moodle.schedule import plan_batches, row_locks, run_batches
 from reconciler.plan.model import Action, Change
 
 #: Moodle ids by key: seeded from the live read, grown by every create.
@@ -139,9 +151,40 @@ class _Skip(Exception):
     """A change that cannot be sent (a reference without a Moodle id, an unknown role)."""
 
 
+class WriteCounts:
+    """Whole batches Moodle refused with a write error (thread-safe counters).
+
+    ``refused``: answers "Error writing to database" for a whole batch; ``deadlocks``:
+    those the same batch re-sent then wrote (a transient conflict, in practice a
+    deadlock); ``split``: batches that failed again and were split to find a bad item."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.refused = 0
+        self.deadlocks = 0
+        self.split = 0
+
+    def add(self, *, refused: int = 0, deadlocks: int = 0, split: int = 0) -> None:
+        with self._lock:
+            self.refused += refused
+            self.deadlocks += deadlocks
+            self.split += split
+
+
 _Reader = Callable[[str, Sequence[_Entry], Any], list[_Sent]]
 _Recover = Callable[[Sequence[_Entry], OutcomeUnknown], list[_Sent]]
 _Handler = Callable[[Sequence[Change], IdMap], list[ChangeOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One batch function's calls: the list parameter, how to read its answer, and how to
+    recover a create whose answer was lost."""
+
+    function: str
+    list_key: str
+    read: _Reader
+    recover: _Recover | None
 
 
 def spread_batch_size(count: int, batch_size: int, workers: int) -> int:
@@ -246,6 +289,7 @@ class MoodleWriter:
         self.passwords = passwords
         self.batch_size = batch_size or client.batch_size
         self.concurrency = concurrency or client.concurrency
+        self.counts = WriteCounts()
         self._handlers: dict[tuple[Kind, Action], _Handler] = {
             (Kind.CATEGORY, Action.CREATE): self._create_categories,
             (Kind.COURSE, Action.CREATE): self._create_courses,
@@ -299,13 +343,26 @@ class MoodleWriter:
         read: _Reader,
         recover: _Recover | None = None,
     ) -> list[_Sent]:
-        """Every entry through ``function`` in batches, concurrently."""
+        """Every entry through ``function`` in batches, concurrently, never two batches in
+        flight that lock the same rows."""
         if not entries:
             return []
-        limit = spread_batch_size(len(entries), self.batch_size, self.concurrency)
-        batches = self.client.batches(entries, lambda e: count_fields(e.params), limit=limit)
-        step = partial(self._watched, function, partial(self._send_batch, function, list_key, read, recover))
-        return [sent for done in self.client.map(step, batches, concurrency=self.concurrency) for sent in done]
+        budget = self.client.budget()
+        largest = max(count_fields(e.params) for e in entries)
+        if largest > budget:
+            raise MoodleError(
+                f"one item needs {largest} form fields but max_input_vars={self.client.max_input_vars} leaves {budget}"
+            )
+        locks = row_locks(function)
+        batches = plan_batches(
+            entries,
+            lambda e: locks(e.params),
+            lambda e: count_fields(e.params),
+            limit=spread_batch_size(len(entries), self.batch_size, self.concurrency),
+            budget=budget,
+        )
+        step = partial(self._watched, function, partial(self._send_batch, _Write(function, list_key, read, recover)))
+        return [sent for done in run_batches(batches, step, workers=self.concurrency) for sent in done]
 
     def _watched(
         self, function: str, send: Callable[[Sequence[_Entry]], list[_Sent]], batch: Sequence[_Entry]
@@ -321,27 +378,39 @@ class MoodleWriter:
         self.watch.answered(call, function, [(s.entry.change, s.error, s.unknown) for s in sent])
         return sent
 
-    def _send_batch(
-        self, function: str, list_key: str, read: _Reader, recover: _Recover | None, batch: Sequence[_Entry]
-    ) -> list[_Sent]:
+    def _send_batch(self, write: _Write, batch: Sequence[_Entry], *, resent: bool = False) -> list[_Sent]:
         try:
-            answer = self.client.call(function, {list_key: [e.params for e in batch]})
+            answer = self.client.call(write.function, {write.list_key: [e.params for e in batch]})
         except OutcomeUnknown as exc:
-            if recover is not None:
-                return recover(batch, exc)
+            if write.recover is not None:
+                return write.recover(batch, exc)
             return [_Sent(e, str(exc), unknown=True) for e in batch]
+        except WriteConflict as exc:
+            # Rolled back whole: re-send once (a deadlock passes); a second refusal means a bad item.
+            self.counts.add(refused=1)
+            if resent:
+                return self._split(write, batch, exc)
+            time.sleep(self.client.retry.wait(1, None))  # the client's first backoff, with jitter
+            return self._send_batch(write, batch, resent=True)
         except MoodleResponseError as exc:
-            if len(batch) > 1 and _item_specific(exc):
-                half = len(batch) // 2
-                return self._send_batch(function, list_key, read, recover, batch[:half]) + self._send_batch(
-                    function, list_key, read, recover, batch[half:]
-                )
-            if isinstance(exc, InvalidResponse):
-                return [_Sent(e, f"{exc}; Moodle may have applied part of it", unknown=True) for e in batch]
-            return [_Sent(e, str(exc)) for e in batch]
+            return self._split(write, batch, exc)
         except MoodleError as exc:
             return [_Sent(e, str(exc)) for e in batch]
-        return read(function, batch, answer)
+        if resent:
+            self.counts.add(deadlocks=1)  # refused whole once, written when re-sent
+        return write.read(write.function, batch, answer)
+
+    def _split(self, write: _Write, batch: Sequence[_Entry], error: MoodleResponseError) -> list[_Sent]:
+        """A batch Moodle refused: in halves until the failing item stands alone, when one
+        item can cause the error; otherwise every item fails with it."""
+        if len(batch) > 1 and _item_specific(error):
+            if isinstance(error, WriteConflict):
+                self.counts.add(split=1)
+            half = len(batch) // 2
+            return self._send_batch(write, batch[:half]) + self._send_batch(write, batch[half:])
+        if isinstance(error, InvalidResponse):
+            return [_Sent(e, f"{error}; Moodle may have applied part of it", unknown=True) for e in batch]
+        return [_Sent(e, str(error)) for e in batch]
 
     def _prepare(
         self, changes: Sequence[Change], build: Callable[[Change], _Entry | None]

@@ -7,14 +7,17 @@ figures, and a verdict on each target, in the table and in the JSON.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from ps2moodle_testkit.bench.__main__ import main
+from ps2moodle_testkit.bench.config import PROFILE_FIELDS
 from ps2moodle_testkit.bench.report import render, write_json
 from ps2moodle_testkit.bench.runner import Settings, run_benchmark
+from ps2moodle_testkit.emulators.moodle import MoodleSite, serve_moodle
 
 ISSUE_KEYS = {"requests", "min_requests", "wall_s", "request_bound_s", "cpu_middle_s", "peak_rss_mb"}
 
@@ -56,3 +59,49 @@ def test_help_names_every_run(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert stopped.value.code == 0
     assert "c = 1% change" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.slow
+def test_the_runs_go_to_a_staging_moodle_counted_on_the_clients_side(tmp_path: Path) -> None:
+    staging = MoodleSite.fresh("staging-token")
+    for shortname in PROFILE_FIELDS:
+        staging.add_profile_field(shortname, shortname)
+    server = serve_moodle(staging)
+    try:
+        settings = Settings(
+            scale="tiny",
+            workers=2,
+            runs=("a",),
+            out_dir=tmp_path,
+            cost_scale=0.2,
+            moodle_url=server.url,
+            moodle_token="staging-token",
+        )
+        (first,) = run_benchmark(settings, lambda line: None)
+    finally:
+        server.close()
+    apply = first.stages["apply"]
+    created = apply.result.outcome["applied"]
+    assert created > 0 and apply.result.outcome["failed"] == 0
+    # The writes are real: the staging site holds the accounts; the client counted each call.
+    with staging.lock:
+        accounts = [u for u in staging.users.by_id() if u.idnumber.startswith("ps2m:")]
+    users = next(e for e in apply.endpoints if e.name == "core_user_create_users")
+    assert users.items == len(accounts) > 0 and users.requests >= 1 and users.modelled_s > 0
+    assert apply.raw_baseline_s == 0.0 and "apply: wall / raw-client baseline" not in {t.name for t in first.targets}
+
+
+def test_a_staging_run_asks_first_and_needs_its_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PS2MOODLE_BENCH_TOKEN", raising=False)
+    with pytest.raises(SystemExit):
+        main(["--moodle-url", "https://staging.example.org"])
+    assert "PS2MOODLE_BENCH_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("PS2MOODLE_BENCH_TOKEN", "t")
+    monkeypatch.setattr("sys.stdin", io.StringIO("https://staging.example.org\n"))
+    with pytest.raises(SystemExit) as stopped:
+        main(["--moodle-url", "https://staging.example.org"])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert "WRITE to the Moodle at https://staging.example.org" in err and "pass --yes" in err

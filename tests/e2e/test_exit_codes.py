@@ -141,3 +141,15 @@ def _delete_user(stack: Stack, user_id: int) -> None:
 
     with MoodleClient(stack.moodle_url, stack.secret("E2E_MOODLE_TOKEN")) as client:
         client.call("core_user_delete_users", {"userids": [user_id]})
+
+
+def test_a_deadlocked_batch_is_re_sent_and_reported(make_stack: MakeStack) -> None:
+    stack, config = _stack(make_stack)
+    plan_file, _ = stack.plan(config, expect=0)
+    # PostgreSQL kills one enrolment batch as a deadlock victim: Moodle keeps none of it.
+    stack.site.faults.deadlock_next(1)
+    outcome = stack.apply(plan_file, config, expect=0)
+    assert "Moodle's database refused whole batches: 1 (deadlocks) written when re-sent, 0 refused again" in (
+        outcome.output
+    )
+    stack.converged(config)

@@ -41,8 +41,11 @@ Public API::
     site.faults.fail_next(1, after_processing=True)  # the call runs, a proxy answers 503
     site.faults.truncate_next(1)                     # the call runs, its answer is cut in half
     site.faults.drop_next(1, after_processing=True)  # the call runs, the reply is lost
+    site.faults.deadlock_next(1)                     # the next row-locking write: a deadlock victim
 
-    # cost model: 20 ms a call + measured ms per item, at most 4 calls served at once
+    # cost model: 20 ms a call + calibrated ms per item, at most 4 calls served at once;
+    # with it, writes hold the rows they lock while they run (site.row_locks): a write that
+    # needs another's rows waits, or is a deadlock victim if it takes them in another order
     site.cost = CostModel()          # or CostModel(per_call_ms=..., per_item_ms={...}, max_concurrent=...)
 
 ``moodle_transport(site)`` and ``serve_moodle(site, port)`` are the same two ways in as

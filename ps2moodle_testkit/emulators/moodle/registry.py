@@ -2,7 +2,8 @@
 
 Each function module declares its functions with :func:`external`, giving the
 parameter description, the return description (``None`` for functions that answer
-``null``) and how many items a call handles (for the cost model). A function that
+``null``), how many items a call handles (for the cost model) and which database rows
+its transaction locks until it commits (for the lock model, :class:`.faults.RowLocks`). A function that
 exists in Moodle but is not in the token's service answers with an access exception;
 one that does not exist at all answers ``invalidrecord``. :data:`KNOWN_ELSEWHERE`
 lists real Moodle functions the emulator does not implement, so that calling one
@@ -11,7 +12,7 @@ gives the access error a real site gives, not "no such function".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ class Call:
 
 Implementation = Callable[[Call, dict[str, Any]], Any]
 ItemCount = Callable[[dict[str, Any], Any], int]
+#: The rows a call's transaction locks, in the order it locks them.
+RowsLocked = Callable[[dict[str, Any]], list[Hashable]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class ExternalFunction:
     returns: Description | None
     run: Implementation
     items: ItemCount
+    locks: RowsLocked
 
 
 FUNCTIONS: dict[str, ExternalFunction] = {}
@@ -88,6 +92,16 @@ def input_items(key: str) -> ItemCount:
     return lambda params, result: len(params.get(key) or [])
 
 
+def no_rows(params: dict[str, Any]) -> list[Hashable]:
+    """Calls that lock no row another call of the tool's kind would wait for."""
+    return []
+
+
+def item_rows(key: str, table: str, row: Callable[[dict[str, Any]], Hashable]) -> RowsLocked:
+    """Each item of the list parameter ``key`` locks ``row(item)`` of ``table``, in item order."""
+    return lambda params: [(table, row(item)) for item in params.get(key) or []]
+
+
 def output_items(params: dict[str, Any], result: Any) -> int:
     """Item count = length of the returned list (reads)."""
     return len(result) if isinstance(result, list) else 0
@@ -100,11 +114,12 @@ def external(
     *,
     component: str = "moodle",
     items: ItemCount = no_items,
+    locks: RowsLocked = no_rows,
 ) -> Callable[[Implementation], Implementation]:
     """Declare a web-service function implemented by the decorated callable."""
 
     def register(run: Implementation) -> Implementation:
-        FUNCTIONS[name] = ExternalFunction(name, component, parameters, returns, run, items)
+        FUNCTIONS[name] = ExternalFunction(name, component, parameters, returns, run, items, locks)
         return run
 
     return register

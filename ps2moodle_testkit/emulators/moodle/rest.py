@@ -10,8 +10,8 @@ description. Every failure is HTTP 200 with an error body in the requested forma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ps2moodle_testkit.emulators.moodle import formdata
@@ -23,6 +23,7 @@ from ps2moodle_testkit.emulators.moodle.errors import (
     missing_record,
     moodle_exception,
 )
+from ps2moodle_testkit.emulators.moodle.faults import Admission
 from ps2moodle_testkit.emulators.moodle.model import User
 from ps2moodle_testkit.emulators.moodle.params import Param, Plain, clean_param, clean_returnvalue, validate_parameters
 from ps2moodle_testkit.emulators.moodle.permissions import require_protocol, run_checked
@@ -56,20 +57,27 @@ _NOT_IN_SERVICE = """Access to the function {name}() is not allowed.
 
 _SETTINGS = ("raw", "fileurl", "filter", "lang", "timezone")
 
+#: Lets a validated call run (lock waits, a deadlock), or None for the usual cost.
+Admit = Callable[[ExternalFunction, dict[str, Any]], Admission | None]
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """A REST reply and what it cost: the function run (if any) and how many items it handled."""
+    """A REST reply and what it cost: the function run (if any) and how many items it
+    handled, or the seconds its admission charged (work and lock waits)."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
     function: str | None = None
     items: int = 0
+    charged_s: float | None = None
 
 
-def handle_rest(site: MoodleSite, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Outcome:
-    """Serve one request to the REST endpoint."""
+def handle_rest(
+    site: MoodleSite, method: str, query: str, headers: Mapping[str, str], body: bytes, admit: Admit | None = None
+) -> Outcome:
+    """Serve one request to the REST endpoint; ``admit`` lets each validated call run."""
     if not site.config.rest_enabled:
         return Outcome(403, {}, b"")
     limit = site.config.max_input_vars
@@ -81,23 +89,38 @@ def handle_rest(site: MoodleSite, method: str, query: str, headers: Mapping[str,
     as_json = restformat == "json"
     token = variables.pop("wstoken", None)
     name = variables.pop("wsfunction", None)
+    admission: Admission | None = None
     with site.lock:
         try:
             user = _authenticate(site, token)
             require_protocol(site, user)
             function = _load_function(site, name)
             params = validate_parameters(function.parameters, variables, site)
-            result = run_checked(function, Call(site, user, raw), params)
+
+            def run_admitted(call: Call, params: dict[str, Any]) -> Any:
+                # Past the permission checks, as on a real site, where only writes meet a lock.
+                nonlocal admission
+                admission = admit(function, params) if admit is not None else None
+                if admission is not None and admission.refused is not None:
+                    raise admission.refused
+                return function.run(call, params)
+
+            result = run_checked(replace(function, run=run_admitted), Call(site, user, raw), params)
             cleaned = clean_returnvalue(function.returns, result, site) if function.returns is not None else None
         except MoodleError as error:
             body = json_error(error, site.config.debug) if as_json else xml_error(error, site.config.debug)
             return Outcome(
-                200, _JSON_HEADERS if as_json else _XML_HEADERS, body, name if isinstance(name, str) else None
+                200,
+                _JSON_HEADERS if as_json else _XML_HEADERS,
+                body,
+                name if isinstance(name, str) else None,
+                charged_s=admission.seconds if admission is not None else None,
             )
     items = function.items(params, result)
+    charged = admission.seconds if admission is not None else None
     if as_json:
-        return Outcome(200, _JSON_HEADERS, json_result(cleaned), function.name, items)
-    return Outcome(200, _XML_HEADERS, xml_result(cleaned, function.returns), function.name, items)
+        return Outcome(200, _JSON_HEADERS, json_result(cleaned), function.name, items, charged)
+    return Outcome(200, _XML_HEADERS, xml_result(cleaned, function.returns), function.name, items, charged)
 
 
 def _parse_body(method: str, headers: Mapping[str, str], body: bytes, limit: int) -> formdata.PhpArray:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ps2moodle_testkit.emulators.moodle import gradebook
 from ps2moodle_testkit.emulators.moodle.db import Database, Table
 from ps2moodle_testkit.emulators.moodle.errors import missing_record
-from ps2moodle_testkit.emulators.moodle.faults import CostModel, Faults
+from ps2moodle_testkit.emulators.moodle.faults import CostModel, Faults, RowLocks
 from ps2moodle_testkit.emulators.moodle.fresh import populate
 from ps2moodle_testkit.emulators.moodle.model import (
     CONTEXT_BLOCK,
@@ -144,6 +144,8 @@ class MoodleSite:
         self.lock = threading.RLock()
         self.faults = Faults()
         self.cost: CostModel | None = None
+        #: Rows held by the write calls in flight (used with the cost model).
+        self.row_locks = RowLocks()
         self.test_hooks = False
         #: token -> user id.
         self.tokens: dict[str, int] = {}

@@ -4,7 +4,9 @@ Both go through :class:`MoodleHandler`, so they behave identically: it routes
 ``/webservice/rest/server.php`` to :mod:`.rest`, applies the site's faults and cost
 model around the call, and, when the site has test hooks enabled, answers
 ``POST /_emulator/setup`` with ``{"setup": NAME, "args": [...]}`` by applying the
-out-of-band setup step (:meth:`~.site.MoodleSite.setup`). The server side is
+out-of-band setup step (:meth:`~.site.MoodleSite.setup`). A write that locks rows is
+admitted through the site's :class:`~.faults.RowLocks` when the cost model is on (so
+calls overlap in time): it may wait for another, or be a deadlock victim. The server side is
 :mod:`ps2moodle_testkit.emulators.http`, which listens on loopback only, so the hook is
 reachable from loopback only.
 """
@@ -16,10 +18,13 @@ import threading
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 import httpx
 
 from ps2moodle_testkit.emulators.http import DropConnection, LoopbackServer, Reply, mock_transport
+from ps2moodle_testkit.emulators.moodle.faults import Admission, Deadlock, deadlock_victim
+from ps2moodle_testkit.emulators.moodle.registry import ExternalFunction
 from ps2moodle_testkit.emulators.moodle.rest import ENDPOINT, Outcome, handle_rest
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 
@@ -60,15 +65,35 @@ class MoodleHandler:
     def _costed(self, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Outcome:
         cost = self.site.cost
         if cost is None:
-            return handle_rest(self.site, method, query, headers, body)
+            return handle_rest(self.site, method, query, headers, body, self._admit)
         with self._slot(cost.max_concurrent):
             # A call waiting for a free slot starts its own cost once it has one.
             started = time.monotonic()
-            outcome = handle_rest(self.site, method, query, headers, body)
-            remaining = cost.seconds(outcome.function, outcome.items) - (time.monotonic() - started)
+            outcome = handle_rest(self.site, method, query, headers, body, self._admit)
+            charged = outcome.charged_s
+            if charged is None:
+                charged = cost.seconds(outcome.function, outcome.items)
+            remaining = charged - (time.monotonic() - started)
             if remaining > 0:
                 time.sleep(remaining)
         return outcome
+
+    def _admit(self, function: ExternalFunction, params: dict[str, Any]) -> Admission | None:
+        """A write that locks rows: a forced deadlock, or (with the cost model) its turn at
+        the rows, charged its work plus its wait. None: charged as usual."""
+        rows = function.locks(params)
+        if not rows:
+            return None
+        if self.site.faults.take_deadlock():
+            return Admission(0.0, deadlock_victim())
+        cost = self.site.cost
+        if cost is None:
+            return None
+        seconds = cost.seconds(function.name, function.items(params, None))
+        try:
+            return Admission(self.site.row_locks.admit(rows, seconds) + seconds)
+        except Deadlock:
+            return Admission(seconds, deadlock_victim())
 
     def _slot(self, size: int) -> threading.BoundedSemaphore:
         """The semaphore capping concurrent calls at ``size`` (the cost model may change it)."""

@@ -41,7 +41,7 @@ from ps2moodle_testkit.emulators.moodle.params import (
     default,
     optional,
 )
-from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, output_items
+from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, item_rows, output_items
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from ps2moodle_testkit.emulators.moodle.sortorder import course_sortorders
 
@@ -157,7 +157,20 @@ _ENROL_PARAMS = Single(
 )
 
 
-@external("enrol_manual_enrol_users", _ENROL_PARAMS, None, component="enrol_manual", items=input_items("enrolments"))
+#: ``role_assign`` and ``update_user_enrol`` call ``mark_user_dirty``: an UPDATE of the user's
+#: ``mdl_cache_flags`` row (``accesslib/dirtyusers``), held until the batch commits. (A
+#: re-enrolment that changes nothing skips it; the model locks the row anyway.)
+DIRTY_USER = item_rows("enrolments", "cache_flags", lambda item: item["userid"])
+
+
+@external(
+    "enrol_manual_enrol_users",
+    _ENROL_PARAMS,
+    None,
+    component="enrol_manual",
+    items=input_items("enrolments"),
+    locks=DIRTY_USER,
+)
 def enrol_users(call: Call, params: dict[str, Any]) -> None:
     """Enrol users through each course's manual instance, all or nothing (an upsert)."""
     site = call.site
@@ -222,7 +235,12 @@ _UNENROL_PARAMS = Single(
 
 
 @external(
-    "enrol_manual_unenrol_users", _UNENROL_PARAMS, None, component="enrol_manual", items=input_items("enrolments")
+    "enrol_manual_unenrol_users",
+    _UNENROL_PARAMS,
+    None,
+    component="enrol_manual",
+    items=input_items("enrolments"),
+    locks=DIRTY_USER,
 )
 def unenrol_users(call: Call, params: dict[str, Any]) -> None:
     """Unenrol users from each course's manual instance, all or nothing."""

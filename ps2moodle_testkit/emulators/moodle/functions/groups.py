@@ -15,7 +15,7 @@ from ps2moodle_testkit.emulators.moodle.formatting import format_string, validat
 from ps2moodle_testkit.emulators.moodle.functions.enrol import require_enrolled
 from ps2moodle_testkit.emulators.moodle.model import Group, GroupMember
 from ps2moodle_testkit.emulators.moodle.params import Multiple, Need, Param, Single, Value, optional
-from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, output_items
+from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, item_rows, output_items
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 
 _GROUP_OUT = Single(
@@ -163,7 +163,11 @@ def _require_group(site: MoodleSite, groupid: int, columns: str = "*") -> Group:
 _MEMBERS = Single({"members": Multiple(Single({"groupid": Value(Param.INT), "userid": Value(Param.INT)}))})
 
 
-@external("core_group_add_group_members", _MEMBERS, None, items=input_items("members"))
+#: ``groups_add_member``/``groups_remove_member`` UPDATE the group's ``timemodified``: its row.
+_GROUP_ROW = item_rows("members", "groups", lambda member: member["groupid"])
+
+
+@external("core_group_add_group_members", _MEMBERS, None, items=input_items("members"), locks=_GROUP_ROW)
 def add_group_members(call: Call, params: dict[str, Any]) -> None:
     """Add members, all or nothing; each must be enrolled in the group's course."""
     site = call.site
@@ -181,7 +185,7 @@ def add_group_members(call: Call, params: dict[str, Any]) -> None:
                 )
 
 
-@external("core_group_delete_group_members", _MEMBERS, None, items=input_items("members"))
+@external("core_group_delete_group_members", _MEMBERS, None, items=input_items("members"), locks=_GROUP_ROW)
 def delete_group_members(call: Call, params: dict[str, Any]) -> None:
     """Remove members, all or nothing; members added by a plugin cannot be removed here."""
     site = call.site

@@ -13,7 +13,7 @@ from ps2moodle_testkit.emulators.moodle.errors import invalid_parameter
 from ps2moodle_testkit.emulators.moodle.functions.enrol import role_assign, role_unassign
 from ps2moodle_testkit.emulators.moodle.model import CONTEXT_SYSTEM, Context
 from ps2moodle_testkit.emulators.moodle.params import Multiple, Need, Param, Single, Value
-from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items
+from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, item_rows
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 
 _ASSIGNMENT = Single(
@@ -52,7 +52,12 @@ def _checked_context(site: MoodleSite, params: dict[str, Any], verb: str) -> Con
 
 
 @external(
-    "core_role_assign_roles", Single({"assignments": Multiple(_ASSIGNMENT)}), None, items=input_items("assignments")
+    "core_role_assign_roles",
+    Single({"assignments": Multiple(_ASSIGNMENT)}),
+    None,
+    items=input_items("assignments"),
+    # role_assign marks the user dirty: the user's mdl_cache_flags row.
+    locks=item_rows("assignments", "cache_flags", lambda item: item["userid"]),
 )
 def assign_roles(call: Call, params: dict[str, Any]) -> None:
     """Assign roles (component ``''``); an existing assignment is a no-op."""
@@ -68,6 +73,7 @@ def assign_roles(call: Call, params: dict[str, Any]) -> None:
     Single({"unassignments": Multiple(_ASSIGNMENT)}),
     None,
     items=input_items("unassignments"),
+    locks=item_rows("unassignments", "cache_flags", lambda item: item["userid"]),
 )
 def unassign_roles(call: Call, params: dict[str, Any]) -> None:
     """Remove manual role assignments; a missing one is a no-op."""
