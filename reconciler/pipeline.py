@@ -25,8 +25,8 @@ from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.diff import compute_plan, follow_moves
 from reconciler.plan.file import build_document
-from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict
-from reconciler.plan.safety import check_safety
+from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict, parent_names
+from reconciler.plan.safety import check_safety, recorded_brakes
 from reconciler.powerschool.roster import Roster
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,8 @@ def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None =
         scope=run.scope.value,
         verdict=run.verdict,
         created_at=created_at or datetime.now(UTC),
+        brakes=recorded_brakes(config.safety),
+        names=parent_names(run.plan.changes, run.desired.state, run.live),
     )
 
 
