@@ -34,6 +34,7 @@ from reconciler.powerschool.source import fetch_roster
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
+from reconciler.render.text import TERMINAL_LINES, clip
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -68,8 +69,10 @@ def plan(
         run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
     with reported_errors("plan"):
         paths = save_plan(plan_document(config, run), out_dir, redact=redact)
-    _print(paths.document, fmt, redact=redact)
-    err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
+    _print(paths.document, fmt, redact=redact, rest=paths.text)
+    err.print(
+        Text(f"plan written to {paths.json} (review {paths.markdown.name}, {paths.html.name} or {paths.text.name})")
+    )
     if not run.verdict.ok:
         _refused(run.verdict.violations)
         raise typer.Exit(EXIT_ERROR)
@@ -166,9 +169,14 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
-def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool) -> None:
+def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool, rest: Path | None = None) -> None:
+    """Show ``doc``; on a terminal, text is cut to :data:`TERMINAL_LINES` when ``rest``
+    names the file that holds all of it."""
     view = redact_document(doc) if redact else doc
-    out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
+    text = render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal)
+    if fmt is PlanFormat.TEXT and out.is_terminal and rest is not None:
+        text = clip(text, TERMINAL_LINES, str(rest))
+    out.file.write(text)
     out.file.flush()
 
 

@@ -113,7 +113,7 @@ _KIND_POSITION = {kind: n for n, kind in enumerate(KIND_ORDER)}
 _ACTION_POSITION = {action: n for n, action in enumerate(Action)}
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+def natural(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that puts school 20 before school 100."""
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
@@ -138,8 +138,8 @@ def group_changes(changes: Sequence[Change]) -> list[SchoolGroup]:
             name = next(own, "") or bucket[0].course_name
         schools.setdefault(school_of(course), []).append(CourseGroup("" if course is None else course.id, name, bucket))
     return [
-        SchoolGroup(school, sorted(courses, key=lambda g: (g.course != "", _natural(g.name or g.course))))
-        for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", _natural(item[0])))
+        SchoolGroup(school, sorted(courses, key=lambda g: (g.course != "", natural(g.name or g.course))))
+        for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", natural(item[0])))
     ]
 
 
@@ -268,7 +268,7 @@ def bundles(changes: Sequence[Change], titles: Titles) -> list[Bundle]:
         groups.setdefault((change.key.kind, change.action, change.reason, _parent_of(change)), []).append(change)
     reasons = list(Reason)
     out = [
-        Bundle(action, kind, reason, parent, sorted(bundle, key=lambda c: _natural(person_label(c).casefold())))
+        Bundle(action, kind, reason, parent, sorted(bundle, key=lambda c: natural(person_label(c).casefold())))
         for (kind, action, reason, parent), bundle in groups.items()
     ]
     out.sort(
@@ -276,7 +276,7 @@ def bundles(changes: Sequence[Change], titles: Titles) -> list[Bundle]:
             _KIND_POSITION[b.kind],
             _ACTION_POSITION[b.action],
             -1 if b.reason is None else reasons.index(b.reason),
-            () if b.parent is None else _natural(titles(b.parent).casefold()),
+            () if b.parent is None else natural(titles(b.parent).casefold()),
         )
     )
     return out
@@ -340,12 +340,6 @@ def summary_sentence(doc: PlanDocument) -> str:
     if not totals:
         return "No changes. Moodle already matches PowerSchool and the config."
     return "Plan: " + ", ".join(f"{n:,} to {a.value}" for a, n in totals) + "."
-
-
-def kind_rows(doc: PlanDocument) -> list[tuple[Kind, dict[Action, int]]]:
-    """The summary's ``kind x action`` counts as rows in kind order, actions in action order."""
-    by_kind = doc.summary.by_kind
-    return [(k, {Action(a): n for a, n in by_kind[k.value].items()}) for k in Kind if by_kind.get(k.value)]
 
 
 def verdict_headline(doc: PlanDocument) -> str:
