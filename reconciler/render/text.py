@@ -86,7 +86,7 @@ def render_text(doc: PlanDocument, *, color: bool = False, groups: list[SchoolGr
                     lines.append(indent + (line if change is None else paint(line, _COLOURS[change.action])))
     if doc.notices:
         warnings = sum(1 for n in doc.notices if n.level.value == "warning")
-        title = f"Notices ({count(warnings, 'warning')}, {count(len(doc.notices) - warnings, 'info')}):"
+        title = f"Notices: {count(warnings, 'warning')}, {count(len(doc.notices) - warnings, 'info')}"
         lines += ["", paint(title, _BOLD)]
         for notice in doc.notices:
             about = f" ({safe(notice.key)})" if notice.key else ""
