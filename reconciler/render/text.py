@@ -116,11 +116,8 @@ def _summary_table(schools: list[SchoolGroup]) -> list[str]:
             "  " + label.ljust(label_width) + "".join(f"  {c:>{w}}" for c, w in zip(cells, widths, strict=True))
         ).rstrip()
 
-    out = [
-        line(
-            "Summary".ljust(label_width - 2)[:label_width], [e.rjust(w) for e, w in zip(columns, widths, strict=True)]
-        ).lstrip()
-    ]
+    header = line("", columns)
+    out = ["Summary".ljust(2 + label_width) + header[2 + label_width :]]
     out += [line(safe(g).ljust(group_width) + "  " + k, cells) for g, k, cells in body]
     return out
 

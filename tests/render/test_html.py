@@ -107,7 +107,8 @@ choose("view", "by person"); window.__out.people = seen();
     loaded = time.perf_counter() - started
     print(
         f"\n50,000-change plan.html: {len(html) / 1e6:.1f} MB made in {made:.2f} s; browser run {loaded:.1f} s; "
-        f"first render at {result['rendered']} ms; filter {result['filterMs']:.0f} ms; search {result['searchMs']:.0f} ms"
+        f"first render at {result['rendered']} ms; filter {result['filterMs']:.0f} ms; "
+        f"search {result['searchMs']:.0f} ms"
     )
     assert result["errors"] == []
     assert result["first"]["rows"] == PAGE_ROWS  # one page at a time, not 50,000 rows
