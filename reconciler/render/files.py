@@ -12,9 +12,9 @@ from reconciler.plan.file import write_atomically, write_plan
 from reconciler.plan.model import PlanDocument
 from reconciler.redact import redact_document
 from reconciler.render.html import render_html
-from reconciler.render.layout import group_changes
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
+from reconciler.render.view import Layout
 
 #: Where ``plan`` writes unless told otherwise.
 DEFAULT_OUT_DIR = Path("plan-output")
@@ -44,11 +44,11 @@ def save_plan(
         out.mkdir(parents=True, exist_ok=True)
         sealed = write_plan(doc, json_path)
         view = redact_document(sealed) if redact else sealed
-        groups = group_changes(view.changes)  # the renderings group alike
+        layout = Layout(view)  # worked out once for the three renderings
         renderings: list[tuple[Path, Callable[[], str]]] = [
-            (text_path, lambda: render_text(view, groups=groups)),
-            (markdown_path, lambda: render_markdown(view, groups=groups)),
-            (html_path, lambda: render_html(view, groups=groups)),
+            (text_path, lambda: render_text(view, layout=layout)),
+            (markdown_path, lambda: render_markdown(view, layout=layout)),
+            (html_path, lambda: render_html(view, layout=layout)),
         ]
         for path, render in renderings:
             _write_text(path, render())  # one rendering held at a time

@@ -18,30 +18,25 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
 from importlib import resources
 
 from reconciler.model import Kind
-from reconciler.plan.model import PlanDocument
+from reconciler.plan.model import Action, PlanDocument, Reason
 from reconciler.render.layout import (
-    SchoolGroup,
-    Titles,
+    SummaryRow,
     brake_rows,
-    bundles,
     change_head,
     effect,
     field_lines,
-    group_changes,
     noun,
     person_label,
     reason_text,
     safe,
     summary_columns,
-    summary_rows,
     summary_sentence,
     verdict_headline,
 )
-from reconciler.render.people import people
+from reconciler.render.view import Layout
 
 #: Kinds whose changes are about one person.
 _PERSONAL = frozenset({Kind.USER, Kind.ENROLMENT, Kind.COHORT_MEMBER, Kind.GROUP_MEMBER})
@@ -62,43 +57,60 @@ class _Strings:
         return found
 
 
-def page_data(doc: PlanDocument, groups: Sequence[SchoolGroup]) -> dict[str, object]:
+def page_data(layout: Layout) -> dict[str, object]:
     """What the page's script lists: ``s`` the strings, ``c`` the changes as rows of
     ``[school, course, kind, action, reason, person, line, fields]`` (indices into ``s``,
     -1 for none) in review order, ``p`` the people as ``[title, [change rows]]``."""
     strings = _Strings()
-    titles = Titles(doc)
+    titles = layout.titles
     rows: list[list[int]] = []
     row_of: dict[int, int] = {}
-    for school in groups:
+    # What many changes share is worked out once: (kind, action) -> kind and action
+    # strings; a reason said alike for every change -> its string.
+    kinds: dict[tuple[Kind, Action], tuple[int, int]] = {}
+    reasons: dict[Reason | None, int] = {}
+    for school in layout.schools:
         school_s = strings(school.title)
         for course in school.courses:
             course_s = strings(safe(course.name or course.course) if course.course else "")
-            ordered = [change for bundle in bundles(course.changes, titles) for change in bundle.changes]
-            for change in ordered:
-                fields = "\n".join(field_lines(change))
-                person = person_label(change) if change.key.kind in _PERSONAL else ""
-                row_of[id(change)] = len(rows)
-                rows.append(
-                    [
-                        school_s,
-                        course_s,
-                        strings(noun(change.key.kind)),
-                        strings(effect(change)),
-                        strings(safe(reason_text(change))),
-                        strings(person) if person else -1,
-                        strings(change_head(change, in_course=bool(course.course), titles=titles, reason=False)),
-                        strings(fields) if fields else -1,
-                    ]
-                )
-    persons = [[strings(p.title), [row_of[id(c)] for c in p.changes]] for p in people(doc.changes)]
+            in_course = bool(course.course)
+            for bundle in layout.bundles(course):
+                kind_action = kinds.get((bundle.kind, bundle.action))
+                if kind_action is None:
+                    sample = bundle.changes[0]
+                    kind_action = kinds[bundle.kind, bundle.action] = (
+                        strings(noun(bundle.kind)),
+                        strings(effect(sample)),
+                    )
+                personal = bundle.kind in _PERSONAL
+                for change in bundle.changes:
+                    reason = reasons.get(change.reason) if bundle.shared_reason else None
+                    if reason is None:
+                        reason = strings(safe(reason_text(change)))
+                        if bundle.shared_reason:
+                            reasons[change.reason] = reason
+                    fields = "\n".join(field_lines(change)) if change.before and change.after else ""
+                    row_of[id(change)] = len(rows)
+                    rows.append(
+                        [
+                            school_s,
+                            course_s,
+                            *kind_action,
+                            reason,
+                            strings(person_label(change)) if personal else -1,
+                            strings(change_head(change, in_course=in_course, titles=titles, reason=False)),
+                            strings(fields) if fields else -1,
+                        ]
+                    )
+    persons = [[strings(p.title), [row_of[id(c)] for c in p.changes]] for p in layout.people]
     return {"s": list(strings.index), "c": rows, "p": persons}
 
 
-def render_html(doc: PlanDocument, *, groups: list[SchoolGroup] | None = None) -> str:
-    """The plan as a self-contained HTML page."""
-    schools = groups if groups is not None else group_changes(doc.changes)
-    data = page_data(doc, schools)
+def render_html(doc: PlanDocument, *, layout: Layout | None = None) -> str:
+    """The plan as a self-contained HTML page; ``layout`` is ``Layout(doc)`` when the
+    caller has it already."""
+    layout = layout or Layout(doc)
+    data = page_data(layout)
     blob = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     blob = blob.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     verdict = doc.verdict
@@ -120,7 +132,7 @@ def render_html(doc: PlanDocument, *, groups: list[SchoolGroup] | None = None) -
     if verdict.override_reason:
         parts.append(f"<div>Override reason: {_e(verdict.override_reason)}</div>")
     parts.append(f'</div>\n<p class="sentence" id="sentence">{_e(summary_sentence(doc))}</p>\n')
-    parts.append(_summary(schools) + _brakes(doc) + _notices(doc))
+    parts.append(_summary(layout.summary) + _brakes(doc) + _notices(doc))
     parts.append(_CONTROLS)
     parts.append(f'<script type="application/json" id="plan-data">{blob}</script>\n')
     script = _asset("plan.js").replace("__PAGE_ROWS__", str(PAGE_ROWS))
@@ -138,8 +150,7 @@ def _e(text: str) -> str:
     return html.escape(safe(text))
 
 
-def _summary(schools: list[SchoolGroup]) -> str:
-    rows = summary_rows(schools)
+def _summary(rows: list[SummaryRow]) -> str:
     if not rows:
         return ""
     columns = summary_columns(rows)

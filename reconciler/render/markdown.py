@@ -18,20 +18,18 @@ from collections.abc import Callable, Sequence
 from reconciler.plan.model import SYMBOLS, NoticeLevel, PlanDocument
 from reconciler.render.layout import (
     SchoolGroup,
-    Titles,
+    SummaryRow,
     brake_rows,
     bundle_lines,
-    bundles,
     count,
-    group_changes,
     noun,
     safe,
     summary_columns,
-    summary_rows,
     summary_sentence,
     verdict_headline,
 )
-from reconciler.render.people import course_names, people, person_lines
+from reconciler.render.people import person_lines
+from reconciler.render.view import Layout
 
 #: GitHub's limit on a comment body, in characters.
 COMMENT_LIMIT = 65_536
@@ -48,20 +46,20 @@ _MORE_RESERVE = 80
 _END = "\n</details>\n"
 
 
-def render_markdown(doc: PlanDocument, *, budget: int = DEFAULT_BUDGET, groups: list[SchoolGroup] | None = None) -> str:
+def render_markdown(doc: PlanDocument, *, budget: int = DEFAULT_BUDGET, layout: Layout | None = None) -> str:
     """The plan as a Markdown comment of at most ``budget`` characters (at least 30,000);
-    ``groups`` are ``group_changes(doc.changes)`` when the caller has them already."""
+    ``layout`` is ``Layout(doc)`` when the caller has it already."""
     if budget < 30_000:
         raise ValueError("a Markdown plan needs a budget of at least 30,000 characters")
-    schools = groups if groups is not None else group_changes(doc.changes)
-    head = _head(doc, schools) + _notices(doc)
+    layout = layout or Layout(doc)
+    head = _head(doc, layout.summary) + _notices(doc)
     foot = (
         "\n---\n"
         f"The complete plan is `plan.json` (checksum `{doc.sealed_checksum}`); "
         "`ps2moodle show plan.json` prints every change, `--by person` every change to each person.\n"
     )
-    by_person = _people(doc)
-    body = _schools(schools, budget - len(head) - len(foot) - len(by_person), Titles(doc))
+    by_person = _people(layout)
+    body = _schools(layout, budget - len(head) - len(foot) - len(by_person))
     return head + body + by_person + foot
 
 
@@ -85,7 +83,7 @@ def _fit(items: Sequence[str], budget: int, more: Callable[[int], str]) -> str:
     return "".join(out)
 
 
-def _head(doc: PlanDocument, schools: list[SchoolGroup]) -> str:
+def _head(doc: PlanDocument, rows: list[SummaryRow]) -> str:
     verdict = doc.verdict
     parts = [f"<!-- ps2moodle plan {doc.sealed_checksum} -->\n", "### ps2moodle plan\n\n"]
     headline = f"**{verdict_headline(doc)}**"
@@ -106,7 +104,7 @@ def _head(doc: PlanDocument, schools: list[SchoolGroup]) -> str:
         parts.append("\n")
     parts.append(f"**{summary_sentence(doc)}**\n\n")
     if doc.changes:
-        parts.append(_table(schools))
+        parts.append(_table(rows))
     parts.append(_brakes(doc))
     meta = [
         f"checksum {code(doc.sealed_checksum)}",
@@ -121,10 +119,9 @@ def _head(doc: PlanDocument, schools: list[SchoolGroup]) -> str:
     return "".join(parts)
 
 
-def _table(schools: list[SchoolGroup]) -> str:
+def _table(rows: list[SummaryRow]) -> str:
     """Per school and kind, the changes per effect (removals by the brake that governs
     them), and the totals; too many rows for the space left get "N more rows"."""
-    rows = summary_rows(schools)
     columns = summary_columns(rows)
     head = "| | | " + " | ".join(columns) + " |\n" + "|:--|:--|" + "--:|" * len(columns) + "\n"
     lines: list[str] = []
@@ -167,7 +164,7 @@ def _notices(doc: PlanDocument) -> str:
     return f"<details><summary>{title}</summary>\n\n{listing}\n</details>\n\n"
 
 
-def _blocks(school: SchoolGroup, cap: int, titles: Titles) -> list[str]:
+def _blocks(school: SchoolGroup, cap: int, layout: Layout) -> list[str]:
     """A school's detail, one block of lines per change (the first change of a course
     carries the course heading, the first of a bundle the bundle's), until ``cap``
     characters are exceeded."""
@@ -175,8 +172,8 @@ def _blocks(school: SchoolGroup, cap: int, titles: Titles) -> list[str]:
     size = 0
     for course in school.courses:
         pending = [f"@@ {course.title} @@"] if course.course else []
-        for bundle in bundles(course.changes, titles):
-            lines = bundle_lines(bundle, titles, in_course=bool(course.course))
+        for bundle in layout.bundles(course):
+            lines = bundle_lines(bundle, layout.titles, in_course=bool(course.course))
             for n, (change, line) in enumerate(lines):
                 if change is None:
                     pending.append(line)
@@ -208,10 +205,11 @@ def _frame(school: SchoolGroup, blocks: Sequence[str]) -> tuple[str, str]:
     return f"<details><summary>{summary}</summary>\n\n{fence}diff\n", f"{fence}\n"
 
 
-def _schools(schools: list[SchoolGroup], budget: int, titles: Titles) -> str:
+def _schools(layout: Layout, budget: int) -> str:
+    schools = layout.schools
     if not schools:
         return ""
-    candidates = [_blocks(s, budget, titles) for s in schools]
+    candidates = [_blocks(s, budget, layout) for s in schools]
     frames = [_frame(s, b) for s, b in zip(schools, candidates, strict=True)]
     framing = sum(len(opening) + len(closing) + len(_END) + _MORE_RESERVE for opening, closing in frames)
     if framing > budget:
@@ -250,21 +248,24 @@ def _school_table(schools: list[SchoolGroup], budget: int) -> str:
     return "| group | changes |\n|:--|--:|\n" + table + "\n"
 
 
-def _people(doc: PlanDocument) -> str:
-    """Every change to each person, as many people as :data:`PEOPLE_BUDGET` holds."""
-    found = people(doc.changes)
+def _people(layout: Layout) -> str:
+    """Every change to each person, as many people as :data:`PEOPLE_BUDGET` holds (their
+    lines are made only for those shown)."""
+    found = layout.people
     if not found:
         return ""
-    titles, courses = Titles(doc), course_names(doc.changes)
-    blocks = [
-        "".join(_cut(line) + "\n" for line in [f"@@ {p.title} @@", *person_lines(p, titles, courses)]) for p in found
-    ]
+    titles, courses = layout.titles, layout.courses
+    blocks: list[str] = []
+    used = 0
+    for p in found:
+        block = "".join(_cut(line) + "\n" for line in [f"@@ {p.title} @@", *person_lines(p, titles, courses)])
+        if used + len(block) > PEOPLE_BUDGET - _MORE_RESERVE:
+            more = count(len(found) - len(blocks), "more person")
+            blocks.append(f"# … {more}: ps2moodle show plan.json --by person\n")
+            break
+        blocks.append(block)
+        used += len(block)
     longest = max((len(run) for text in blocks for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    listing = _fit(
-        blocks,
-        PEOPLE_BUDGET,
-        lambda n: f"# … {count(n, 'more person')}: ps2moodle show plan.json --by person\n",
-    )
     summary = f"<b>By person</b>: {count(len(found), 'person')}"
-    return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{listing}{fence}\n{_END}"
+    return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{''.join(blocks)}{fence}\n{_END}"

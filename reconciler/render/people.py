@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind, User
 from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, verb
-from reconciler.render.layout import Titles, count, field_lines, label, natural, reason_text, safe
+from reconciler.render.layout import Titles, count, field_lines, label, name_order, reason_text, safe
 
 
 @dataclass
@@ -63,7 +63,7 @@ def people(changes: Sequence[Change]) -> list[Person]:
             person.label = change.member
     for person in found.values():
         person.changes.sort(key=lambda c: (c.key.kind is not Kind.USER, c.key.kind.value, c.course_name, c.key.id))
-    return sorted(found.values(), key=lambda p: (natural(p.label.casefold()), p.key))
+    return sorted(found.values(), key=lambda p: (name_order(p.label), p.key))
 
 
 def course_names(changes: Sequence[Change]) -> dict[Key, str]:

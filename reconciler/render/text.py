@@ -15,21 +15,18 @@ from __future__ import annotations
 
 from reconciler.plan.model import Action, PlanDocument
 from reconciler.render.layout import (
-    SchoolGroup,
-    Titles,
+    SummaryRow,
     brake_rows,
     bundle_lines,
-    bundles,
     count,
-    group_changes,
     legend,
     noun,
     safe,
     summary_columns,
-    summary_rows,
     summary_sentence,
     verdict_headline,
 )
+from reconciler.render.view import Layout
 
 _RESET = "\x1b[0m"
 _BOLD = "1"
@@ -46,14 +43,14 @@ _COLOURS = {
 TERMINAL_LINES = 150
 
 
-def render_text(doc: PlanDocument, *, color: bool = False, groups: list[SchoolGroup] | None = None) -> str:
-    """The whole plan as text, ending with a newline; ``groups`` are
-    ``group_changes(doc.changes)`` when the caller has them already."""
+def render_text(doc: PlanDocument, *, color: bool = False, layout: Layout | None = None) -> str:
+    """The whole plan as text, ending with a newline; ``layout`` is ``Layout(doc)`` when
+    the caller has it already."""
 
     def paint(text: str, sgr: str) -> str:
         return f"\x1b[{sgr}m{text}{_RESET}" if color else text
 
-    schools = groups if groups is not None else group_changes(doc.changes)
+    layout = layout or Layout(doc)
     lines = [
         f"ps2moodle plan (format {doc.format_version}) made by ps2moodle {safe(doc.tool_version)} "
         f"at {safe(doc.created_at)}, scope {safe(doc.scope)}",
@@ -63,7 +60,8 @@ def render_text(doc: PlanDocument, *, color: bool = False, groups: list[SchoolGr
     if doc.redacted:
         lines.append("Personal data is replaced by pseudonyms; plan.json holds the full plan.")
     if doc.changes:
-        lines += ["", *[paint(line, _BOLD) if n == 0 else line for n, line in enumerate(_summary_table(schools))]]
+        table = _summary_table(layout.summary)
+        lines += ["", paint(table[0], _BOLD), *table[1:]]
     lines += _brakes(doc)
     verdict = doc.verdict
     verdict_sgr = "1;31" if not verdict.ok else "1;33" if verdict.violations else "32"
@@ -73,15 +71,15 @@ def render_text(doc: PlanDocument, *, color: bool = False, groups: list[SchoolGr
         lines.append(f"  Override reason: {safe(verdict.override_reason)}")
     if doc.changes:
         lines += ["", f"Legend: {legend(doc)}"]
-    titles = Titles(doc)
-    for school in schools:
+    titles = layout.titles
+    for school in layout.schools:
         lines += ["", paint(school.title, _BOLD)]
         for course in school.courses:
             indent = "  "
             if course.course:
                 lines.append(indent + paint(course.title, _BOLD))
                 indent = "    "
-            for bundle in bundles(course.changes, titles):
+            for bundle in layout.bundles(course):
                 for change, line in bundle_lines(bundle, titles, in_course=bool(course.course)):
                     lines.append(indent + (line if change is None else paint(line, _COLOURS[change.action])))
     if doc.notices:
@@ -95,9 +93,8 @@ def render_text(doc: PlanDocument, *, color: bool = False, groups: list[SchoolGr
     return "\n".join(lines) + "\n"
 
 
-def _summary_table(schools: list[SchoolGroup]) -> list[str]:
+def _summary_table(rows: list[SummaryRow]) -> list[str]:
     """Per school and kind, the changes per effect, with a total row."""
-    rows = summary_rows(schools)
     columns = summary_columns(rows)
     totals = {e: sum(r.counts[e] for r in rows) for e in columns}
     body: list[tuple[str, str, list[str]]] = []
