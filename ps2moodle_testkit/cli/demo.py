@@ -28,6 +28,7 @@ from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import save_plan
+from reconciler.render.text import clip
 
 #: The example config the demo runs (shipped inside the package).
 DEMO_CONFIG = EXAMPLES / "district.yaml"
@@ -91,12 +92,7 @@ def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | 
     doc = plan_document(sandbox.config, run)
     paths = save_plan(doc, folder)
     text = render(paths.document, PlanFormat.TEXT, color=out.is_terminal)
-    shown = text.splitlines()
-    if lines is not None and len(shown) > lines:
-        out.file.write("\n".join([*shown[:lines], f"  ... {len(shown) - lines} more lines in {paths.text}", ""]))
-        out.file.write(shown[-1] + "\n")
-    else:
-        out.file.write(text)
+    out.file.write(text if lines is None else clip(text, lines, str(paths.text)))
     out.file.flush()
     _summary(run)
     return run
