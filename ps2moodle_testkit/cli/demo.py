@@ -16,7 +16,6 @@ from typing import Annotated
 
 import typer
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from ps2moodle_testkit.demo import EXAMPLES
@@ -94,21 +93,7 @@ def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | 
     text = render(paths.document, PlanFormat.TEXT, color=out.is_terminal)
     out.file.write(text if lines is None else clip(text, lines, str(paths.text)))
     out.file.flush()
-    _summary(run)
     return run
-
-
-def _summary(run: PlanRun) -> None:
-    if run.plan.is_empty:
-        return
-    table = Table(title="changes by kind", title_justify="left")
-    actions = list(run.plan.action_totals())
-    table.add_column("kind")
-    for action in actions:
-        table.add_column(action, justify="right")
-    for kind, counts in run.plan.counts().items():
-        table.add_row(kind, *(str(counts.get(a, "")) for a in actions))
-    out.print(table)
 
 
 def _apply(sandbox: Sandbox, moodle: MoodleClient, run: PlanRun) -> None:
