@@ -12,7 +12,7 @@ import pytest
 from reconciler.redact import redact_document
 from reconciler.render.html import PAGE_ROWS, render_html
 from tests.support.browser import chromium, run_page
-from tests.support.plans import PERSONAL, district_plan, sample_doc
+from tests.support.plans import PERSONAL, district_plan, first_labelled, sample_doc
 
 #: Pick an option of a select by its text, as a person would, and let the page react.
 _CHOOSE = """
@@ -121,3 +121,13 @@ choose("view", "by person"); window.__out.people = seen();
     assert "u000123" in result["search"]["text"]
     assert result["people"]["people"] > 0
     assert len(html) < 300 * len(doc.changes), "the embedded data is not compact"
+
+
+def test_text_from_outside_is_shown_as_text_never_run(tmp_path: Path) -> None:
+    evil = "</script><img src=x onerror=\"document.title='owned'\">"
+    html = render_html(first_labelled(sample_doc(), evil))
+    assert "</script><img" not in html
+    result = run_page(_page(tmp_path, html), _CHOOSE + "window.__out.title = document.title;")
+    assert result["errors"] == []
+    assert result["title"].startswith("ps2moodle plan")
+    assert "+ create category " + evil in result["first"]["text"]
