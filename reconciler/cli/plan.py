@@ -53,7 +53,9 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Progress note
 def plan(
     config_path: ConfigArg = Path("ps2moodle.yaml"),
     scope: ScopeOpt = Scope.ALL,
-    out_dir: Annotated[Path, typer.Option("--out", help="Where plan.json, plan.txt and plan.md go.")] = DEFAULT_OUT_DIR,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where plan.json, plan.txt, plan.md and plan.html go.")
+    ] = DEFAULT_OUT_DIR,
     fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="What to print.")] = PlanFormat.TEXT,
     redact: Annotated[bool, typer.Option("--redact", help="Pseudonyms for names and emails in what is shown.")] = False,
     detailed_exitcode: Annotated[
