@@ -32,8 +32,8 @@ from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.writer import MoodleWriter
 from reconciler.plan.diff import compute_plan, follow_moves
 from reconciler.plan.file import build_document, read_plan
-from reconciler.plan.model import Action, Change, Plan, PlanDocument, SafetyVerdict
-from reconciler.plan.safety import check_safety
+from reconciler.plan.model import Action, Change, Plan, PlanDocument, SafetyVerdict, parent_names
+from reconciler.plan.safety import check_safety, recorded_brakes
 from reconciler.powerschool.roster import Roster
 from reconciler.targeting import Targets, resolve, restrict
 
@@ -183,6 +183,8 @@ def plan_document(config: Config, run: PlanRun, *, created_at: datetime | None =
         scope=run.scope_text,
         verdict=run.verdict,
         created_at=created_at or datetime.now(UTC),
+        brakes=recorded_brakes(config.safety),
+        names=parent_names(run.plan.changes, run.desired.state, run.live),
     )
 
 

@@ -32,3 +32,21 @@ def golden_dir() -> Path:
     found = find_golden_moodle()
     assert found is not None, "golden Moodle recordings not found: set PS2M_GOLDEN_MOODLE"
     return found
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly when the browser tests of plan.html could not run (no Chromium here)."""
+    from tests.support.browser import SKIPPED
+
+    if SKIPPED:
+        bar = "!" * 78
+        terminalreporter.write_line(bar, red=True, bold=True)
+        terminalreporter.write_line(
+            f"WARNING: {len(SKIPPED)} browser test(s) of plan.html SKIPPED: Chromium is not installed.",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line("Install it (apt-get install chromium) to run them; CI (.ci/run) always does.")
+        for test in SKIPPED:
+            terminalreporter.write_line(f"  skipped: {test}", red=True)
+        terminalreporter.write_line(bar, red=True, bold=True)

@@ -16,7 +16,6 @@ from typing import Annotated
 
 import typer
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from ps2moodle_testkit.demo import EXAMPLES
@@ -28,6 +27,7 @@ from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import save_plan
+from reconciler.render.text import clip
 
 #: The example config the demo runs (shipped inside the package).
 DEMO_CONFIG = EXAMPLES / "district.yaml"
@@ -91,28 +91,9 @@ def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | 
     doc = plan_document(sandbox.config, run)
     paths = save_plan(doc, folder)
     text = render(paths.document, PlanFormat.TEXT, color=out.is_terminal)
-    shown = text.splitlines()
-    if lines is not None and len(shown) > lines:
-        out.file.write("\n".join([*shown[:lines], f"  ... {len(shown) - lines} more lines in {paths.text}", ""]))
-        out.file.write(shown[-1] + "\n")
-    else:
-        out.file.write(text)
+    out.file.write(text if lines is None else clip(text, lines, str(paths.text)))
     out.file.flush()
-    _summary(run)
     return run
-
-
-def _summary(run: PlanRun) -> None:
-    if run.plan.is_empty:
-        return
-    table = Table(title="changes by kind", title_justify="left")
-    actions = list(run.plan.action_totals())
-    table.add_column("kind")
-    for action in actions:
-        table.add_column(action, justify="right")
-    for kind, counts in run.plan.counts().items():
-        table.add_row(kind, *(str(counts.get(a, "")) for a in actions))
-    out.print(table)
 
 
 def _apply(sandbox: Sandbox, moodle: MoodleClient, run: PlanRun) -> None:

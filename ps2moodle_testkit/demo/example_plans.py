@@ -3,9 +3,9 @@
 Each example config is planned against a fresh emulated Moodle and the generated sample
 district it was written for; ``district.yaml`` also gets the plan that follows an
 everyday day of changes once the first plan is applied. The files are what
-``ps2moodle plan`` writes (``plan.json``, ``plan.txt``, ``plan.md``) with a fixed creation
-time, so they change only when the tool's output does; a test regenerates them and fails
-when the committed ones are out of date.
+``ps2moodle plan`` writes (``plan.json``, ``plan.txt``, ``plan.md``, ``plan.html``) with a
+fixed creation time, so they change only when the tool's output does; a test regenerates
+them and fails when the committed ones are out of date.
 """
 
 from __future__ import annotations
@@ -52,13 +52,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _save(run: PlanRun, sandbox: Sandbox, folder: Path, *, full: bool) -> list[Path]:
-    """The plan's files; a first plan (thousands of creates) keeps only its two renderings,
-    so the repository does not carry megabytes of JSON nobody reviews."""
+    """The plan's files; a first plan (thousands of creates) keeps only its text and
+    Markdown renderings, so the repository does not carry megabytes nobody reviews."""
     doc = plan_document(sandbox.config, run, created_at=FIXED_TIME)
     paths = save_plan(doc, folder)
     if full:
-        return [paths.json, paths.text, paths.markdown]
+        return [paths.json, paths.text, paths.markdown, paths.html]
     paths.json.unlink()
+    paths.html.unlink()
     return [paths.text, paths.markdown]
 
 

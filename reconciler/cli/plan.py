@@ -39,6 +39,7 @@ from reconciler.redact import redact_document
 from reconciler.redactkey import redact_key
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
+from reconciler.render.text import TERMINAL_LINES, clip
 from reconciler.signing import checksum_problem, sign_plan, signature_problem, signing_key
 from reconciler.targeting import Targets, parse_target
 
@@ -59,7 +60,9 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Progress note
 def plan(
     config_path: ConfigArg = Path("ps2moodle.yaml"),
     scope: ScopeOpt = Scope.ALL,
-    out_dir: Annotated[Path, typer.Option("--out", help="Where plan.json, plan.txt and plan.md go.")] = DEFAULT_OUT_DIR,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where plan.json, plan.txt, plan.md and plan.html go.")
+    ] = DEFAULT_OUT_DIR,
     fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="What to print.")] = PlanFormat.TEXT,
     redact: Annotated[bool, typer.Option("--redact", help="Pseudonyms for names and emails in what is shown.")] = False,
     detailed_exitcode: Annotated[
@@ -100,8 +103,10 @@ def plan(
         pseudonym_key = redact_key() if redact else None
         paths = save_plan(plan_document(config, run), out_dir, redact=redact, redact_key=pseudonym_key)
         signed = sign_plan(paths.json, key) if key is not None else None
-    _print(paths.document, fmt, redact=redact, key=pseudonym_key)
-    err.print(Text(f"plan written to {paths.json} (review {paths.markdown.name} or {paths.text.name})"))
+    _print(paths.document, fmt, redact=redact, key=pseudonym_key, rest=paths.text)
+    err.print(
+        Text(f"plan written to {paths.json} (review {paths.markdown.name}, {paths.html.name} or {paths.text.name})")
+    )
     if signed is not None:
         err.print(Text(f"plan signed: {signed}"))
     if not run.verdict.ok:
@@ -276,9 +281,16 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
-def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool, key: bytes | None = None) -> None:
+def _print(
+    doc: PlanDocument, fmt: PlanFormat, *, redact: bool, key: bytes | None = None, rest: Path | None = None
+) -> None:
+    """Show ``doc``; on a terminal, text is cut to :data:`TERMINAL_LINES` when ``rest``
+    names the file that holds all of it."""
     view = redact_document(doc, key) if redact else doc
-    out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
+    text = render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal)
+    if fmt is PlanFormat.TEXT and out.is_terminal and rest is not None:
+        text = clip(text, TERMINAL_LINES, str(rest))
+    out.file.write(text)
     out.file.flush()
 
 

@@ -307,10 +307,6 @@ class SafetyPolicy:
     graded_work_guard: bool = True
     protected: tuple[ProtectedRule, ...] = ()
 
-    def threshold_for(self, action: str, kind: str) -> Threshold | None:
-        table = dict(self.thresholds)
-        return table.get(f"{action}:{kind}") or table.get(action)
-
 
 @dataclass(frozen=True, slots=True)
 class AdoptRule:

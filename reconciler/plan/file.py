@@ -6,8 +6,11 @@ reader of a :class:`PlanDocument`. The file holds, in this order:
 
 - the format version, the tool and its version, the creation time (UTC), the scope and
   ``config_digest`` (the config the plan was computed from);
-- the safety verdict (with the override reason, if a person gave one), the summary counts
-  (which must agree with the changes) and the notices;
+- the safety verdict (with the override reason, if a person gave one), the brakes it
+  judged by (the safety policy's limits, for renderings), the summary counts (which must
+  agree with the changes), the notices and the names of the cohorts and groups the
+  plan's memberships belong to (for renderings; a plan without ``brakes`` or ``names``
+  reads as one that has none);
 - the changes in apply order. Each carries what apply must still find in Moodle: a create
   needs its key free; an adopt needs the unowned object it recorded as ``before``;
   anything else needs the owned object ``before`` with its Moodle id unchanged, and a move
@@ -49,6 +52,8 @@ from reconciler.errors import PlanFileError
 from reconciler.model import Key, Kind, resource_from_dict
 from reconciler.plan.model import (
     Action,
+    BrakeLimit,
+    Brakes,
     Change,
     Notice,
     NoticeLevel,
@@ -74,9 +79,17 @@ _action, _kind, _reason, _level = members(Action), members(Kind), members(Reason
 
 
 def build_document(
-    plan: Plan, *, config_digest: str, scope: str, verdict: SafetyVerdict, created_at: datetime
+    plan: Plan,
+    *,
+    config_digest: str,
+    scope: str,
+    verdict: SafetyVerdict,
+    created_at: datetime,
+    brakes: Brakes | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> PlanDocument:
-    """The (unsealed) document of ``plan``; ``created_at`` must be timezone-aware."""
+    """The (unsealed) document of ``plan``; ``created_at`` must be timezone-aware.
+    ``brakes`` and ``names`` are recorded for renderings (see :class:`PlanDocument`)."""
     if created_at.tzinfo is None:
         raise ValueError("created_at must be timezone-aware")
     return PlanDocument(
@@ -91,6 +104,8 @@ def build_document(
         notices=plan.notices,
         changes=plan.changes,
         owned=dict(sorted(plan.owned_counts.items())),
+        brakes=brakes,
+        names=dict(sorted((names or {}).items())),
     )
 
 
@@ -137,9 +152,18 @@ def _header_records(doc: PlanDocument) -> Iterator[tuple[str, Any]]:
         ("redacted", doc.redacted),
         *((("pseudonyms", doc.pseudonyms),) if doc.pseudonyms is not None else ()),
         ("verdict", {"ok": verdict.ok, "violations": verdict.violations, "override_reason": verdict.override_reason}),
+        ("brakes", None if doc.brakes is None else _brakes_record(doc.brakes)),
         ("summary", _summary_record(doc.summary)),
         ("notices", [{"level": n.level, "message": n.message, "key": n.key} for n in doc.notices]),
+        ("names", doc.names),
     )
+
+
+def _brakes_record(brakes: Brakes) -> dict[str, Any]:
+    return {
+        "min_existing": brakes.min_existing,
+        "limits": {b.brake: {"count": b.count, "percent": b.percent} for b in brakes.limits},
+    }
 
 
 def _list_lines(head: bytes, items: Iterable[Any], count: int) -> Iterator[bytes]:
@@ -367,10 +391,29 @@ def _document(header: Mapping[str, Any], changes: list[Change], checksum: str) -
         changes=tuple(changes),
         owned={_text(kind): _count(n) for kind, n in summary["owned"].items()},
         checksum=checksum,
+        brakes=_brakes(header.get("brakes")),
+        names={_text(key): _text(name) for key, name in header.get("names", {}).items()},
     )
     if summary != _summary_record(doc.summary):
         raise ValueError("its summary does not count its changes")
     return doc
+
+
+def _brakes(record: Mapping[str, Any] | None) -> Brakes | None:
+    """The recorded brakes (absent in a plan written before they were recorded)."""
+    if record is None:
+        return None
+    limits = tuple(
+        BrakeLimit(_text(brake), _limit(limit["count"]), _limit(limit["percent"]))
+        for brake, limit in record["limits"].items()
+    )
+    return Brakes(limits, _count(record["min_existing"]))
+
+
+def _limit(value: Any) -> Any:
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+        raise TypeError(f"expected a limit, not {value!r}")
+    return value
 
 
 def _check_header(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ drawn from what apply writes: its ``before`` and ``after`` (:func:`field_changes
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -19,12 +19,15 @@ from reconciler.model import (
     KIND_ORDER,
     Category,
     Cohort,
+    CohortMember,
     Course,
     Enrolment,
     Group,
+    GroupMember,
     Key,
     Kind,
     Resource,
+    State,
     User,
 )
 
@@ -196,6 +199,23 @@ def school_of(course: Key | None) -> str:
     return "" if course is None else keys.school_of(course)
 
 
+def parent_names(changes: Iterable[Change], *states: State) -> dict[str, str]:
+    """``{key: name}`` of the cohorts and groups that membership ``changes`` belong to, as
+    the first of ``states`` that holds each one names it (for display only)."""
+    parents = {
+        obj.cohort if isinstance(obj, CohortMember) else obj.group
+        for obj in (c.resource for c in changes)
+        if isinstance(obj, (CohortMember, GroupMember))
+    }
+    names: dict[str, str] = {}
+    for key in parents:
+        found = (s.get(key) for s in states)
+        named = next((obj for obj in found if isinstance(obj, (Cohort, Group))), None)
+        if named is not None:
+            names[key.id] = named.name
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something a reviewer should know that is not a change: an object left alone and why,
@@ -266,6 +286,41 @@ class SafetyVerdict:
         return bool(self.violations) and self.override_reason is not None
 
 
+@dataclass(frozen=True, slots=True)
+class BrakeLimit:
+    """One brake of the config's safety policy as the plan records it: at most ``count``
+    changes and at most ``percent`` of what the tool owns of the kind. ``brake`` is
+    ``suspend``, ``unenrol``, ``remove`` or ``delete``, or one of these with ``:<kind>``."""
+
+    brake: str
+    count: int | None = None
+    percent: float | None = None
+
+    def exceeded(self, planned: int, owned: int, min_existing: int) -> tuple[bool, bool]:
+        """Whether ``planned`` changes go over the count, and over the percentage of
+        ``owned`` (which counts only once ``owned`` reaches ``min_existing``)."""
+        over_count = self.count is not None and planned > self.count
+        over_percent = (
+            self.percent is not None and owned >= min_existing and owned > 0 and 100.0 * planned / owned > self.percent
+        )
+        return over_count, over_percent
+
+
+@dataclass(frozen=True, slots=True)
+class Brakes:
+    """The limits the safety gate judged the plan by, recorded so that renderings can show
+    each brake with its limit from the plan alone. ``min_existing``: percentages apply only
+    once the tool owns at least this many of a kind."""
+
+    limits: tuple[BrakeLimit, ...] = ()
+    min_existing: int = 0
+
+    def limit_for(self, brake: str, kind: Kind | None = None) -> BrakeLimit | None:
+        """The limit on ``brake`` for ``kind`` (a per-kind limit wins), if any."""
+        table = {limit.brake: limit for limit in self.limits}
+        return (None if kind is None else table.get(f"{brake}:{kind.value}")) or table.get(brake)
+
+
 @dataclass(frozen=True)
 class Summary:
     """The counts a plan file states: changes in all, per action, per kind and action,
@@ -286,7 +341,8 @@ class PlanDocument:
     """A saved plan (:mod:`reconciler.plan.file` reads and writes it): who made it, when,
     from which config, for which scope; the safety verdict; the plan; and, once sealed, the
     checksum of its file. ``redacted`` views (:mod:`reconciler.redact`) are for showing only.
-    The summary is worked out from the changes, never taken on trust."""
+    The summary is worked out from the changes, never taken on trust; ``brakes`` and
+    ``names`` are recorded for display only (apply reads neither)."""
 
     format_version: int
     tool: str
@@ -302,6 +358,11 @@ class PlanDocument:
     checksum: str | None = None
     #: Redacted views only: ``stable`` (keyed pseudonyms, the same in every plan) or ``per-plan``.
     pseudonyms: str | None = None
+    #: The safety policy's limits (None in a plan made without one, e.g. by hand in a test).
+    brakes: Brakes | None = None
+    #: Names of the cohorts and groups that memberships in the plan belong to (key -> name),
+    #: for display: a membership holds only its parent's key.
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def plan(self) -> Plan:

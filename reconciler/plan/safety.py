@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from reconciler import keys
 from reconciler.config.model import SafetyPolicy
 from reconciler.model import Kind, State
-from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
+from reconciler.plan.model import Action, BrakeLimit, Brakes, Change, Plan, SafetyVerdict
 
 
 def brake_action(change: Change) -> str | None:
@@ -44,6 +44,11 @@ def brake_of(action: Action, kind: Kind) -> str | None:
             return "remove"
         return "delete"
     return None
+
+
+def recorded_brakes(policy: SafetyPolicy) -> Brakes:
+    """The policy's limits as a plan records them for its renderings."""
+    return Brakes(tuple(BrakeLimit(name, t.count, t.percent) for name, t in policy.thresholds), policy.min_existing)
 
 
 def check_safety(
@@ -70,22 +75,22 @@ def _brakes(plan: Plan, policy: SafetyPolicy) -> list[str]:
         action = brake_action(change)
         if action is not None:
             tally[(action, change.key.kind)] += 1
+    brakes = recorded_brakes(policy)
     out: list[str] = []
     for (action, kind), count in sorted(tally.items(), key=lambda item: (item[0][0], item[0][1].value)):
-        threshold = policy.threshold_for(action, kind.value)
-        if threshold is None:
+        limit = brakes.limit_for(action, kind)
+        if limit is None:
             continue
         owned = plan.owned_counts.get(kind.value, 0)
         what = f"{count} {kind.value} {action}{'s' if count != 1 else ''}"
-        if threshold.count is not None and count > threshold.count:
-            out.append(f"{what}: more than the limit of {threshold.count} ({action}:{kind.value})")
-        if threshold.percent is not None and owned >= policy.min_existing:
-            percent = 100.0 * count / owned
-            if percent > threshold.percent:
-                out.append(
-                    f"{what}: {percent:.1f}% of the {owned} owned, more than the limit of "
-                    f"{threshold.percent:g}% ({action}:{kind.value})"
-                )
+        over_count, over_percent = limit.exceeded(count, owned, brakes.min_existing)
+        if over_count:
+            out.append(f"{what}: more than the limit of {limit.count} ({action}:{kind.value})")
+        if over_percent:
+            out.append(
+                f"{what}: {100.0 * count / owned:.1f}% of the {owned} owned, more than the limit of "
+                f"{limit.percent:g}% ({action}:{kind.value})"
+            )
     return out
 
 

@@ -1,4 +1,5 @@
-"""Views of a plan document: text for terminals, Markdown for pull requests, JSON for tools.
+"""Views of a plan document: text for terminals, Markdown for pull requests, an HTML page
+for reviewers, JSON for tools.
 
 Every renderer takes the plan *document* (:class:`reconciler.plan.model.PlanDocument`)
 and nothing else, so what a person reviews is exactly what the saved plan holds. The JSON
@@ -11,6 +12,7 @@ from enum import Enum
 
 from reconciler.plan.file import render_json
 from reconciler.plan.model import PlanDocument
+from reconciler.render.html import render_html
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
@@ -20,6 +22,7 @@ class PlanFormat(str, Enum):
 
     TEXT = "text"
     MARKDOWN = "markdown"
+    HTML = "html"
     JSON = "json"
 
 
@@ -29,7 +32,9 @@ def render(doc: PlanDocument, fmt: PlanFormat, *, color: bool = False) -> str:
         return render_text(doc, color=color)
     if fmt is PlanFormat.MARKDOWN:
         return render_markdown(doc)
+    if fmt is PlanFormat.HTML:
+        return render_html(doc)
     return render_json(doc)
 
 
-__all__ = ["PlanFormat", "render", "render_json", "render_markdown", "render_text"]
+__all__ = ["PlanFormat", "render", "render_html", "render_json", "render_markdown", "render_text"]

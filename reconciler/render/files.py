@@ -1,8 +1,9 @@
-"""The files ``ps2moodle plan`` leaves for review: plan.json and its two renderings."""
+"""The files ``ps2moodle plan`` leaves for review: plan.json and its three renderings."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +11,10 @@ from reconciler.errors import PlanFileError
 from reconciler.plan.file import write_atomically, write_plan
 from reconciler.plan.model import PlanDocument
 from reconciler.redact import redact_document
-from reconciler.render.layout import group_changes
+from reconciler.render.html import render_html
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
+from reconciler.render.view import Layout
 
 #: Where ``plan`` writes unless told otherwise.
 DEFAULT_OUT_DIR = Path("plan-output")
@@ -26,6 +28,7 @@ class PlanPaths:
     json: Path
     text: Path
     markdown: Path
+    html: Path
 
 
 def save_plan(
@@ -36,19 +39,29 @@ def save_plan(
     redact_key: bytes | None = None,
 ) -> PlanPaths:
     """Write ``plan.json`` (always complete: it is what apply runs), sealing ``doc``, then
-    ``plan.txt`` and ``plan.md`` next to it; ``redact`` pseudonymizes personal data in the
-    two renderings (the same in every plan with ``redact_key``). Each file is replaced
-    atomically."""
+    ``plan.txt``, ``plan.md`` and ``plan.html`` next to it; ``redact`` pseudonymizes personal
+    data in the three renderings (the same in every plan with ``redact_key``). Each file is
+    replaced atomically."""
     out = Path(out_dir)
     json_path, text_path, markdown_path = out / "plan.json", out / "plan.txt", out / "plan.md"
+    html_path = out / "plan.html"
     try:
         out.mkdir(parents=True, exist_ok=True)
         sealed = write_plan(doc, json_path)
         view = redact_document(sealed, redact_key) if redact else sealed
-        groups = group_changes(view.changes)  # both renderings group alike
-        text, markdown = render_text(view, groups=groups), render_markdown(view, groups=groups)
-        write_atomically(text_path, lambda file: file.write(text.encode("utf-8")))
-        write_atomically(markdown_path, lambda file: file.write(markdown.encode("utf-8")))
+        layout = Layout(view)  # worked out once for the three renderings
+        renderings: list[tuple[Path, Callable[[], str]]] = [
+            (text_path, lambda: render_text(view, layout=layout)),
+            (markdown_path, lambda: render_markdown(view, layout=layout)),
+            (html_path, lambda: render_html(view, layout=layout)),
+        ]
+        for path, render in renderings:
+            _write_text(path, render())  # one rendering held at a time
     except OSError as exc:
         raise PlanFileError(f"cannot write the plan to {out}: {exc.strerror}") from None
-    return PlanPaths(sealed, json_path, text_path, markdown_path)
+    return PlanPaths(sealed, json_path, text_path, markdown_path, html_path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    write_atomically(path, lambda file: file.write(data))

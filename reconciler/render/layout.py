@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind
-from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, Reason, school_of, unique_name, verb
-from reconciler.plan.safety import brake_of
+from reconciler.model import KIND_ORDER, CohortMember, Enrolment, GroupMember, Key, Kind
+from reconciler.plan.model import (
+    SYMBOLS,
+    Action,
+    BrakeLimit,
+    Change,
+    PlanDocument,
+    Reason,
+    school_of,
+    unique_name,
+    verb,
+)
+from reconciler.plan.safety import brake_action, brake_of
 
 #: C0/C1 controls and the bidi marks, overrides and isolates ("Trojan Source"), shown escaped.
 _UNSAFE_CHARS = (
@@ -98,9 +110,29 @@ class SchoolGroup:
         return [(a, n) for a, n in tally.items() if n]
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that puts school 20 before school 100."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
+_KIND_POSITION = {kind: n for n, kind in enumerate(KIND_ORDER)}
+_ACTION_POSITION = {action: n for n, action in enumerate(Action)}
+
+
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def _run_key(match: re.Match[str]) -> str:
+    digits = match[0].lstrip("0") or "0"
+    return f"{len(digits):03d}{digits}"
+
+
+def natural(text: str) -> str:
+    """Sort key that puts school 20 before school 100 (each run of digits is prefixed by
+    its length; a string, so that sorting half a million names stays quick)."""
+    return _DIGIT_RUN.sub(_run_key, text)
+
+
+@lru_cache(maxsize=1 << 17)
+def name_order(name: str) -> str:
+    """How people and objects are sorted by name: case-blind, numbers in natural order.
+    Cached: one person's name sorts each of their enrolments."""
+    return natural(name.casefold())
 
 
 def group_changes(changes: Sequence[Change]) -> list[SchoolGroup]:
@@ -123,8 +155,8 @@ def group_changes(changes: Sequence[Change]) -> list[SchoolGroup]:
             name = next(own, "") or bucket[0].course_name
         schools.setdefault(school_of(course), []).append(CourseGroup("" if course is None else course.id, name, bucket))
     return [
-        SchoolGroup(school, sorted(courses, key=lambda g: (g.course != "", _natural(g.name or g.course))))
-        for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", _natural(item[0])))
+        SchoolGroup(school, sorted(courses, key=lambda g: (g.course != "", natural(g.name or g.course))))
+        for school, courses in sorted(schools.items(), key=lambda item: (item[0] != "", natural(item[0])))
     ]
 
 
@@ -139,13 +171,45 @@ _HEADS = {
     for action in Action
     for kind in Kind
 }
+#: Plurals that do not just add an s.
+_PLURALS = {"category": "categories", "person": "people", "activity": "activities"}
 
 
-def change_head(change: Change, *, in_course: bool) -> str:
+def count(n: int, singular: str) -> str:
+    """``1 category``, ``2 categories``, ``1,204 people``."""
+    return f"1 {singular}" if n == 1 else f"{n:,} {_PLURALS.get(singular, singular + 's')}"
+
+
+class Titles:
+    """Cohorts and groups as a reviewer knows them: by name (quoted), with the key only
+    when the plan does not name one or names two alike."""
+
+    def __init__(self, doc: PlanDocument) -> None:
+        self._names = doc.names
+        self._uses = Counter(doc.names.values())
+
+    def __call__(self, key: Key) -> str:
+        name = self._names.get(key.id)
+        if name is None:
+            return key.id
+        return f"{name!r} ({key.id})" if self._uses[name] > 1 else repr(name)
+
+
+def person_label(change: Change) -> str:
+    """Who a change is about: an account's username, a membership's member (username, else key)."""
+    obj = change.resource
+    if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
+        return change.member or obj.user.id
+    return label(change)
+
+
+def change_head(change: Change, *, in_course: bool, titles: Titles | None = None, reason: bool = True) -> str:
     """The one-line description of a change, symbol first: ``+ create user jdoe  # reason``.
 
-    Memberships name the person (their username, else their key) and what they join (the course is left out when
-    the line already sits under that course's heading); enrolments show their roles.
+    Memberships name the person (their username, else their key) and what they join (the
+    course is left out when the line already sits under that course's heading; a cohort or
+    group by its name through ``titles``); enrolments show their roles. ``reason``: say
+    why on the line (a bundle says it once for all its lines instead).
     """
     action = change.action
     opening, parent, prep = _HEADS[action, change.key.kind]
@@ -154,15 +218,98 @@ def change_head(change: Change, *, in_course: bool) -> str:
     else:
         obj = change.resource
         assert isinstance(obj, (Enrolment, CohortMember, GroupMember))
-        user = change.member or obj.user.id
+        user = person_label(change)
         line = opening + (user if action in (Action.CREATE, Action.DELETE) else f"{noun(change.key.kind)} of {user}")
         if not (in_course and parent == "course"):
-            line += f" {prep} {parent} {getattr(obj, parent).id}"
+            key: Key = getattr(obj, parent)
+            line += f" {prep} {parent} {key.id if titles is None or parent == 'course' else titles(key)}"
         if isinstance(obj, Enrolment) and obj.roles:
             line += " as " + ", ".join(obj.roles)
-    if change.reason is not None:
+    if reason and change.reason is not None:
         line += f"  # {reason_text(change)}"
     return safe(line)
+
+
+#: Reasons whose words are the same for every change (a bundle says them once).
+_SHARED_REASONS = frozenset(
+    {Reason.MISSING, Reason.DIFFERS, Reason.RETURNED, Reason.GONE, Reason.INACTIVE, Reason.DROPPED, Reason.NOT_IMPLIED}
+)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Changes of one kind, action and reason in one course (and, for memberships of
+    cohorts and groups, of one parent): the reason is said once, in the heading."""
+
+    action: Action
+    kind: Kind
+    reason: Reason | None
+    parent: Key | None
+    changes: list[Change]
+
+    @property
+    def shared_reason(self) -> bool:
+        return self.reason is None or self.reason in _SHARED_REASONS
+
+    def heading(self, titles: Titles) -> str:
+        """``2 people to enrol  # in PowerSchool, not in Moodle``."""
+        n = len(self.changes)
+        what = verb(self.action, self.kind)
+        if self.kind in _PARENT:
+            who = count(n, "person") if self.action in (Action.CREATE, Action.DELETE) else count(n, noun(self.kind))
+            line = f"{who} to {what}"
+            if self.parent is not None:
+                line += f" {'from' if self.action is Action.DELETE else 'to' if self.action is Action.CREATE else 'in'}"
+                line += f" {_PARENT[self.kind]} {titles(self.parent)}"
+        else:
+            line = f"{count(n, noun(self.kind))} to {what}"
+        if self.shared_reason and self.reason is not None:
+            line += f"  # {reason_text(self.changes[0])}"
+        return safe(line)
+
+
+def _parent_of(change: Change) -> Key | None:
+    obj = change.resource
+    if isinstance(obj, CohortMember):
+        return obj.cohort
+    if isinstance(obj, GroupMember):
+        return obj.group
+    return None
+
+
+def bundles(changes: Sequence[Change], titles: Titles) -> list[Bundle]:
+    """``changes`` (of one course) in bundles, sorted by kind, action, reason and parent
+    name; in a bundle, by person (or object) name."""
+    groups: dict[tuple[Kind, Action, Reason | None, Key | None], list[Change]] = {}
+    for change in changes:
+        groups.setdefault((change.key.kind, change.action, change.reason, _parent_of(change)), []).append(change)
+    reasons = list(Reason)
+    out = [
+        Bundle(action, kind, reason, parent, sorted(bundle, key=lambda c: name_order(person_label(c))))
+        for (kind, action, reason, parent), bundle in groups.items()
+    ]
+    out.sort(
+        key=lambda b: (
+            _KIND_POSITION[b.kind],
+            _ACTION_POSITION[b.action],
+            -1 if b.reason is None else reasons.index(b.reason),
+            "" if b.parent is None else name_order(titles(b.parent)),
+        )
+    )
+    return out
+
+
+def bundle_lines(bundle: Bundle, titles: Titles, *, in_course: bool) -> list[tuple[Change | None, str]]:
+    """A bundle as lines, each with the change it shows (None for a heading), unindented
+    except that a bundle of several changes indents them under its heading; field lines
+    sit four further in. A bundle of one is its change's line, reason included."""
+    shared = bundle.shared_reason and len(bundle.changes) > 1
+    out: list[tuple[Change | None, str]] = [(None, bundle.heading(titles))] if len(bundle.changes) > 1 else []
+    pad = "  " if len(bundle.changes) > 1 else ""
+    for change in bundle.changes:
+        out.append((change, pad + change_head(change, in_course=in_course, titles=titles, reason=not shared)))
+        out += [(change, pad + "    " + line) for line in field_lines(change)]
+    return out
 
 
 def _named(change: Change) -> str:
@@ -229,12 +376,6 @@ def summary_sentence(doc: PlanDocument) -> str:
     return "Plan: " + ", ".join(f"{n:,} to {word}" for _, word, n in totals) + "."
 
 
-def kind_rows(doc: PlanDocument) -> list[tuple[Kind, dict[Action, int]]]:
-    """The summary's ``kind x action`` counts as rows in kind order, actions in action order."""
-    by_kind = doc.summary.by_kind
-    return [(k, {Action(a): n for a, n in by_kind[k.value].items()}) for k in Kind if by_kind.get(k.value)]
-
-
 def verdict_headline(doc: PlanDocument) -> str:
     """One sentence on the safety gate's verdict (the override reason is shown apart)."""
     verdict = doc.verdict
@@ -257,3 +398,99 @@ def pseudonym_note(doc: PlanDocument) -> str:
     if doc.pseudonyms == "stable":
         return "the same in every plan"
     return "valid in this plan only: set PS2MOODLE_REDACT_KEY to keep them across plans"
+
+
+#: The summary's columns: what a change does, with removals named by the brake that governs them.
+EFFECTS = ("create", "adopt", "move", "update", "unsuspend", "suspend", "unenrol", "remove", "delete")
+BRAKES = ("suspend", "unenrol", "remove", "delete", "adopt")
+
+
+def effect(change: Change) -> str:
+    """A change's summary column: its action, or for a delete the brake it counts against."""
+    return brake_action(change) or change.action.value
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """How many changes of one kind one school's group holds, per effect."""
+
+    group: str
+    kind: Kind
+    counts: Counter[str]
+
+
+def summary_rows(groups: Sequence[SchoolGroup]) -> list[SummaryRow]:
+    """Per school (district-wide first) and kind, the changes per effect."""
+    rows: list[SummaryRow] = []
+    for school in groups:
+        tally: dict[Kind, Counter[str]] = {}
+        for course in school.courses:
+            for change in course.changes:
+                kind = change.key.kind
+                row = tally.get(kind)
+                if row is None:
+                    row = tally[kind] = Counter()
+                row[effect(change)] += 1
+        rows += [SummaryRow(school.title, kind, tally[kind]) for kind in KIND_ORDER if kind in tally]
+    return rows
+
+
+def summary_columns(rows: Sequence[SummaryRow]) -> list[str]:
+    """The effects that occur, in :data:`EFFECTS` order."""
+    seen = {e for row in rows for e in row.counts}
+    return [e for e in EFFECTS if e in seen]
+
+
+@dataclass(frozen=True)
+class BrakeRow:
+    """One brake on one kind: how many changes the plan counts against it, how many the
+    tool owns, the limit recorded in the plan, and whether the plan goes over it."""
+
+    brake: str
+    kind: Kind | None
+    planned: int
+    owned: int
+    limit: BrakeLimit | None
+    over: bool
+
+    def limit_text(self, min_existing: int) -> str:
+        """``500 and 5% of 1,200 owned``, ``0 (never without an override)``, ``none``."""
+        limit = self.limit
+        if limit is None or (limit.count is None and limit.percent is None):
+            return "none"
+        if limit.count == 0:
+            return "0 (never without an override)"
+        parts = [] if limit.count is None else [f"{limit.count:,}"]
+        if limit.percent is not None:
+            if self.kind is None:
+                parts.append(f"{limit.percent:g}% of those owned")
+            elif self.owned >= min_existing:
+                parts.append(f"{limit.percent:g}% of the {self.owned:,} owned")
+            else:
+                parts.append(f"{limit.percent:g}% once {min_existing:,} are owned ({self.owned:,} now)")
+        return " and ".join(parts)
+
+
+def brake_rows(doc: PlanDocument) -> list[BrakeRow]:
+    """Each brake with the kinds the plan counts against it (or, when none, the brake
+    alone), and its limit from the plan's recorded brakes ([] when none were recorded)."""
+    brakes = doc.brakes
+    if brakes is None:
+        return []
+    tally: Counter[tuple[str, Kind]] = Counter()
+    for change in doc.changes:
+        brake = brake_action(change)
+        if brake is not None:
+            tally[brake, change.key.kind] += 1
+    rows: list[BrakeRow] = []
+    for brake in BRAKES:
+        kinds = [k for k in KIND_ORDER if (brake, k) in tally]
+        if not kinds:
+            rows.append(BrakeRow(brake, None, 0, 0, brakes.limit_for(brake), False))
+            continue
+        for kind in kinds:
+            planned, owned = tally[brake, kind], doc.owned.get(kind.value, 0)
+            limit = brakes.limit_for(brake, kind)
+            over = limit is not None and any(limit.exceeded(planned, owned, brakes.min_existing))
+            rows.append(BrakeRow(brake, kind, planned, owned, limit, over))
+    return rows

@@ -18,17 +18,19 @@ from collections.abc import Callable, Sequence
 from reconciler.plan.model import SYMBOLS, NoticeLevel, PlanDocument
 from reconciler.render.layout import (
     SchoolGroup,
-    action_totals,
-    change_head,
-    field_lines,
-    group_changes,
-    kind_rows,
+    SummaryRow,
+    brake_rows,
+    bundle_lines,
+    count,
     noun,
     pseudonym_note,
     safe,
+    summary_columns,
     summary_sentence,
     verdict_headline,
 )
+from reconciler.render.people import person_lines
+from reconciler.render.view import Layout
 
 #: GitHub's limit on a comment body, in characters.
 COMMENT_LIMIT = 65_536
@@ -38,24 +40,28 @@ DEFAULT_BUDGET = 60_000
 MAX_LINE = 300
 #: Most space the violation list, and the notice list, may take.
 LIST_BUDGET = 8_000
+#: Most space the per-person section may take.
+PEOPLE_BUDGET = 12_000
 #: Space kept for one "N more changes" line.
 _MORE_RESERVE = 80
 _END = "\n</details>\n"
 
 
-def render_markdown(doc: PlanDocument, *, budget: int = DEFAULT_BUDGET, groups: list[SchoolGroup] | None = None) -> str:
+def render_markdown(doc: PlanDocument, *, budget: int = DEFAULT_BUDGET, layout: Layout | None = None) -> str:
     """The plan as a Markdown comment of at most ``budget`` characters (at least 30,000);
-    ``groups`` are ``group_changes(doc.changes)`` when the caller has them already."""
+    ``layout`` is ``Layout(doc)`` when the caller has it already."""
     if budget < 30_000:
         raise ValueError("a Markdown plan needs a budget of at least 30,000 characters")
-    head = _head(doc) + _notices(doc)
+    layout = layout or Layout(doc)
+    head = _head(doc, layout.summary) + _notices(doc)
     foot = (
         "\n---\n"
         f"The complete plan is `plan.json` (checksum `{doc.sealed_checksum}`); "
-        "`ps2moodle show plan.json` prints every change.\n"
+        "`ps2moodle show plan.json` prints every change, `--by person` every change to each person.\n"
     )
-    body = _schools(groups if groups is not None else group_changes(doc.changes), budget - len(head) - len(foot))
-    return head + body + foot
+    by_person = _people(layout)
+    body = _schools(layout, budget - len(head) - len(foot) - len(by_person))
+    return head + body + by_person + foot
 
 
 def code(text: str) -> str:
@@ -78,7 +84,7 @@ def _fit(items: Sequence[str], budget: int, more: Callable[[int], str]) -> str:
     return "".join(out)
 
 
-def _head(doc: PlanDocument) -> str:
+def _head(doc: PlanDocument, rows: list[SummaryRow]) -> str:
     verdict = doc.verdict
     parts = [f"<!-- ps2moodle plan {doc.sealed_checksum} -->\n", "### ps2moodle plan\n\n"]
     headline = f"**{verdict_headline(doc)}**"
@@ -93,13 +99,14 @@ def _head(doc: PlanDocument) -> str:
             _fit(
                 [f"> - {code(v)}\n" for v in verdict.violations],
                 LIST_BUDGET,
-                lambda n: f"> - … {n:,} more violations, see plan.json\n",
+                lambda n: f"> - … {count(n, 'more violation')}, see plan.json\n",
             )
         )
         parts.append("\n")
     parts.append(f"**{summary_sentence(doc)}**\n\n")
     if doc.changes:
-        parts.append(_table(doc))
+        parts.append(_table(rows))
+    parts.append(_brakes(doc))
     meta = [
         f"checksum {code(doc.sealed_checksum)}",
         f"config {code(doc.config_digest)}",
@@ -113,17 +120,36 @@ def _head(doc: PlanDocument) -> str:
     return "".join(parts)
 
 
-def _table(doc: PlanDocument) -> str:
-    actions = [a for a, _ in action_totals(doc)]
-    rows = ["| | " + " | ".join(f"`{SYMBOLS[a]}` {a.value}" for a in actions) + " | total |\n"]
-    rows.append("|:--|" + "--:|" * (len(actions) + 1) + "\n")
-    for kind, counts in kind_rows(doc):
-        cells = [f"{counts[a]:,}" if counts.get(a) else "" for a in actions]
-        rows.append(f"| {noun(kind)} | " + " | ".join(cells) + f" | {sum(counts.values()):,} |\n")
-    totals = dict(action_totals(doc))
-    cells = [f"**{totals[a]:,}**" for a in actions]
-    rows.append("| **total** | " + " | ".join(cells) + f" | **{doc.summary.total:,}** |\n")
-    return "".join(rows) + "\n"
+def _table(rows: list[SummaryRow]) -> str:
+    """Per school and kind, the changes per effect (removals by the brake that governs
+    them), and the totals; too many rows for the space left get "N more rows"."""
+    columns = summary_columns(rows)
+    head = "| | | " + " | ".join(columns) + " |\n" + "|:--|:--|" + "--:|" * len(columns) + "\n"
+    lines: list[str] = []
+    previous = ""
+    for row in rows:
+        group = "" if row.group == previous else f"**{html.escape(row.group)}**"
+        previous = row.group
+        cells = [f"{row.counts[e]:,}" if row.counts[e] else "" for e in columns]
+        lines.append(f"| {group} | {noun(row.kind)} | " + " | ".join(cells) + " |\n")
+    total = "| **total** | | " + " | ".join(f"**{sum(r.counts[e] for r in rows):,}**" for e in columns) + " |\n"
+    body = _fit(lines, LIST_BUDGET, lambda n: f"| … {count(n, 'more row')} | |" + " |" * len(columns) + "\n")
+    return head + body + total + "\n"
+
+
+def _brakes(doc: PlanDocument) -> str:
+    """Each brake with the changes counted against it and its limit from the config."""
+    rows = brake_rows(doc)
+    if not rows:
+        return ""
+    brakes = doc.brakes
+    assert brakes is not None
+    out = ["| brake | kind | planned | limit | |\n|:--|:--|--:|:--|:--|\n"]
+    for row in rows:
+        kind = "all kinds" if row.kind is None else noun(row.kind)
+        status = "**over the limit**" if row.over else "within" if row.planned else ""
+        out.append(f"| {row.brake} | {kind} | {row.planned:,} | {row.limit_text(brakes.min_existing)} | {status} |\n")
+    return "".join(out) + "\n"
 
 
 def _notices(doc: PlanDocument) -> str:
@@ -131,31 +157,42 @@ def _notices(doc: PlanDocument) -> str:
     if not notices:
         return ""
     warnings = sum(1 for n in notices if n.level is NoticeLevel.WARNING)
-    title = f"Notices: {warnings:,} warnings, {len(notices) - warnings:,} info"
+    title = f"Notices: {count(warnings, 'warning')}, {count(len(notices) - warnings, 'info')}"
     items = [
         f"- **{n.level.value}** {code(n.message)}" + (f" ({code(n.key)})" if n.key else "") + "\n" for n in notices
     ]
-    listing = _fit(items, LIST_BUDGET, lambda n: f"- … {n:,} more notices, see plan.json\n")
+    listing = _fit(items, LIST_BUDGET, lambda n: f"- … {count(n, 'more notice')}, see plan.json\n")
     return f"<details><summary>{title}</summary>\n\n{listing}\n</details>\n\n"
 
 
-def _blocks(school: SchoolGroup, cap: int) -> list[str]:
+def _blocks(school: SchoolGroup, cap: int, layout: Layout) -> list[str]:
     """A school's detail, one block of lines per change (the first change of a course
-    carries the course heading), until ``cap`` characters are exceeded."""
+    carries the course heading, the first of a bundle the bundle's), until ``cap``
+    characters are exceeded."""
     out: list[str] = []
     size = 0
     for course in school.courses:
-        heading = [f"@@ {course.title} @@"] if course.course else []
-        for change in course.changes:
-            lines = [*heading, change_head(change, in_course=bool(course.course))]
-            lines += ["    " + line for line in field_lines(change)]
-            heading = []
-            text = "".join((line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…") + "\n" for line in lines)
-            out.append(text)
-            size += len(text)
-            if size > cap:
-                return out
+        pending = [f"@@ {course.title} @@"] if course.course else []
+        for bundle in layout.bundles(course):
+            lines = bundle_lines(bundle, layout.titles, in_course=bool(course.course))
+            for n, (change, line) in enumerate(lines):
+                if change is None:
+                    pending.append(line)
+                    continue
+                if n + 1 < len(lines) and lines[n + 1][0] is change:
+                    pending.append(line)  # its field lines follow: one block
+                    continue
+                text = "".join(_cut(text) + "\n" for text in [*pending, line])
+                pending = []
+                out.append(text)
+                size += len(text)
+                if size > cap:
+                    return out
     return out
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
 def _frame(school: SchoolGroup, blocks: Sequence[str]) -> tuple[str, str]:
@@ -165,14 +202,15 @@ def _frame(school: SchoolGroup, blocks: Sequence[str]) -> tuple[str, str]:
     fence = "`" * max(3, longest + 1)
     counts = " · ".join(f"{SYMBOLS[a]} {n:,}" for a, n in school.action_counts())
     total = school.count
-    summary = f"<b>{html.escape(school.title)}</b>: {total:,} change{'s' if total != 1 else ''} ({html.escape(counts)})"
+    summary = f"<b>{html.escape(school.title)}</b>: {count(total, 'change')} ({html.escape(counts)})"
     return f"<details><summary>{summary}</summary>\n\n{fence}diff\n", f"{fence}\n"
 
 
-def _schools(schools: list[SchoolGroup], budget: int) -> str:
+def _schools(layout: Layout, budget: int) -> str:
+    schools = layout.schools
     if not schools:
         return ""
-    candidates = [_blocks(s, budget) for s in schools]
+    candidates = [_blocks(s, budget, layout) for s in schools]
     frames = [_frame(s, b) for s, b in zip(schools, candidates, strict=True)]
     framing = sum(len(opening) + len(closing) + len(_END) + _MORE_RESERVE for opening, closing in frames)
     if framing > budget:
@@ -188,7 +226,7 @@ def _schools(schools: list[SchoolGroup], budget: int) -> str:
             shown.append(text)
             used += len(text)
         more = school.count - len(shown)
-        tail = f"\n_… {more:,} more changes, see plan.json_\n" if more else ""
+        tail = f"\n_… {count(more, 'more change')}, see plan.json_\n" if more else ""
         out.append(opening + "".join(shown) + closing + tail + _END)
     return "".join(out)
 
@@ -209,3 +247,26 @@ def _school_table(schools: list[SchoolGroup], budget: int) -> str:
     rows = [f"| {html.escape(s.title)} | {s.count:,} |\n" for s in schools]
     table = _fit(rows, budget - 60, lambda n: f"| … {n:,} more schools | |\n")
     return "| group | changes |\n|:--|--:|\n" + table + "\n"
+
+
+def _people(layout: Layout) -> str:
+    """Every change to each person, as many people as :data:`PEOPLE_BUDGET` holds (their
+    lines are made only for those shown)."""
+    found = layout.people
+    if not found:
+        return ""
+    titles, courses = layout.titles, layout.courses
+    blocks: list[str] = []
+    used = 0
+    for p in found:
+        block = "".join(_cut(line) + "\n" for line in [f"@@ {p.title} @@", *person_lines(p, titles, courses)])
+        if used + len(block) > PEOPLE_BUDGET - _MORE_RESERVE:
+            more = count(len(found) - len(blocks), "more person")
+            blocks.append(f"# … {more}: ps2moodle show plan.json --by person\n")
+            break
+        blocks.append(block)
+        used += len(block)
+    longest = max((len(run) for text in blocks for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    summary = f"<b>By person</b>: {count(len(found), 'person')}"
+    return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{''.join(blocks)}{fence}\n{_END}"

@@ -48,3 +48,9 @@ def test_the_everyday_plan_is_small_readable_and_passes_the_brakes(fresh: dict[s
 def test_the_readme_shows_the_current_example_plan(fresh: dict[str, str]) -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert readme_with_plan(readme, fresh[README_PLAN]) == readme, "run `make plans`: README's example plan is stale"
+
+
+def test_the_readme_shows_a_screenshot_of_plan_html() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "](docs/plan-html.png)" in readme
+    assert (REPO / "docs/plan-html.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -17,19 +17,21 @@ from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.model import Enrolment, Key, Kind, Resource, State, User, enrolment
 from reconciler.plan.file import FORMAT_VERSION, build_document, change_record, read_plan, render_json, seal
-from reconciler.plan.model import Action, Change, Plan, Reason, SafetyVerdict
+from reconciler.plan.model import Action, BrakeLimit, Change, Plan, Reason, SafetyVerdict
 from reconciler.plan.stale import find_stale
 from reconciler.redact import redact_document
 from reconciler.render.files import save_plan
 from tests.support.plans import (
     BIO,
     BIO_OLD,
+    BRAKES,
     CONFIG_DIGEST,
     CREATED,
     ENG,
     HAL,
     IGGY,
     MARI,
+    NAMES,
     OTTO,
     ZEB,
     reseal,
@@ -160,14 +162,15 @@ def test_save_writes_the_document_and_its_renderings(tmp_path: Path) -> None:
     assert paths.json.read_text(encoding="utf-8") == render_json(doc)
     assert paths.text.read_text(encoding="utf-8").endswith("1 to remove.\n")
     assert paths.markdown.read_text(encoding="utf-8").startswith("<!-- ps2moodle plan ")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plan.json", "plan.md", "plan.txt"]
+    assert paths.html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plan.html", "plan.json", "plan.md", "plan.txt"]
 
 
 def test_redacted_save_keeps_plan_json_complete(tmp_path: Path) -> None:
     doc = sample_doc()
     paths = save_plan(doc, tmp_path, redact=True)
     assert "zquimby" in paths.json.read_text(encoding="utf-8")  # apply needs the real data
-    for rendering in (paths.text, paths.markdown):
+    for rendering in (paths.text, paths.markdown, paths.html):
         assert "zquimby" not in rendering.read_text(encoding="utf-8")
     read_plan(paths.json)
 
@@ -313,6 +316,22 @@ def test_a_re_checksummed_edit_loads(tmp_path: Path) -> None:
     path = save_plan(sample_doc(), tmp_path).json
     reseal(path, lambda d: d.update(scope="users"))
     assert read_plan(path).scope == "users"
+
+
+def test_brakes_and_names_load_back_and_a_plan_without_them_reads_as_having_none(tmp_path: Path) -> None:
+    path = save_plan(sample_doc(), tmp_path).json
+    loaded = read_plan(path)
+    assert loaded.brakes == BRAKES and loaded.names == NAMES
+    assert loaded.brakes.limit_for("suspend", Kind.USER) == BrakeLimit("suspend:user", 0)
+    assert loaded.brakes.limit_for("suspend", Kind.ENROLMENT) == BrakeLimit("suspend", 500, 5.0)
+
+    def without(doc: dict[str, Any]) -> None:
+        del doc["brakes"], doc["names"]
+
+    reseal(path, without)
+    older = read_plan(path)
+    assert older.brakes is None and older.names == {}
+    assert older.changes == loaded.changes
 
 
 def test_a_redacted_view_cannot_be_loaded(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from reconciler.model import Category, Course, User, enrolment
 from reconciler.plan.model import Action, Change, Plan, PlanDocument, Reason, SafetyVerdict
 from reconciler.redact import redact_document
 from reconciler.render.markdown import COMMENT_LIMIT, DEFAULT_BUDGET, code, render_markdown
+from reconciler.render.text import TERMINAL_LINES, clip, render_text
 from tests.support.plans import first_labelled, sample_doc
 
 from .golden import check_golden
@@ -44,13 +45,36 @@ def test_a_passed_plan_and_an_empty_plan() -> None:
     assert "<details>" not in md and "| total |" not in md
 
 
-def test_summary_table_is_kind_by_action() -> None:
+def test_summary_table_is_school_and_kind_by_action_with_removals_named_by_their_brake() -> None:
+    md = render_markdown(sample_doc())
+    assert "| | | create | adopt | move | update | unsuspend | suspend | remove |" in md
+    assert "| **District-wide** | category | 1 |  |  |  |  |  |  |" in md
+    assert "|  | user | 1 | 1 |  | 1 | 1 | 1 |  |" in md
+    assert "|  | cohort member |  |  |  |  |  |  | 1 |" in md
+    assert "| **total** | | **7** | **1** | **1** | **1** | **1** | **2** | **1** |" in md
+
+
+def test_brakes_show_each_limit_and_which_one_the_plan_goes_over() -> None:
+    md = render_markdown(sample_doc())
+    assert "| suspend | user | 1 | 0 (never without an override) | **over the limit** |" in md
+    assert "| remove | cohort member | 1 | 500 and 5% once 50 are owned (40 now) | within |" in md
+    assert "| delete | all kinds | 0 | 0 (never without an override) |  |" in md
+
+
+def test_a_bundle_says_its_reason_once_and_memberships_name_their_group() -> None:
     md = render_markdown(sample_doc())
     assert (
-        "| | `+` create | `&` adopt | `>` move | `~` update | `^` unsuspend | `!` suspend | `-` delete | total |" in md
-    )
-    assert "| user | 1 | 1 |  | 1 | 1 | 1 |  | 5 |" in md
-    assert "| **total** | **7** | **1** | **1** | **1** | **1** | **2** | **1** | **14** |" in md
+        "2 people to enrol  # in PowerSchool, not in Moodle\n"
+        "  + enrol ps2m:north:staff:2001 as editingteacher\n"
+        "  + enrol ps2m:north:student:1001 as student\n"
+    ) in md
+    assert "+ add ps2m:north:student:1001 to group 'ALG1 section 2'  # in PowerSchool, not in Moodle" in md
+
+
+def test_the_per_person_section_lists_each_person_with_their_changes() -> None:
+    md = render_markdown(sample_doc())
+    assert "<details><summary><b>By person</b>: 5 people</summary>" in md
+    assert "@@ ovashti (Ottoline Vashti-Okafor)  ps2m:north:student:1002 @@" in md
 
 
 def test_one_collapsible_section_per_school() -> None:
@@ -60,6 +84,7 @@ def test_one_collapsible_section_per_school() -> None:
         ("District-wide", "7 changes (+ 2 · &amp; 1 · ~ 1 · ^ 1 · ! 1 · - 1)"),
         ("School 100", "5 changes (+ 5)"),
         ("School 600", "2 changes (&gt; 1 · ! 1)"),
+        ("By person", "5 people"),
     ]
 
 
@@ -131,7 +156,8 @@ def test_a_district_plan_fits_a_github_comment(district: PlanDocument) -> None:
     }
     assert "**Plan: 365,001 to create.**" in md
     assert "> **Safety check: REFUSED (1 violation). apply will not run this plan without an override.**" in md
-    assert "| user | 53,000 | 53,000 |" in md and "| enrolment | 300,000 | 300,000 |" in md
+    # The summary (per school and kind, the brakes, the verdict) comes first, whole.
+    check_golden("district.summary.md", md[: md.index("<details>")])
     sections = re.findall(r"<details><summary><b>(District-wide|School \d+)</b>: ([\d,]+) changes", md)
     assert len(sections) == SCHOOLS + 1
     assert sum(int(n.replace(",", "")) for _, n in sections) == 365_001
@@ -140,7 +166,7 @@ def test_a_district_plan_fits_a_github_comment(district: PlanDocument) -> None:
     assert len(mores) == SCHOOLS + 1
     shown = sum(int(n.replace(",", "")) for _, n in sections) - sum(int(n.replace(",", "")) for n in mores)
     assert shown > 20 * SCHOOLS
-    assert md.endswith("`ps2moodle show plan.json` prints every change.\n")
+    assert md.endswith("`ps2moodle show plan.json` prints every change, `--by person` every change to each person.\n")
 
 
 @pytest.mark.slow
@@ -149,3 +175,13 @@ def test_a_redacted_district_plan_fits_and_names_no_one(district: PlanDocument) 
     assert len(md) < COMMENT_LIMIT
     words = set(re.findall(r"[\w.@-]+", md))
     assert not {w for w in words if re.fullmatch(r"u\d{6}(@example\.org)?|First\d+|Last\d+", w)}
+
+
+@pytest.mark.slow
+def test_a_district_plans_text_opens_with_its_summary(district: PlanDocument) -> None:
+    text = render_text(district)
+    check_golden("district.summary.txt", text[: text.index("\nLegend:")])
+    shown = clip(text, TERMINAL_LINES, "plan-output/plan.txt").splitlines()
+    assert len(shown) == TERMINAL_LINES + 2
+    assert shown[-2].startswith("... ") and shown[-2].endswith(" more lines in plan-output/plan.txt")
+    assert shown[-1] == "Plan: 365,001 to create."

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import reconciler.cli.show as show_command
 from reconciler import keys
+from reconciler.cli import app
 from reconciler.model import cohort_member, enrolment, group_member
 from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
 from reconciler.plan.safety import brake_action
 from reconciler.redact import redact_document
-from reconciler.render.layout import legend, summary_sentence
-from reconciler.render.text import render_text
+from reconciler.render.files import save_plan
+from reconciler.render.layout import count, legend, summary_sentence
+from reconciler.render.text import clip, render_text
 from tests.support.plans import first_labelled, sample_doc
 
 from .golden import check_golden
@@ -120,3 +129,67 @@ def test_unicode_line_separators_are_shown_escaped() -> None:
     text = render_text(first_labelled(sample_doc(), "Two\u2028lines\u2029here"))
     assert "\u2028" not in text and "\u2029" not in text
     assert "Two\\u2028lines\\u2029here" in text
+
+
+def test_counts_are_said_with_correct_plurals() -> None:
+    assert [count(1, "category"), count(2, "category"), count(1, "warning"), count(0, "warning")] == [
+        "1 category",
+        "2 categories",
+        "1 warning",
+        "0 warnings",
+    ]
+    assert count(1_204, "person") == "1,204 people"
+    text = render_text(sample_doc())
+    assert "Notices: 2 warnings, 1 info" in text
+    one = sample_doc()
+    one = replace(one, notices=one.notices[:1])
+    assert "Notices: 1 warning, 0 info" in render_text(one)
+
+
+def test_summary_brakes_and_verdict_come_before_the_changes() -> None:
+    lines = render_text(sample_doc()).splitlines()
+    order = [lines.index(line) for line in ("Brakes (limits from the config's safety policy):", "District-wide")]
+    assert lines[4].startswith("Summary ") and lines[4].split()[1:] == [
+        "create",
+        "adopt",
+        "move",
+        "update",
+        "unsuspend",
+        "suspend",
+        "remove",  # a cohort membership dropped counts against the remove brake, not delete
+    ]
+    assert order == sorted(order)
+    assert any(line.startswith("  suspend  user ") and line.endswith("OVER THE LIMIT") for line in lines)
+
+
+def test_a_bundle_says_its_reason_once_and_sorts_people_by_name() -> None:
+    text = render_text(sample_doc())
+    assert (
+        "    2 people to enrol  # in PowerSchool, not in Moodle\n"
+        "      + enrol ps2m:north:staff:2001 as editingteacher\n"
+        "      + enrol ps2m:north:student:1001 as student\n"
+    ) in text
+    assert text.count("# in PowerSchool, not in Moodle") == 6  # 7 creates in 6 bundles: once per bundle
+
+
+def test_clip_keeps_the_head_says_how_many_more_lines_and_where_and_ends_with_the_sentence() -> None:
+    text = render_text(sample_doc())
+    lines = text.splitlines()
+    clipped = clip(text, 10, "out/plan.txt").splitlines()
+    assert clipped[:10] == lines[:10]
+    assert clipped[10] == f"... {len(lines) - 11} more lines in out/plan.txt"
+    assert clipped[11] == lines[-1]
+    assert clip(text, len(lines), "x") == text
+
+
+def test_show_on_a_terminal_is_cut_and_points_at_plan_txt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_plan(sample_doc(), tmp_path)
+    screen = io.StringIO()
+    monkeypatch.setattr(show_command, "out", Console(file=screen, force_terminal=True, color_system=None))
+    monkeypatch.setattr(show_command, "TERMINAL_LINES", 12)
+    result = CliRunner().invoke(app, ["show", str(tmp_path / "plan.json")])
+    assert result.exit_code == 0, result.output
+    shown = screen.getvalue().splitlines()
+    assert len(shown) == 14
+    assert shown[12].endswith(f"more lines in {tmp_path / 'plan.txt'}")
+    assert shown[13].startswith("Plan: 7 to create")

@@ -28,7 +28,18 @@ from reconciler.model import (
     group_member,
 )
 from reconciler.plan.file import build_document, seal
-from reconciler.plan.model import Action, Change, Notice, NoticeLevel, Plan, PlanDocument, Reason, SafetyVerdict
+from reconciler.plan.model import (
+    Action,
+    BrakeLimit,
+    Brakes,
+    Change,
+    Notice,
+    NoticeLevel,
+    Plan,
+    PlanDocument,
+    Reason,
+    SafetyVerdict,
+)
 
 CREATED = datetime(2026, 9, 1, 6, 30, tzinfo=UTC)
 CONFIG_DIGEST = "sha256:" + "c0" * 32
@@ -194,11 +205,33 @@ OVERRIDDEN = SafetyVerdict(
 )
 
 
+#: The default safety policy's brakes, with users never suspended without an override.
+BRAKES = Brakes(
+    (
+        BrakeLimit("delete", 0),
+        BrakeLimit("remove", 500, 5.0),
+        BrakeLimit("suspend", 500, 5.0),
+        BrakeLimit("suspend:user", 0),
+        BrakeLimit("unenrol", 500, 5.0),
+    ),
+    min_existing=50,
+)
+#: The names of the sample's cohort and group.
+NAMES = {GRADE9.id: "Grade 9", ALG_GROUP.id: "ALG1 section 2"}
+
+
 def sample_doc(plan: Plan | None = None, verdict: SafetyVerdict = OVERRIDDEN) -> PlanDocument:
-    """The plan document of :func:`sample_plan` (or ``plan``), made at a fixed time."""
+    """The plan document of :func:`sample_plan` (or ``plan``), made at a fixed time, with
+    the sample's brakes and names."""
     return seal(
         build_document(
-            plan or sample_plan(), config_digest=CONFIG_DIGEST, scope="all", verdict=verdict, created_at=CREATED
+            plan or sample_plan(),
+            config_digest=CONFIG_DIGEST,
+            scope="all",
+            verdict=verdict,
+            created_at=CREATED,
+            brakes=BRAKES,
+            names=NAMES,
         )
     )
 

@@ -1,0 +1,136 @@
+"""The per-person view of a plan: every change to one person in one place (pure).
+
+A reviewer asking "why does Maria lose Algebra?" looks her up once: her account (created,
+suspended, updated), the courses she gains or loses and with which role, her groups and
+her cohorts, each with its reason. People are sorted by name (username, else key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind, User
+from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, verb
+from reconciler.render.layout import Titles, count, field_lines, label, name_order, reason_text, safe
+
+
+@dataclass
+class Person:
+    """One person's changes: ``key`` their account's key, ``label`` their username (their
+    key when the plan holds no username), ``name`` their full name when the plan holds
+    their account."""
+
+    key: str
+    label: str
+    name: str = ""
+    changes: list[Change] = field(default_factory=list)
+
+    def matches(self, wanted: str) -> bool:
+        """Whether ``wanted`` is this person's key or username."""
+        return wanted in (self.key, self.label)
+
+    @property
+    def title(self) -> str:
+        who = f"{self.label} ({self.name})" if self.name else self.label
+        return safe(who if self.label == self.key else f"{who}  {self.key}")
+
+
+def _user_of(change: Change) -> Key | None:
+    obj = change.resource
+    if isinstance(obj, User):
+        return obj.key if change.key.kind is Kind.USER else None
+    if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
+        return obj.user
+    return None
+
+
+def people(changes: Sequence[Change]) -> list[Person]:
+    """The people ``changes`` touch, sorted by name; each with their changes, account first."""
+    found: dict[str, Person] = {}
+    for change in changes:
+        user = _user_of(change)
+        if user is None:
+            continue
+        person = found.get(user.id)
+        if person is None:
+            person = found[user.id] = Person(user.id, user.id)
+        person.changes.append(change)
+        obj = change.after if change.after is not None else change.before
+        if isinstance(obj, User):
+            person.label, person.name = obj.username, f"{obj.firstname} {obj.lastname}".strip()
+        elif change.member and person.label == person.key:
+            person.label = change.member
+    for person in found.values():
+        person.changes.sort(key=lambda c: (c.key.kind is not Kind.USER, c.key.kind.value, c.course_name, c.key.id))
+    return sorted(found.values(), key=lambda p: (name_order(p.label), p.key))
+
+
+def course_names(changes: Sequence[Change]) -> dict[Key, str]:
+    """The shortname of every course the plan changes or names."""
+    names: dict[Key, str] = {}
+    for change in changes:
+        course = change.course
+        if course is not None and course not in names:
+            if change.key == course:
+                names[course] = label(change)
+            elif change.course_name:
+                names[course] = change.course_name
+    return names
+
+
+def person_lines(person: Person, titles: Titles, courses: dict[Key, str]) -> list[str]:
+    """``person``'s changes, one line each (fields of updates indented beneath)."""
+    out: list[str] = []
+    for change in person.changes:
+        out.append(_line(change, titles, courses))
+        out += ["    " + line for line in field_lines(change)]
+    return out
+
+
+def _line(change: Change, titles: Titles, courses: dict[Key, str]) -> str:
+    action, kind, obj = change.action, change.key.kind, change.resource
+    head = f"{SYMBOLS[action]} {verb(action, kind)}"
+    if isinstance(obj, User):
+        line = f"{head} account"
+    elif isinstance(obj, Enrolment):
+        course = courses.get(obj.course) or obj.course.id
+        if action is Action.CREATE:
+            line = f"{head} in course {course}"
+        elif action is Action.DELETE:
+            line = f"{head} from course {course}"
+        else:
+            line = f"{head} enrolment in course {course}"
+        if obj.roles:
+            line += " as " + ", ".join(obj.roles)
+    elif isinstance(obj, CohortMember):
+        line = f"{head} {'from' if action is Action.DELETE else 'to'} cohort {titles(obj.cohort)}"
+    else:
+        assert isinstance(obj, GroupMember)
+        where = change.course
+        course = "" if where is None else f" in course {courses.get(where) or where.id}"
+        line = f"{head} {'from' if action is Action.DELETE else 'to'} group {titles(obj.group)}{course}"
+    why = reason_text(change)
+    return safe(f"{line}  # {why}" if why else line)
+
+
+def select(found: list[Person], wanted: str | None) -> list[Person]:
+    """``found`` filtered to the person whose key or username is ``wanted`` (all when None)."""
+    return found if wanted is None else [p for p in found if p.matches(wanted)]
+
+
+def render_people_text(doc: PlanDocument, *, person: str | None = None) -> str:
+    """The per-person view as text; ``person`` (a key or username) keeps one."""
+    titles, courses = Titles(doc), course_names(doc.changes)
+    chosen = select(people(doc.changes), person)
+    lines = [f"ps2moodle plan {doc.sealed_checksum}, by person"]
+    if doc.redacted:
+        lines.append("Personal data is replaced by pseudonyms; plan.json holds the full plan.")
+    if person is not None and not chosen:
+        lines += ["", f"No change in this plan is about {safe(person)} (looked for a key or username)."]
+    for p in chosen:
+        lines += ["", f"{p.title}: {count(len(p.changes), 'change')}"]
+        lines += ["  " + line for line in person_lines(p, titles, courses)]
+    if person is None:
+        lines += ["", f"{count(len(chosen), 'person')} with changes."]
+    return "\n".join(lines) + "\n"
