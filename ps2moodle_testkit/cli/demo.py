@@ -22,7 +22,7 @@ from rich.text import Text
 from ps2moodle_testkit.demo import EXAMPLES
 from ps2moodle_testkit.demo.sandbox import Sandbox
 from ps2moodle_testkit.demo.scenario import everyday_changes
-from reconciler.cli.app import out
+from reconciler.cli.app import colour, out
 from reconciler.cli.common import reported_errors
 from reconciler.moodle.client import MoodleClient
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
@@ -36,12 +36,12 @@ SHOWN_LINES = 30
 
 
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo's plans are written.")] = Path(
-        "plan-output/demo"
-    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the plans go.")] = Path("plan-output/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the generated district.")] = 1,
 ) -> None:
-    """Run plan, apply and re-plan on an emulated district and Moodle (nothing real is touched)."""
+    """Run plan, apply and re-plan on emulated systems.
+
+    The district and the Moodle site are emulated in process: nothing real is touched."""
     started = time.monotonic()
     with reported_errors("demo"):
         sandbox = Sandbox.create(DEMO_CONFIG, seed=seed)
@@ -90,7 +90,7 @@ def _plan(sandbox: Sandbox, moodle: MoodleClient, folder: Path, *, lines: int | 
     run = run_plan(sandbox.config, moodle, sandbox.roster_reader())
     doc = plan_document(sandbox.config, run)
     paths = save_plan(doc, folder)
-    text = render(paths.document, PlanFormat.TEXT, color=out.is_terminal)
+    text = render(paths.document, PlanFormat.TEXT, color=colour(out))
     shown = text.splitlines()
     if lines is not None and len(shown) > lines:
         out.file.write("\n".join([*shown[:lines], f"  ... {len(shown) - lines} more lines in {paths.text}", ""]))

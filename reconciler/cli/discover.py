@@ -13,7 +13,7 @@ from reconciler.cli.common import choose_connection, load_or_exit, reported_erro
 from reconciler.powerschool.discovery import discover as discover_settings
 
 
-@app.command()
+@app.command(short_help="Print a school_settings block read from PowerSchool.")
 def discover(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The config file.")],
     connection: Annotated[

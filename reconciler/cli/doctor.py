@@ -22,7 +22,7 @@ from reconciler.powerschool.source import read_schools
 _MARK = {Level.OK: ("ok", "green"), Level.WARNING: ("warning", "yellow"), Level.PROBLEM: ("PROBLEM", "red")}
 
 
-@app.command()
+@app.command(short_help="Check that Moodle and PowerSchool are ready.")
 def doctor(
     config_file: Annotated[Path, typer.Argument(help="The config file.", show_default=True, metavar="CONFIG")] = Path(
         "ps2moodle.yaml"

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from reconciler.apply import ApplyReport, Status, Stop
-from reconciler.cli.app import app, err, out
+from reconciler.cli.app import app, colour, err, options, out
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -53,7 +53,7 @@ UnsafeOpt = Annotated[
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Progress notes on stderr.")]
 
 
-@app.command()
+@app.command(short_help="Write the plan that would make Moodle match.")
 def plan(
     config_path: ConfigArg = Path("ps2moodle.yaml"),
     scope: ScopeOpt = Scope.ALL,
@@ -94,10 +94,14 @@ def plan(
     raise typer.Exit(EXIT_CHANGES if detailed_exitcode and not run.plan.is_empty else EXIT_OK)
 
 
-@app.command()
+@app.command(short_help="Apply a reviewed plan, or plan and apply.")
 def apply(
     target: Annotated[
-        Path, typer.Argument(help="A saved plan.json to apply exactly, or a config to plan and apply now.")
+        Path,
+        typer.Argument(
+            metavar="PLAN_OR_CONFIG",
+            help="A saved plan file to apply exactly, or a config to plan and apply now (told apart by content).",
+        ),
     ] = Path("ps2moodle.yaml"),
     config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The config the saved plan was made from.")
@@ -257,7 +261,7 @@ def _moodle(config: Config) -> MoodleClient:
 
 def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool) -> None:
     view = redact_document(doc) if redact else doc
-    out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal))
+    out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and colour(out)))
     out.file.flush()
 
 
@@ -269,7 +273,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
+        disable=not err.is_terminal or options.quiet,
     )
 
 

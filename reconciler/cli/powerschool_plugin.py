@@ -22,7 +22,7 @@ def powerschool_plugin(
     ],
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", metavar="FILE.zip", help="Where to write the ZIP (default: NAME-plugin.zip)."),
+        typer.Option("--out", metavar="FILE.zip", help="The ZIP to write (default: NAME-plugin.zip)."),
     ] = None,
     connection: Annotated[
         str | None,

@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from reconciler.cli.app import app, err, out
+from reconciler.cli.app import app, colour, err, out
 from reconciler.errors import PlanFileError
 from reconciler.plan.file import read_plan
 from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 
 
-@app.command()
+@app.command(short_help="Show a saved plan as text, Markdown or JSON.")
 def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan.json written by `ps2moodle plan`.", metavar="PLANFILE")],
     output: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.TEXT,
@@ -34,5 +34,5 @@ def show(
     if redact:
         doc = redact_document(doc)
     # Written as is: rich would re-wrap and re-style a rendering that is already final.
-    out.file.write(render(doc, output, color=output is PlanFormat.TEXT and out.color_system is not None))
+    out.file.write(render(doc, output, color=output is PlanFormat.TEXT and colour(out)))
     out.file.flush()

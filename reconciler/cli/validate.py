@@ -27,7 +27,7 @@ class Format(str, Enum):
     GITHUB = "github"  # workflow commands that annotate the pull request's diff
 
 
-@app.command()
+@app.command(short_help="Check config files (offline).")
 def validate(
     files: Annotated[
         list[Path] | None,
