@@ -31,7 +31,7 @@ from reconciler.model import State
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.file import read_plan
+from reconciler.plan.file import is_plan_file, read_plan
 from reconciler.plan.model import Plan, PlanDocument
 from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
@@ -96,6 +96,7 @@ def plan(
 
 @app.command(short_help="Apply a reviewed plan, or plan and apply.")
 def apply(
+    ctx: typer.Context,
     target: Annotated[
         Path,
         typer.Argument(
@@ -139,11 +140,14 @@ def apply(
     the calls in flight. Exit 0 all applied, 1 error before any change (the lock held
     elsewhere included), 3 partially applied or interrupted."""
     setup_logging(verbose)
-    if target.suffix == ".json":
+    try:
+        saved = is_plan_file(target)
+    except OSError as exc:
+        err.print(Text(f"apply failed: cannot read {target}: {exc.strerror}", style="red"))
+        raise typer.Exit(EXIT_ERROR) from None
+    _refuse_options(ctx, target, saved)
+    if saved:
         _apply_saved(target, config_path, expect_checksum, lock_timeout)
-    elif expect_checksum is not None:
-        err.print(Text("--expect-checksum pins a saved plan: apply plan.json, not a config", style="red"))
-        raise typer.Exit(EXIT_ERROR)
     else:
         _apply_now(
             target,
@@ -153,6 +157,36 @@ def apply(
             out_dir=out_dir,
             lock_timeout=lock_timeout,
         )
+
+
+#: apply's options that only mean something for a saved plan, and those only for a config.
+_PLAN_ONLY = {"expect_checksum": "--expect-checksum", "config_path": "--config"}
+_CONFIG_ONLY = {
+    "scope": "--scope",
+    "allow_unsafe": "--allow-unsafe",
+    "auto_approve": "--auto-approve",
+    "out_dir": "--out",
+}
+
+
+def _refuse_options(ctx: typer.Context, target: Path, saved: bool) -> None:
+    """Exit 1 naming the options given that do not apply to ``target`` (a saved plan is
+    applied exactly as reviewed: nothing may widen or bypass it)."""
+    given = {name for name in (_CONFIG_ONLY if saved else _PLAN_ONLY) if _given(ctx, name)}
+    if not given:
+        return
+    names = ", ".join(sorted((_CONFIG_ONLY if saved else _PLAN_ONLY)[name] for name in given))
+    if saved:
+        why = f"{target} is a saved plan, applied exactly as reviewed: {names} only apply to a config"
+    else:
+        why = f"{target} is a config, not a saved plan: {names} only apply to a plan file"
+    err.print(Text(f"apply refused: {why}", style="red"))
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def _apply_saved(plan_path: Path, config_path: Path, expect_checksum: str | None, lock_timeout: float) -> None:
