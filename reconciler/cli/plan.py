@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from reconciler.apply import ApplyReport, Status, Stop
-from reconciler.cli.app import app, colour, err, options, out
+from reconciler.cli.app import app, colour, err, out
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -24,6 +23,7 @@ from reconciler.cli.common import (
     setup_logging,
     stop_on_signals,
 )
+from reconciler.cli.progress import Stage, bar, staged, stages
 from reconciler.config.model import Config
 from reconciler.errors import ReconcilerError
 from reconciler.lock import Holder, apply_lock
@@ -74,8 +74,9 @@ def plan(
     config = load_or_exit(config_path)
     with reported_errors("plan"):
         key = signing_key()  # an unusable key stops here, before anything is read
-    with reported_errors("plan"), _moodle(config) as moodle:
-        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe)
+    with reported_errors("plan"), _moodle(config) as moodle, stages() as stage:
+        _check_moodle(moodle, stage)
+        run = run_plan(config, moodle, staged(fetch_roster, stage), scope=scope, override_reason=allow_unsafe)
     with reported_errors("plan"):
         paths = save_plan(plan_document(config, run), out_dir, redact=redact)
         signed = sign_plan(paths.json, key) if key is not None else None
@@ -233,7 +234,10 @@ def _apply_now(
     stop = Stop()
     # Locked from planning on: nothing else writes between what the plan read and the apply.
     with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
-        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
+        with stages() as stage:
+            run = run_plan(
+                config, moodle, staged(fetch_roster, stage), scope=scope, override_reason=allow_unsafe, roles=roles
+            )
         # Saved before anything is applied: the checksum the audit log cites names a file.
         paths = save_plan(plan_document(config, run), out_dir)
         doc, plan_path = paths.document, paths.json
@@ -265,7 +269,7 @@ def _run(
     plan_path: Path,
     stop: Stop,
 ) -> ApplyReport:
-    with _progress() as progress, stop_on_signals(stop):
+    with bar() as progress, stop_on_signals(stop):
         task = progress.add_task("applying", total=len(plan.changes))
         return apply_audited(
             config,
@@ -293,22 +297,17 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
+def _check_moodle(moodle: MoodleClient, stage: Stage) -> None:
+    """One cheap call before PowerSchool is read: a Moodle that is down, or refuses the
+    token, fails in seconds instead of after the whole district was read."""
+    stage(f"checking Moodle {moodle.url}")
+    moodle.call("core_webservice_get_site_info")
+
+
 def _print(doc: PlanDocument, fmt: PlanFormat, *, redact: bool) -> None:
     view = redact_document(doc) if redact else doc
     out.file.write(render(view, fmt, color=fmt is PlanFormat.TEXT and colour(out)))
     out.file.flush()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal or options.quiet,
-    )
 
 
 def _refused(violations: Sequence[str]) -> None:
