@@ -39,6 +39,7 @@ from reconciler.redact import redact_document
 from reconciler.render import PlanFormat, render
 from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
 from reconciler.signing import checksum_problem, sign_plan, signature_problem, signing_key
+from reconciler.words import count
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -88,8 +89,9 @@ def plan(
         _refused(run.verdict.violations)
         raise typer.Exit(EXIT_ERROR)
     if strict and run.desired.unmatched:
-        count = len(run.desired.unmatched)
-        message = f"--strict: {count} configured term(s) or course(s) match nothing in PowerSchool (see the notices)"
+        unmatched = len(run.desired.unmatched)
+        what = "term or course matches" if unmatched == 1 else "terms or courses match"
+        message = f"--strict: {unmatched:,} configured {what} nothing in PowerSchool (see the notices)"
         err.print(Text(message, style="red"))
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_CHANGES if detailed_exitcode and not run.plan.is_empty else EXIT_OK)
@@ -252,7 +254,7 @@ def _apply_now(
             if not sys.stdin.isatty():
                 err.print(Text("not a terminal: pass --auto-approve, or apply a saved plan file", style="red"))
                 raise typer.Exit(EXIT_ERROR)
-            if not typer.confirm(f"Apply these {len(run.plan.changes)} changes?", default=False):
+            if not typer.confirm(f"Apply {_these(len(run.plan.changes), 'change')}?", default=False):
                 err.print(Text("nothing applied"))
                 raise typer.Exit(EXIT_ERROR)
         report = _run(config, moodle, run.plan, run.live, roles, doc, plan_path, stop)
@@ -295,6 +297,10 @@ def _locked(moodle: MoodleClient, wait_s: float, stop: Stop) -> AbstractContextM
 
 def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
+
+
+def _these(n: int, noun: str) -> str:
+    return f"{'this' if n == 1 else 'these'} {count(n, noun)}"
 
 
 def _check_moodle(moodle: MoodleClient, stage: Stage) -> None:

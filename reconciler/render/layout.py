@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import words
 from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind
 from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, Reason, school_of, unique_name, verb
 
@@ -221,7 +222,7 @@ def verdict_headline(doc: PlanDocument) -> str:
     """One sentence on the safety gate's verdict (the override reason is shown apart)."""
     verdict = doc.verdict
     count = len(verdict.violations)
-    found = f"{count} violation{'s' if count != 1 else ''}"
+    found = words.count(count, "violation")
     if verdict.ok and not count:
         return "Safety check: passed."
     if verdict.ok:

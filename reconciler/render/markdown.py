@@ -28,6 +28,7 @@ from reconciler.render.layout import (
     summary_sentence,
     verdict_headline,
 )
+from reconciler.words import count
 
 #: GitHub's limit on a comment body, in characters.
 COMMENT_LIMIT = 65_536
@@ -92,7 +93,7 @@ def _head(doc: PlanDocument) -> str:
             _fit(
                 [f"> - {code(v)}\n" for v in verdict.violations],
                 LIST_BUDGET,
-                lambda n: f"> - … {n:,} more violations, see plan.json\n",
+                lambda n: f"> - … {count(n, 'more violation')}, see plan.json\n",
             )
         )
         parts.append("\n")
@@ -130,11 +131,11 @@ def _notices(doc: PlanDocument) -> str:
     if not notices:
         return ""
     warnings = sum(1 for n in notices if n.level is NoticeLevel.WARNING)
-    title = f"Notices: {warnings:,} warnings, {len(notices) - warnings:,} info"
+    title = f"Notices: {count(warnings, 'warning')}, {len(notices) - warnings:,} info"
     items = [
         f"- **{n.level.value}** {code(n.message)}" + (f" ({code(n.key)})" if n.key else "") + "\n" for n in notices
     ]
-    listing = _fit(items, LIST_BUDGET, lambda n: f"- … {n:,} more notices, see plan.json\n")
+    listing = _fit(items, LIST_BUDGET, lambda n: f"- … {count(n, 'more notice')}, see plan.json\n")
     return f"<details><summary>{title}</summary>\n\n{listing}\n</details>\n\n"
 
 
@@ -164,7 +165,7 @@ def _frame(school: SchoolGroup, blocks: Sequence[str]) -> tuple[str, str]:
     fence = "`" * max(3, longest + 1)
     counts = " · ".join(f"{SYMBOLS[a]} {n:,}" for a, n in school.action_counts())
     total = school.count
-    summary = f"<b>{html.escape(school.title)}</b>: {total:,} change{'s' if total != 1 else ''} ({html.escape(counts)})"
+    summary = f"<b>{html.escape(school.title)}</b>: {count(total, 'change')} ({html.escape(counts)})"
     return f"<details><summary>{summary}</summary>\n\n{fence}diff\n", f"{fence}\n"
 
 
@@ -187,7 +188,7 @@ def _schools(schools: list[SchoolGroup], budget: int) -> str:
             shown.append(text)
             used += len(text)
         more = school.count - len(shown)
-        tail = f"\n_… {more:,} more changes, see plan.json_\n" if more else ""
+        tail = f"\n_… {count(more, 'more change')}, see plan.json_\n" if more else ""
         out.append(opening + "".join(shown) + closing + tail + _END)
     return "".join(out)
 
@@ -206,5 +207,5 @@ def _share(sizes: list[int], space: int) -> list[int]:
 def _school_table(schools: list[SchoolGroup], budget: int) -> str:
     """Too many schools for per-school detail: one row each."""
     rows = [f"| {html.escape(s.title)} | {s.count:,} |\n" for s in schools]
-    table = _fit(rows, budget - 60, lambda n: f"| … {n:,} more schools | |\n")
+    table = _fit(rows, budget - 60, lambda n: f"| … {count(n, 'more school')} | |\n")
     return "| group | changes |\n|:--|--:|\n" + table + "\n"
