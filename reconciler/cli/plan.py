@@ -220,7 +220,9 @@ def _apply_saved(plan_path: Path, config_path: Path, expect_checksum: str | None
     roles = RoleMap.from_settings(config.moodle)
     stop = Stop()
     with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
-        live = read_for_apply(moodle, doc.plan, roles)
+        with stages() as stage:
+            stage("reading what the plan touches in Moodle")
+            live = read_for_apply(moodle, doc.plan, roles)
         stale = find_stale(doc.plan, live)
         if stale:
             _refuse_stale(plan_path, stale)
