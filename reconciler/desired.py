@@ -54,11 +54,14 @@ from reconciler.speed import gc_paused
 
 #: How a notice names objects of a kind left out, and what happens to what Moodle holds of them.
 _LEFT_OUT = {
-    Kind.USER: ("accounts left out", "an existing account keeps its enrolments, groups and cohorts as they are"),
-    Kind.COURSE: ("courses left out", "an existing course keeps its enrolments and groups as they are"),
-    Kind.CATEGORY: ("categories left out", "an existing category is left as it is; its courses wait for it"),
-    Kind.COHORT: ("cohorts left out", "an existing cohort keeps its members as they are"),
-    Kind.GROUP: ("groups left out", "an existing group keeps its members as they are"),
+    Kind.USER: (
+        "[account|accounts] left out",
+        "an existing account keeps its enrolments, groups and cohorts as they are",
+    ),
+    Kind.COURSE: ("[course|courses] left out", "an existing course keeps its enrolments and groups as they are"),
+    Kind.CATEGORY: ("[category|categories] left out", "an existing category is left as it is; its courses wait for it"),
+    Kind.COHORT: ("[cohort|cohorts] left out", "an existing cohort keeps its members as they are"),
+    Kind.GROUP: ("[group|groups] left out", "an existing group keeps its members as they are"),
 }
 #: Standard profile fields that live on User itself, not in ``profile``.
 _NAMED_FIELDS = ("firstname", "lastname", "email")
@@ -307,7 +310,9 @@ class _ConnectionBuilder:
         raw_name = render(settings.username, values).strip()
         if not raw_name:
             self.out.skip(
-                NoticeLevel.INFO, "people have no PowerSchool login, so no Moodle account (seed behaviour)", key
+                NoticeLevel.INFO,
+                "[person has|people have] no PowerSchool login, so no Moodle account (seed behaviour)",
+                key,
             )
             return None
         username = (self.conn.username_prefix + raw_name).lower()
@@ -316,11 +321,13 @@ class _ConnectionBuilder:
         if not email and settings.email_fallback:
             email = render(settings.email_fallback, values).strip().lower()
         if not email:
-            self.out.keep("people have no email and no email_fallback is configured; accounts skipped", key)
+            self.out.keep(
+                "[person has|people have] no email and no email_fallback is configured; [account|accounts] skipped", key
+            )
             return None
         firstname, lastname = rendered.get("firstname", ""), rendered.get("lastname", "")
         if not firstname or not lastname:
-            self.out.keep("people have a blank first or last name; accounts skipped", key)
+            self.out.keep("[person has|people have] a blank first or last name; [account|accounts] skipped", key)
             return None
         user = User(
             key,

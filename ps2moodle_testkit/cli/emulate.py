@@ -22,7 +22,10 @@ from reconciler.net import BackgroundServer
 T = TypeVar("T")
 
 emulate_app = typer.Typer(
-    help="Serve an emulated PowerSchool or Moodle on 127.0.0.1 (tests, demos, trials).", no_args_is_help=True
+    help="Serve an emulated PowerSchool or Moodle on 127.0.0.1 (tests, demos, trials).",
+    short_help="Serve an emulated PowerSchool or Moodle.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
 )
 
 
@@ -61,7 +64,9 @@ def powerschool(
         int, typer.Option(help="Calendar year the school year starts in (the examples' terms are 2024-25's).")
     ] = EXAMPLES_YEAR,
 ) -> None:
-    """Serve an emulated PowerSchool over a generated sample district until Ctrl-C."""
+    """Serve an emulated PowerSchool until Ctrl-C.
+
+    Its data is a generated sample district: no real person is in it."""
     emulator, server = listening(port, lambda: powerschool_server(scale.value, seed, port, year))
     out.print(Text(f"PowerSchool emulator: {describe(emulator.district)}"))
     out.print(Text(f"url:           {server.url}"))

@@ -33,7 +33,7 @@ def moodle(
         str | None, typer.Option(help="The admin's web-service token (default: a new random one).")
     ] = None,
     test_hooks: Annotated[
-        bool, typer.Option("--test-hooks", help="Answer POST /_emulator/setup (out-of-band setup steps).")
+        bool, typer.Option("--test-hooks", help="Answer POST /_emulator/setup (setup steps done out of band).")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Developer debugging: errors carry debuginfo.")] = False,
 ) -> None:

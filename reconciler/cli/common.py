@@ -15,6 +15,7 @@ import typer
 from rich.text import Text
 
 from reconciler.cli.app import err
+from reconciler.cli.logs import raise_to
 from reconciler.config.loader import load_config
 from reconciler.config.model import Config, Connection
 from reconciler.errors import ConfigError, ReconcilerError
@@ -61,14 +62,10 @@ def reported_errors(what: str) -> Iterator[None]:
 
 
 def setup_logging(verbose: bool) -> None:
-    """Progress notes on stderr with --verbose; warnings only otherwise. Never payloads."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request line with its URL at INFO; the URLs carry no secret
-    # (tokens travel in bodies and headers), but they drown the tool's own notes.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """A command's own ``-v``: progress notes on stderr, as the global ``-v`` gives (the
+    global options set the log up; this only makes it more detailed). Never payloads."""
+    if verbose:
+        raise_to(logging.INFO)
 
 
 @contextmanager

@@ -10,10 +10,11 @@ from rich.text import Text
 
 from reconciler.cli.app import app, out
 from reconciler.cli.common import choose_connection, load_or_exit, reported_errors, setup_logging
+from reconciler.cli.progress import stages
 from reconciler.powerschool.discovery import discover as discover_settings
 
 
-@app.command()
+@app.command(short_help="Print a school_settings block read from PowerSchool.")
 def discover(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The config file.")],
     connection: Annotated[
@@ -28,6 +29,7 @@ def discover(
     setup_logging(verbose)
     config = load_or_exit(config_path)
     chosen = choose_connection(config, connection, config_path)
-    with reported_errors("discover"):
+    with reported_errors("discover"), stages() as stage:
+        stage(f"reading PowerSchool {chosen.name}")
         text = discover_settings(chosen)
     out.print(Text(text), end="")

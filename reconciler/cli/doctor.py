@@ -18,11 +18,12 @@ from reconciler.powerschool.access import PluginAccess, plugin_access
 from reconciler.powerschool.client import PowerSchoolClient
 from reconciler.powerschool.plugin import connection_fields
 from reconciler.powerschool.source import read_schools
+from reconciler.words import count
 
 _MARK = {Level.OK: ("ok", "green"), Level.WARNING: ("warning", "yellow"), Level.PROBLEM: ("PROBLEM", "red")}
 
 
-@app.command()
+@app.command(short_help="Check that Moodle and PowerSchool are ready.")
 def doctor(
     config_file: Annotated[Path, typer.Argument(help="The config file.", show_default=True, metavar="CONFIG")] = Path(
         "ps2moodle.yaml"
@@ -46,7 +47,7 @@ def doctor(
         findings += found
     problems = sum(1 for f in findings if f.level is Level.PROBLEM)
     warnings = sum(1 for f in findings if f.level is Level.WARNING)
-    out.print(Text(f"{problems} problem{'s' * (problems != 1)}, {warnings} warning{'s' * (warnings != 1)}"))
+    out.print(Text(f"{count(problems, 'problem')}, {count(warnings, 'warning')}"))
     raise typer.Exit(1 if problems else 0)
 
 
@@ -71,7 +72,7 @@ def powerschool_findings(connection: Connection) -> list[Finding]:
         fix = "check powerschool.url, client_id and client_secret (System > System Settings > Plugin Management)"
         return [Finding(Level.PROBLEM, "Credentials", str(exc), fix)]
     names = {s.number: s.name for s in schools}
-    found = [Finding(Level.OK, "Credentials", f"accepted; the district has {len(schools)} schools")]
+    found = [Finding(Level.OK, "Credentials", f"accepted; the district has {count(len(schools), 'school')}")]
     missing = [n for n in connection.schools if n not in names]
     if missing:
         known = ", ".join(f"{n} {name}" for n, name in sorted(names.items()))
@@ -108,7 +109,7 @@ def _plugin_findings(access: PluginAccess) -> list[Finding]:
             Finding(
                 Level.PROBLEM,
                 "Plugin fields",
-                f"the plugin may not read {len(missing)} field(s) the sync reads: {', '.join(missing)}",
+                f"the plugin may not read {count(len(missing), 'field')} the sync reads: {', '.join(missing)}",
                 "install the plugin `ps2moodle powerschool-plugin CONFIG` writes (it requests exactly these)",
             )
         )

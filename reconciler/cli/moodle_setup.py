@@ -12,6 +12,7 @@ from rich.text import Text
 from reconciler.cli.app import app, err, out
 from reconciler.cli.common import EXIT_ERROR, load_or_exit
 from reconciler.moodle.setup import role_preset, setup_steps, site_needs
+from reconciler.words import count
 
 
 class SetupFormat(str, Enum):
@@ -51,13 +52,13 @@ def moodle_setup(
         except OSError as exc:
             err.print(Text(f"moodle-setup failed: cannot write {out_file}: {exc.strerror}", style="red"))
             raise typer.Exit(EXIT_ERROR) from None
-        out.print(Text(f"wrote {out_file}: role {role}, {len(needs.capabilities)} capabilities"))
+        out.print(Text(f"wrote {out_file}: role {role}, {count(len(needs.capabilities), 'capability')}"))
         return
     preset_file = str(out_file or f"{role}.xml")
-    out.print(Text(f"External service {service}: {len(needs.functions)} functions", style="bold"))
+    out.print(Text(f"External service {service}: {count(len(needs.functions), 'function')}", style="bold"))
     for function in needs.functions:
         out.print(Text(f"  {function}"))
-    out.print(Text(f"Role {role} (system context): {len(needs.capabilities)} capabilities", style="bold"))
+    out.print(Text(f"Role {role} (system context): {count(len(needs.capabilities), 'capability')}", style="bold"))
     for capability in needs.capabilities:
         out.print(Text(f"  {capability}"))
     out.print(Text(f"  allowed to assign: {', '.join(needs.assignable_roles)}"))

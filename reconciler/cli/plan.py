@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from reconciler.apply import ApplyReport, Status, Stop
-from reconciler.cli.app import app, err, out
+from reconciler.cli.app import app, colour, err, out
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -24,6 +23,7 @@ from reconciler.cli.common import (
     setup_logging,
     stop_on_signals,
 )
+from reconciler.cli.progress import Stage, bar, staged, stages
 from reconciler.config.model import Config
 from reconciler.errors import ReconcilerError
 from reconciler.lock import Holder, apply_lock
@@ -31,7 +31,7 @@ from reconciler.model import State
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.roles import RoleMap
 from reconciler.pipeline import Scope, apply_audited, plan_document, read_for_apply, run_plan
-from reconciler.plan.file import read_plan
+from reconciler.plan.file import is_plan_file, read_plan
 from reconciler.plan.model import Plan, PlanDocument
 from reconciler.plan.stale import find_stale
 from reconciler.powerschool.source import fetch_roster
@@ -42,6 +42,7 @@ from reconciler.render.files import DEFAULT_OUT_DIR, save_plan
 from reconciler.render.text import TERMINAL_LINES, clip
 from reconciler.signing import checksum_problem, sign_plan, signature_problem, signing_key
 from reconciler.targeting import Targets, parse_target
+from reconciler.words import count
 
 ConfigArg = Annotated[Path, typer.Argument(help="The config file.", metavar="CONFIG")]
 ScopeOpt = Annotated[Scope, typer.Option("--scope", help="all, or only users (and cohorts), or only courses.")]
@@ -56,7 +57,7 @@ UnsafeOpt = Annotated[
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Progress notes on stderr.")]
 
 
-@app.command()
+@app.command(short_help="Write the plan that would make Moodle match.")
 def plan(
     config_path: ConfigArg = Path("ps2moodle.yaml"),
     scope: ScopeOpt = Scope.ALL,
@@ -97,8 +98,11 @@ def plan(
     config = load_or_exit(config_path)
     with reported_errors("plan"):
         key = signing_key()  # an unusable key stops here, before anything is read
-    with reported_errors("plan"), _moodle(config) as moodle:
-        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, targets=targets)
+    with reported_errors("plan"), _moodle(config) as moodle, stages() as stage:
+        _check_moodle(moodle, stage)
+        run = run_plan(
+            config, moodle, staged(fetch_roster, stage), scope=scope, override_reason=allow_unsafe, targets=targets
+        )
     with reported_errors("plan"):
         pseudonym_key = redact_key() if redact else None
         paths = save_plan(plan_document(config, run), out_dir, redact=redact, redact_key=pseudonym_key)
@@ -113,17 +117,23 @@ def plan(
         _refused(run.verdict.violations)
         raise typer.Exit(EXIT_ERROR)
     if strict and run.desired.unmatched:
-        count = len(run.desired.unmatched)
-        message = f"--strict: {count} configured term(s) or course(s) match nothing in PowerSchool (see the notices)"
+        unmatched = len(run.desired.unmatched)
+        what = "term or course matches" if unmatched == 1 else "terms or courses match"
+        message = f"--strict: {unmatched:,} configured {what} nothing in PowerSchool (see the notices)"
         err.print(Text(message, style="red"))
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_CHANGES if detailed_exitcode and not run.plan.is_empty else EXIT_OK)
 
 
-@app.command()
+@app.command(short_help="Apply a reviewed plan, or plan and apply.")
 def apply(
+    ctx: typer.Context,
     target: Annotated[
-        Path, typer.Argument(help="A saved plan.json to apply exactly, or a config to plan and apply now.")
+        Path,
+        typer.Argument(
+            metavar="PLAN_OR_CONFIG",
+            help="A saved plan file to apply exactly, or a config to plan and apply now (told apart by content).",
+        ),
     ] = Path("ps2moodle.yaml"),
     config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The config the saved plan was made from.")
@@ -161,11 +171,14 @@ def apply(
     the calls in flight. Exit 0 all applied, 1 error before any change (the lock held
     elsewhere included), 3 partially applied or interrupted."""
     setup_logging(verbose)
-    if target.suffix == ".json":
+    try:
+        saved = is_plan_file(target)
+    except OSError as exc:
+        err.print(Text(f"apply failed: cannot read {target}: {exc.strerror}", style="red"))
+        raise typer.Exit(EXIT_ERROR) from None
+    _refuse_options(ctx, target, saved)
+    if saved:
         _apply_saved(target, config_path, expect_checksum, lock_timeout)
-    elif expect_checksum is not None:
-        err.print(Text("--expect-checksum pins a saved plan: apply plan.json, not a config", style="red"))
-        raise typer.Exit(EXIT_ERROR)
     else:
         _apply_now(
             target,
@@ -175,6 +188,36 @@ def apply(
             out_dir=out_dir,
             lock_timeout=lock_timeout,
         )
+
+
+#: apply's options that only mean something for a saved plan, and those only for a config.
+_PLAN_ONLY = {"expect_checksum": "--expect-checksum", "config_path": "--config"}
+_CONFIG_ONLY = {
+    "scope": "--scope",
+    "allow_unsafe": "--allow-unsafe",
+    "auto_approve": "--auto-approve",
+    "out_dir": "--out",
+}
+
+
+def _refuse_options(ctx: typer.Context, target: Path, saved: bool) -> None:
+    """Exit 1 naming the options given that do not apply to ``target`` (a saved plan is
+    applied exactly as reviewed: nothing may widen or bypass it)."""
+    given = {name for name in (_CONFIG_ONLY if saved else _PLAN_ONLY) if _given(ctx, name)}
+    if not given:
+        return
+    names = ", ".join(sorted((_CONFIG_ONLY if saved else _PLAN_ONLY)[name] for name in given))
+    if saved:
+        why = f"{target} is a saved plan, applied exactly as reviewed: {names} only apply to a config"
+    else:
+        why = f"{target} is a config, not a saved plan: {names} only apply to a plan file"
+    err.print(Text(f"apply refused: {why}", style="red"))
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def _apply_saved(plan_path: Path, config_path: Path, expect_checksum: str | None, lock_timeout: float) -> None:
@@ -205,7 +248,9 @@ def _apply_saved(plan_path: Path, config_path: Path, expect_checksum: str | None
     roles = RoleMap.from_settings(config.moodle)
     stop = Stop()
     with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
-        live = read_for_apply(moodle, doc.plan, roles)
+        with stages() as stage:
+            stage("reading what the plan touches in Moodle")
+            live = read_for_apply(moodle, doc.plan, roles)
         stale = find_stale(doc.plan, live)
         if stale:
             _refuse_stale(plan_path, stale)
@@ -221,7 +266,10 @@ def _apply_now(
     stop = Stop()
     # Locked from planning on: nothing else writes between what the plan read and the apply.
     with reported_errors("apply"), _moodle(config) as moodle, _locked(moodle, lock_timeout, stop):
-        run = run_plan(config, moodle, fetch_roster, scope=scope, override_reason=allow_unsafe, roles=roles)
+        with stages() as stage:
+            run = run_plan(
+                config, moodle, staged(fetch_roster, stage), scope=scope, override_reason=allow_unsafe, roles=roles
+            )
         # Saved before anything is applied: the checksum the audit log cites names a file.
         paths = save_plan(plan_document(config, run), out_dir)
         doc, plan_path = paths.document, paths.json
@@ -236,7 +284,7 @@ def _apply_now(
             if not sys.stdin.isatty():
                 err.print(Text("not a terminal: pass --auto-approve, or apply a saved plan file", style="red"))
                 raise typer.Exit(EXIT_ERROR)
-            if not typer.confirm(f"Apply these {len(run.plan.changes)} changes?", default=False):
+            if not typer.confirm(f"Apply {_these(len(run.plan.changes), 'change')}?", default=False):
                 err.print(Text("nothing applied"))
                 raise typer.Exit(EXIT_ERROR)
         report = _run(config, moodle, run.plan, run.live, roles, doc, plan_path, stop)
@@ -253,7 +301,7 @@ def _run(
     plan_path: Path,
     stop: Stop,
 ) -> ApplyReport:
-    with _progress() as progress, stop_on_signals(stop):
+    with bar() as progress, stop_on_signals(stop):
         task = progress.add_task("applying", total=len(plan.changes))
         return apply_audited(
             config,
@@ -281,29 +329,28 @@ def _moodle(config: Config) -> MoodleClient:
     return MoodleClient.from_settings(config.moodle)
 
 
+def _these(n: int, noun: str) -> str:
+    return f"{'this' if n == 1 else 'these'} {count(n, noun)}"
+
+
+def _check_moodle(moodle: MoodleClient, stage: Stage) -> None:
+    """One cheap call before PowerSchool is read: a Moodle that is down, or refuses the
+    token, fails in seconds instead of after the whole district was read."""
+    stage(f"checking Moodle {moodle.url}")
+    moodle.call("core_webservice_get_site_info")
+
+
 def _print(
     doc: PlanDocument, fmt: PlanFormat, *, redact: bool, key: bytes | None = None, rest: Path | None = None
 ) -> None:
     """Show ``doc``; on a terminal, text is cut to :data:`TERMINAL_LINES` when ``rest``
     names the file that holds all of it."""
     view = redact_document(doc, key) if redact else doc
-    text = render(view, fmt, color=fmt is PlanFormat.TEXT and out.is_terminal)
+    text = render(view, fmt, color=fmt is PlanFormat.TEXT and colour(out))
     if fmt is PlanFormat.TEXT and out.is_terminal and rest is not None:
         text = clip(text, TERMINAL_LINES, str(rest))
     out.file.write(text)
     out.file.flush()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
 
 
 def _refused(violations: Sequence[str]) -> None:

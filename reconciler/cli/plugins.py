@@ -27,7 +27,7 @@ def add_add_ons(group: TyperGroup, found: Iterable[EntryPoint] | None = None) ->
 
     One that cannot be loaded is named on stderr and left out, so a broken add-on never
     takes the product's own commands down with it."""
-    holder = typer.Typer()
+    holder = typer.Typer(rich_markup_mode=None)  # plain help, as the product's own commands
     for entry in entry_points(group=GROUP) if found is None else found:
         try:
             command = entry.load()

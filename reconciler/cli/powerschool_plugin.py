@@ -12,6 +12,7 @@ from reconciler.cli.app import app, err, out
 from reconciler.cli.common import EXIT_ERROR, choose_connection, load_or_exit
 from reconciler.errors import SourceError
 from reconciler.powerschool.plugin import PluginError, plugin_spec, plugin_xml, plugin_zip
+from reconciler.words import count
 
 
 @app.command("powerschool-plugin", short_help="Write the PowerSchool plugin ZIP this config needs.")
@@ -22,7 +23,7 @@ def powerschool_plugin(
     ],
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", metavar="FILE.zip", help="Where to write the ZIP (default: NAME-plugin.zip)."),
+        typer.Option("--out", metavar="FILE.zip", help="The ZIP to write (default: NAME-plugin.zip)."),
     ] = None,
     connection: Annotated[
         str | None,
@@ -47,4 +48,4 @@ def powerschool_plugin(
         err.print(Text(f"powerschool-plugin failed: cannot write {target}: {exc.strerror}", style="red"))
         raise typer.Exit(EXIT_ERROR) from None
     fields = xml.count("<field ")
-    out.print(Text(f"wrote {target}: plugin {chosen.name!r}, v1 READ, {fields} table fields"))
+    out.print(Text(f"wrote {target}: plugin {chosen.name!r}, v1 READ, {count(fields, 'table field')}"))

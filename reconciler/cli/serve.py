@@ -11,13 +11,13 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from reconciler.cli.app import app, err
+from reconciler.cli.app import app, err, options
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, load_or_exit, reported_errors, setup_logging
 from reconciler.serve.https import tls_context
 from reconciler.serve.service import SyncService
 
 
-@app.command()
+@app.command(short_help="Run change sync over HTTPS.")
 def serve(
     config_path: Annotated[Path, typer.Argument(help="The config file (its serve section).", metavar="CONFIG")],
     tls_cert: Annotated[
@@ -51,7 +51,7 @@ def serve(
             )
         )
         raise typer.Exit(EXIT_ERROR)
-    setup_logging(verbose=True)
+    setup_logging(verbose=not options.quiet)  # serve logs what it does unless -q
     config = load_or_exit(config_path)
     with reported_errors("serve"):
         service = SyncService(config, tls_context(tls_cert, tls_key), host=host, port=port, subscribe=not no_subscribe)

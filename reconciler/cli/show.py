@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from reconciler.cli.app import app, err, out
+from reconciler.cli.app import app, colour, err, out
 from reconciler.cli.common import reported_errors
 from reconciler.errors import PlanFileError
 from reconciler.plan.file import read_plan
@@ -27,7 +27,7 @@ class View(str, Enum):
     PERSON = "person"
 
 
-@app.command()
+@app.command(short_help="Show a saved plan as text, Markdown or JSON.")
 def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan.json written by `ps2moodle plan`.", metavar="PLANFILE")],
     output: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.TEXT,
@@ -65,7 +65,7 @@ def show(
             raise typer.Exit(1)
         text = render_people_text(doc, person=person)
     else:
-        text = render(doc, output, color=output is PlanFormat.TEXT and out.color_system is not None)
+        text = render(doc, output, color=output is PlanFormat.TEXT and colour(out))
     if output is PlanFormat.TEXT and out.is_terminal:
         beside = plan_file.with_name("plan.txt")
         text = clip(text, TERMINAL_LINES, str(beside) if by is View.CHANGE and beside.exists() else "the full output")

@@ -17,6 +17,7 @@ from reconciler.config.loader import check_config, load_config
 from reconciler.coverage import unmatched_settings
 from reconciler.errors import ReconcilerError
 from reconciler.powerschool.source import fetch_roster
+from reconciler.words import count
 
 
 class Format(str, Enum):
@@ -27,7 +28,7 @@ class Format(str, Enum):
     GITHUB = "github"  # workflow commands that annotate the pull request's diff
 
 
-@app.command()
+@app.command(short_help="Check config files (offline).")
 def validate(
     files: Annotated[
         list[Path] | None,
@@ -80,13 +81,9 @@ def _summary(results: dict[str, list[ConfigIssue]]) -> str:
     files = len(results)
     bad = sum(1 for found in results.values() if found)
     if not bad:
-        return f"{_count(files, 'config')} valid"
+        return f"{count(files, 'config')} valid"
     problems = sum(len(found) for found in results.values())
-    return f"{_count(problems, 'problem')} in {bad} of {_count(files, 'config')}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    return f"{count(problems, 'problem')} in {bad} of {count(files, 'config')}"
 
 
 def _github(issue: ConfigIssue) -> str:

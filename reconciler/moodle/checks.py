@@ -37,6 +37,7 @@ from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
 from reconciler.moodle.privileges import probe_privileges
 from reconciler.moodle.roles import RoleMap
 from reconciler.moodle.setup import SiteNeeds, site_needs
+from reconciler.words import count
 
 #: The Moodle version the tool is held to (4.5).
 TESTED_VERSION = "2024100700"
@@ -165,8 +166,8 @@ class _Doctor:
         self.add(
             Level.PROBLEM,
             "Web-service functions",
-            f"{len(missing)} function(s) the tool calls are not in the token's service:\n"
-            + "\n".join(f"  {name}" for name in missing),
+            f"{count(len(missing), 'function')} the tool calls {'is' if len(missing) == 1 else 'are'} "
+            "not in the token's service:\n" + "\n".join(f"  {name}" for name in missing),
             "add them to the token's external service (Site administration > Server > Web services > "
             "External services > Functions)",
         )

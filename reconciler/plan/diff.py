@@ -52,19 +52,21 @@ from reconciler.plan.model import (
     unique_name,
 )
 from reconciler.speed import gc_paused
+from reconciler.words import plural
 
 #: Kinds that hold unique names in Moodle: an unowned holder blocks a create.
 _UNIQUE_NAMES = (Kind.USER, Kind.COURSE)
 #: Kinds whose unselected objects are reported, never removed.
 _LEFT_ALONE = (Kind.CATEGORY, Kind.COURSE, Kind.COHORT, Kind.GROUP)
 _EMAIL_TAKEN = (
-    "accounts left out: another Moodle account already has their email, which Moodle refuses unless the site "
-    "allows accounts with the same email (moodle.allow_accounts_same_email); adopt that account, or fix the "
-    "email in either system"
+    "[account|accounts] left out: another Moodle account already has [its|their] email, which Moodle refuses "
+    "unless the site allows accounts with the same email (moodle.allow_accounts_same_email); adopt that account, "
+    "or fix the email in either system"
 )
 _EMAIL_KEPT = (
-    "accounts keep their email: another Moodle account already has the new one, which Moodle refuses unless "
-    "the site allows accounts with the same email; fix the email in PowerSchool or in that account"
+    "[account keeps its|accounts keep their] email: another Moodle account already has the new one, which "
+    "Moodle refuses unless the site allows accounts with the same email; fix the email in PowerSchool or in that "
+    "account"
 )
 #: Fields compared case-insensitively.
 _CASELESS = ("username", "email")
@@ -215,9 +217,12 @@ class _Planner:
         group_course, course_name, member = self.place(res)
         change = Change(action, res.key, before, after, reason, rule, group_course, course_name, member)
         if self.protected and self.is_protected(change):
-            self.grouped[(NoticeLevel.INFO, f"protected objects were not changed ({action.value} skipped)")].append(
-                str(change.key)
-            )
+            self.grouped[
+                (
+                    NoticeLevel.INFO,
+                    f"[protected object was|protected objects were] not changed ({action.value} skipped)",
+                )
+            ].append(str(change.key))
             return
         self.changes.append(change)
         if action in (Action.CREATE, Action.ADOPT, Action.MOVE):
@@ -382,7 +387,10 @@ class _Planner:
         if isinstance(res, Group):
             # This tool's Moodle service has no group update (see the writer): report the
             # new name rather than plan a change apply cannot make.
-            reason = "groups keep their Moodle names (this tool's web service cannot rename groups; rename in Moodle)"
+            reason = (
+                "[group keeps its Moodle name|groups keep their Moodle names] (this tool's web service cannot "
+                "rename groups; rename in Moodle)"
+            )
             self.grouped[(NoticeLevel.WARNING, reason)].append(f"{live_res.label} -> {res.label}")
             return
         if have.get("suspended") and not want.get("suspended"):
@@ -453,7 +461,11 @@ class _Planner:
         kind = live_res.key.kind
         if kind in _LEFT_ALONE:
             self.grouped[
-                (NoticeLevel.INFO, f"{kind.value}s no longer selected by the config are left as they are")
+                (
+                    NoticeLevel.INFO,
+                    f"[{kind.value}|{plural(kind.value)}] no longer selected by the config "
+                    "[is|are] left as [it is|they are]",
+                )
             ].append(live_res.label)
             return
         if kind is Kind.USER:
@@ -484,7 +496,11 @@ class _Planner:
                 # Someone took every role away: it gives no access already, and Moodle's manual
                 # enrolment service suspends only by re-enrolling with a role.
                 self.grouped[
-                    (NoticeLevel.INFO, "enrolments without any role give no access and are left as they are")
+                    (
+                        NoticeLevel.INFO,
+                        "[enrolment without any role gives|enrolments without any role give] no access and "
+                        "[is left as it is|are left as they are]",
+                    )
                 ].append(str(live_res.key))
                 return
             self.emit(Action.SUSPEND, live_res, replace(live_res, suspended=True), Reason.DROPPED)
@@ -523,8 +539,9 @@ class _Planner:
                 missing = [ref for ref in refs if ref not in will_exist or blocked(ref)]
             if missing:
                 first = missing[0]
-                hint = "" if first.kind in selected else f"; plan with a scope that includes {first.kind.value}s"
-                reason = f"{change.key.kind.value} changes wait for a {first.kind.value} that is not in Moodle{hint}"
+                hint = "" if first.kind in selected else f"; plan with a scope that includes {plural(first.kind.value)}"
+                waits = "[change waits|changes wait]"
+                reason = f"{change.key.kind.value} {waits} for a {first.kind.value} that is not in Moodle{hint}"
                 self.grouped[(NoticeLevel.WARNING, reason)].append(str(change.key))
                 if change.key not in self.live:
                     self.will_exist.discard(change.key)

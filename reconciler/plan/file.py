@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -301,6 +302,18 @@ class _Parser:
                 self.changes.append(_change(value))
             except _MALFORMED as exc:
                 self.failure = exc
+
+
+#: How every plan file starts (its layout is fixed), give or take a byte-order mark and spaces.
+_PLAN_START = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"format_version"\s*:')
+
+
+def is_plan_file(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is a plan file, told by its first bytes, not its name
+    (a config is YAML or JSON whose first member is never ``format_version``).
+    :class:`OSError` when it cannot be read."""
+    with Path(path).open("rb") as file:
+        return _PLAN_START.match(file.read(256)) is not None
 
 
 @gc_paused

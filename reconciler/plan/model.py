@@ -30,6 +30,7 @@ from reconciler.model import (
     State,
     User,
 )
+from reconciler.words import agree
 
 
 class Action(str, Enum):
@@ -232,12 +233,13 @@ NOTICE_EXAMPLES = 5
 
 def grouped_notice(level: NoticeLevel, what: str, items: list[str]) -> Notice:
     """One notice for many objects sharing a reason, so a plan stays short at scale:
-    ``"54 students have no login: a, b, c, d, e and 49 more"``. ``items`` are keys or
-    labels that carry no personal data."""
+    ``"54 students have no login: a, b, c, d, e and 49 more"``. ``what`` is written for
+    any number (:func:`reconciler.words.agree`: ``"[student has|students have] no login"``);
+    ``items`` are keys or labels that carry no personal data."""
     names = sorted(items)
     shown = ", ".join(names[:NOTICE_EXAMPLES])
     more = f" and {len(names) - NOTICE_EXAMPLES} more" if len(names) > NOTICE_EXAMPLES else ""
-    return Notice(level, f"{len(names)} {what}: {shown}{more}", names[0] if len(names) == 1 else "")
+    return Notice(level, f"{len(names)} {agree(len(names), what)}: {shown}{more}", names[0] if len(names) == 1 else "")
 
 
 @dataclass(frozen=True)

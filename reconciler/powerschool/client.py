@@ -39,6 +39,7 @@ from reconciler.errors import SourceError
 from reconciler.net import client_tls, plain_http_refusal
 from reconciler.powerschool import quirks
 from reconciler.retry import Retry, RetryPolicy, lasting_cause, retry_after, run
+from reconciler.words import count
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,13 @@ class PowerSchoolClient:
         """Record a counted list (the paging engine calls this once per list)."""
         with self._lock:
             self.lists.append(read)
-        log.info("PowerSchool %s: %d records, %d pages of %d", read.label, read.count, read.pages, read.page_size)
+        log.info(
+            "PowerSchool %s: %s, %s of %d",
+            read.label,
+            count(read.count, "record"),
+            count(read.pages, "page"),
+            read.page_size,
+        )
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from reconciler import words
 from reconciler.model import KIND_ORDER, CohortMember, Enrolment, GroupMember, Key, Kind
 from reconciler.plan.model import (
     SYMBOLS,
@@ -31,6 +32,7 @@ from reconciler.plan.model import (
     verb,
 )
 from reconciler.plan.safety import brake_action, brake_of
+from reconciler.words import count
 
 #: C0/C1 controls and the bidi marks, overrides and isolates ("Trojan Source"), shown escaped.
 _UNSAFE_CHARS = (
@@ -171,15 +173,9 @@ _HEADS = {
     for action in Action
     for kind in Kind
 }
+
+
 #: Plurals that do not just add an s.
-_PLURALS = {"category": "categories", "person": "people", "activity": "activities"}
-
-
-def count(n: int, singular: str) -> str:
-    """``1 category``, ``2 categories``, ``1,204 people``."""
-    return f"1 {singular}" if n == 1 else f"{n:,} {_PLURALS.get(singular, singular + 's')}"
-
-
 class Titles:
     """Cohorts and groups as a reviewer knows them: by name (quoted), with the key only
     when the plan does not name one or names two alike."""
@@ -380,7 +376,7 @@ def verdict_headline(doc: PlanDocument) -> str:
     """One sentence on the safety gate's verdict (the override reason is shown apart)."""
     verdict = doc.verdict
     count = len(verdict.violations)
-    found = f"{count} violation{'s' if count != 1 else ''}"
+    found = words.count(count, "violation")
     if verdict.ok and not count:
         return "Safety check: passed."
     if verdict.ok:

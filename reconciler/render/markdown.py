@@ -21,7 +21,6 @@ from reconciler.render.layout import (
     SummaryRow,
     brake_rows,
     bundle_lines,
-    count,
     noun,
     pseudonym_note,
     safe,
@@ -31,6 +30,7 @@ from reconciler.render.layout import (
 )
 from reconciler.render.people import person_lines
 from reconciler.render.view import Layout
+from reconciler.words import count
 
 #: GitHub's limit on a comment body, in characters.
 COMMENT_LIMIT = 65_536
@@ -245,7 +245,7 @@ def _share(sizes: list[int], space: int) -> list[int]:
 def _school_table(schools: list[SchoolGroup], budget: int) -> str:
     """Too many schools for per-school detail: one row each."""
     rows = [f"| {html.escape(s.title)} | {s.count:,} |\n" for s in schools]
-    table = _fit(rows, budget - 60, lambda n: f"| … {n:,} more schools | |\n")
+    table = _fit(rows, budget - 60, lambda n: f"| … {count(n, 'more school')} | |\n")
     return "| group | changes |\n|:--|--:|\n" + table + "\n"
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind, User
 from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, verb
-from reconciler.render.layout import Titles, count, field_lines, label, name_order, reason_text, safe
+from reconciler.render.layout import Titles, field_lines, label, name_order, reason_text, safe
+from reconciler.words import count
 
 
 @dataclass

@@ -18,7 +18,6 @@ from reconciler.render.layout import (
     SummaryRow,
     brake_rows,
     bundle_lines,
-    count,
     legend,
     noun,
     pseudonym_note,
@@ -28,6 +27,7 @@ from reconciler.render.layout import (
     verdict_headline,
 )
 from reconciler.render.view import Layout
+from reconciler.words import count
 
 _RESET = "\x1b[0m"
 _BOLD = "1"

@@ -98,7 +98,7 @@ def test_a_partial_apply_exits_3_and_the_next_plan_finishes_the_job(make_stack: 
     blocker = _create_user(stack, "handmade", taken)
     # A plan made now leaves that student out and says so, by key (no name or address in the notice).
     _, warned = stack.plan(config, expect=0)
-    assert "accounts left out: another Moodle account already has their email" in warned.output
+    assert "1 account left out: another Moodle account already has its email" in warned.output
     assert f"ps2m:town:student:{student.dcid}" in warned.output
     assert taken not in warned.output.split("Notices:")[1]
     outcome = stack.apply(plan_file, config, expect=3)

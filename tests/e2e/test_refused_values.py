@@ -109,7 +109,7 @@ def test_a_course_whose_name_moodle_refuses_is_left_as_it_is(make_stack: MakeSta
     config = stack.write(text)
     plan_file, outcome = stack.plan(config, "--detailed-exitcode")
     assert load(plan_file)["changes"] == []
-    assert "courses left out, Moodle would refuse the fullname (longer than 254 characters)" in outcome.output
+    assert "1 course left out, Moodle would refuse the fullname (longer than 254 characters)" in outcome.output
     assert course in outcome.output
     stack.apply(plan_file, config)
     assert stack.view.everything() == before
@@ -124,8 +124,8 @@ def test_an_html_group_name_leaves_the_group_and_its_members_alone(make_stack: M
     before = stack.view.everything()
     config = stack.write(changed)
     plan_file, outcome = stack.plan(config)
-    assert "groups left out, Moodle would refuse the name (HTML tags)" in outcome.output
-    assert "courses left out, Moodle would refuse the fullname (HTML tags)" in outcome.output
+    assert "1 group left out, Moodle would refuse the name (HTML tags)" in outcome.output
+    assert "1 course left out, Moodle would refuse the fullname (HTML tags)" in outcome.output
     assert all(c["action"] not in ("delete", "suspend") for c in load(plan_file)["changes"])
     stack.apply(plan_file, config)
     stack.converged(config)
@@ -141,7 +141,7 @@ def test_a_new_account_whose_email_someone_has_is_left_out_not_failed_at_every_a
 
     config = stack.write(text)
     plan_file, outcome = stack.plan(config, "--detailed-exitcode")  # nothing Moodle would take
-    assert "accounts left out: another Moodle account already has their email" in outcome.output
+    assert "1 account left out: another Moodle account already has its email" in outcome.output
     assert keys.student_key("odd", newcomer.dcid).id in outcome.output
     assert "shared.desk" not in outcome.output.lower()
     stack.apply(plan_file, config)
@@ -166,7 +166,7 @@ def test_an_email_change_to_an_address_someone_has_is_held_back(make_stack: Make
 
     config = stack.write(text)
     plan_file, outcome = stack.plan(config)
-    assert "1 accounts keep their email: another Moodle account already has the new one" in outcome.output
+    assert "1 account keeps its email: another Moodle account already has the new one" in outcome.output
     assert account.idnumber in outcome.output and "front.desk" not in outcome.output
     assert [(c.action.value, [f.field for f in c.fields]) for c in read_plan(plan_file).changes] == [
         ("update", ["lastname"])

@@ -115,7 +115,7 @@ def test_expect_checksum_is_for_saved_plans(make_stack: MakeStack) -> None:
     stack, config = _stack(make_stack)
     outcome = stack.cli("apply", config, "--auto-approve", "--expect-checksum", "sha256:00")
     assert outcome.code == 1
-    assert "--expect-checksum pins a saved plan" in outcome.output
+    assert "is a config, not a saved plan: --expect-checksum only apply to a plan file" in outcome.output
     assert stack.view.owned_accounts() == {}
 
 

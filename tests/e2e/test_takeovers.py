@@ -124,7 +124,7 @@ def test_a_new_shortname_someone_else_holds_is_reported_not_attempted(make_stack
     assert stack.view.courses()["CALC-1-24-25-2024"].fullname == "A teacher's own"
     # The art group's name follows the same template, but groups cannot be renamed through
     # this tool's web service: the plan says so instead of failing at every apply.
-    assert "groups keep their Moodle names" in outcome.output
+    assert "1 group keeps its Moodle name" in outcome.output
     art = stack.view.owned_courses()["200-ART1-2024"]
     assert [g.name for g in stack.view.groups(art.id).values()] == ["Studio Art I 1 (S1)"]
 

@@ -34,7 +34,7 @@ def test_a_term_and_a_course_that_match_nothing_are_notices_and_fail_strict(make
     assert "(it has: 24-25, Q1, Q2, Q3, Q4, S1, S2); its sections are not synced" in outcome.output
     assert "warning: school 100: course NOPE101 has no section in the school year" in outcome.output
     _, outcome = stack.plan(config, "--strict", expect=1)
-    assert "--strict: 2 configured term(s) or course(s) match nothing in PowerSchool" in outcome.output
+    assert "--strict: 2 configured terms or courses match nothing in PowerSchool" in outcome.output
 
 
 def test_validate_strict_reads_powerschool_and_locates_them(make_stack: MakeStack) -> None:

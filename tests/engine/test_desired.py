@@ -123,9 +123,9 @@ def test_people_without_login_or_email_are_skipped_with_a_notice() -> None:
     usernames = {u.username for u in desired.state.by_kind(Kind.USER) if isinstance(u, User)}
     assert "dee" not in usernames and "ann" in usernames
     messages = [n.message for n in desired.notices]
-    assert "1 people have no PowerSchool login, so no Moodle account (seed behaviour): ps2m:north:student:2" in messages
+    assert "1 person has no PowerSchool login, so no Moodle account (seed behaviour): ps2m:north:student:2" in messages
     assert (
-        "1 people have no email and no email_fallback is configured; accounts skipped: ps2m:north:student:4" in messages
+        "1 person has no email and no email_fallback is configured; account skipped: ps2m:north:student:4" in messages
     )
 
 
@@ -217,11 +217,11 @@ def test_values_moodle_refuses_keep_the_person_and_name_only_key_and_field() -> 
     assert not [r for r in desired.state if ann in r.references() or bob in r.references()]
     messages = [n.message for n in desired.notices]
     assert (
-        "1 accounts left out, Moodle would refuse the username (characters Moodle refuses in a username: only "
+        "1 account left out, Moodle would refuse the username (characters Moodle refuses in a username: only "
         "a-z 0-9 - . _ @); an existing account keeps its enrolments, groups and cohorts as they are: "
         f"{ann.id}" in messages
     )
-    assert any(m.startswith("1 accounts left out, Moodle would refuse the email (") and bob.id in m for m in messages)
+    assert any(m.startswith("1 account left out, Moodle would refuse the email (") and bob.id in m for m in messages)
     assert not [m for m in messages if "ps2m:ann" in m.replace(ann.id, "") or "localhost" in m]
 
 

@@ -129,7 +129,7 @@ def test_deselected_course_and_its_enrolments_are_left_and_reported() -> None:
     old_enrol = enrolment(old_course.key, keys.student_key("north", 1), ["student"])
     plan = compute_plan(desired, State.of([*as_live(desired), old_course, old_enrol]))
     assert plan.is_empty
-    assert [n.message for n in plan.notices] == ["1 courses no longer selected by the config are left as they are: OLD"]
+    assert [n.message for n in plan.notices] == ["1 course no longer selected by the config is left as it is: OLD"]
 
 
 def test_unowned_username_blocks_create_unless_adopted() -> None:
@@ -288,8 +288,8 @@ def test_an_email_another_account_has_is_never_planned_unless_the_site_allows_it
     assert all(ann.key not in c.resource.references() for c in plan.changes)  # her enrolments wait too
     assert bob.key not in {c.key for c in plan.changes}
     notices = " ".join(n.message for n in plan.notices)
-    assert "1 accounts left out: another Moodle account already has their email, which Moodle refuses" in notices
-    assert "1 accounts keep their email: another Moodle account already has the new one" in notices
+    assert "1 account left out: another Moodle account already has its email, which Moodle refuses" in notices
+    assert "1 account keeps its email: another Moodle account already has the new one" in notices
     assert teacher.email not in notices
     allowed = compute_plan(want, without_ann, unique_emails=False)
     assert {(c.action, c.key) for c in allowed.changes if c.key in (ann.key, bob.key)} == {

@@ -88,7 +88,7 @@ def test_missing_function_role_and_profile_field_are_reported(site: MoodleSite, 
     code, output = doctor()
     assert code == 1
     text = " ".join(output.split())
-    assert "1 function(s) the tool calls are not in the token's service: core_group_delete_groups" in text
+    assert "1 function the tool calls is not in the token's service: core_group_delete_groups" in text
     assert "Role teacher: id 4 (Moodle's standard id) cannot be assigned in courses" in text
     assert "Profile field gradelevel: none of the" in text
     assert "3 problems" in text

@@ -20,8 +20,9 @@ from reconciler.plan.model import Action, Change, Plan, SafetyVerdict
 from reconciler.plan.safety import brake_action
 from reconciler.redact import redact_document
 from reconciler.render.files import save_plan
-from reconciler.render.layout import count, legend, summary_sentence
+from reconciler.render.layout import legend, summary_sentence
 from reconciler.render.text import clip, render_text
+from reconciler.words import count
 from tests.support.plans import first_labelled, sample_doc
 
 from .golden import check_golden
