@@ -27,7 +27,7 @@ class View(str, Enum):
     PERSON = "person"
 
 
-@app.command(short_help="Show a saved plan as text, Markdown or JSON.")
+@app.command(short_help="Show a saved plan as text, Markdown, HTML or JSON.")
 def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan.json written by `ps2moodle plan`.", metavar="PLANFILE")],
     output: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.TEXT,
