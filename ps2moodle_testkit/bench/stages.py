@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection as PipeEnd
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ps2moodle_testkit.bench.notified import STEP, notify_and_sync
 from ps2moodle_testkit.bench.profiling import Profiles
 from reconciler.apply import Status
 from reconciler.config.model import Config, Connection
@@ -36,11 +37,14 @@ from reconciler.plan.stale import find_stale
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
 from reconciler.render.files import save_plan
+from reconciler.serve.targeted import SchoolIndex
 
 T = TypeVar("T")
 
 PLAN = "plan"
 APPLY = "apply"
+#: Run d's one stage: a notification's targeted sync (:mod:`.notified`).
+NOTIFIED = "notified"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class StageSpec:
     year_id: int
     folder: Path
     profile: bool = False
+    #: NOTIFIED only: the notification bodies, and where serve last saw each record.
+    bodies: tuple[str, ...] = ()
+    index: SchoolIndex | None = None
 
 
 @dataclass
@@ -74,6 +81,8 @@ class StageResult:
     outcome: dict[str, int] = field(default_factory=dict)
     verdict: list[str] = field(default_factory=list)
     profile: dict[str, str] = field(default_factory=dict)
+    #: NOTIFIED only: how the run ended and what it was targeted at.
+    note: str = ""
 
     @property
     def cpu_middle_s(self) -> float:
@@ -120,16 +129,33 @@ class _Stage:
 
     def run(self) -> StageResult:
         started = time.perf_counter()
-        with MoodleClient.from_settings(self.spec.config.moodle) as moodle:
-            if self.spec.stage == PLAN:
-                self.plan(moodle)
-            else:
-                self.apply(moodle)
+        if self.spec.stage == NOTIFIED:
+            self.notified()
+        else:
+            self.plan_or_apply()
         self.result.wall_s = time.perf_counter() - started
         self.result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.profiles is not None:
             self.result.profile = self.profiles.report()
         return self.result
+
+    def notified(self) -> None:
+        spec = self.spec
+        done = self.io(
+            STEP,
+            lambda: notify_and_sync(spec.config, spec.bodies, spec.index or SchoolIndex(), spec.year_id, spec.folder),
+        )
+        self.result.outcome = done.counts
+        self.result.note = (
+            f"{done.outcome}, targeted at {done.target}" if done.target else f"{done.outcome}, a full run"
+        )
+
+    def plan_or_apply(self) -> None:
+        with MoodleClient.from_settings(self.spec.config.moodle) as moodle:
+            if self.spec.stage == PLAN:
+                self.plan(moodle)
+            else:
+                self.apply(moodle)
 
     def io(self, name: str, step: Callable[[], T]) -> T:
         context = self.profiles.io() if self.profiles else nullcontext()
