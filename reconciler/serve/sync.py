@@ -286,16 +286,19 @@ def plan_targeted(
     users = {Key(Kind.USER, s.value) for s in specs if s.kind == "person"}
     found = resolve_found(specs, desired.state, State())
     area = region(desired.state, users, found.courses, found.groups)
-    live = read_live(
-        moodle, area.desired, roles=roles, also_users=area.users, courses=area.courses, group_courses=area.courses
+    wanted = area.narrow(desired.state)
+    live = area.narrow(
+        read_live(
+            moodle, wanted, roles=roles, also_users=area.accounts, courses=area.courses, group_courses=area.courses
+        )
     )
-    targets = Targets(specs=tuple(s for s in specs if resolve_found([s], area.desired, live)))
+    targets = Targets(specs=tuple(s for s in specs if resolve_found([s], wanted, live)))
     if not targets:
         log.info("sync: the notification names nothing PowerSchool or Moodle holds; planning in full")
         return None
     return decide(
         config,
-        replace(desired, state=area.desired, known_users=desired.known_users & area.users),
+        replace(desired, state=wanted, known_users=desired.known_users & area.accounts),
         live,
         scope=Scope.ALL,
         grades=lambda probes: read_graded_items(moodle, probes),

@@ -130,42 +130,56 @@ def target_specs(conn: str, roster: Roster, named: Sequence[Named]) -> list[Targ
 
 @dataclass(frozen=True)
 class Region:
-    """What a targeted run reads of Moodle and plans against: ``desired`` narrowed to it."""
+    """What a targeted run reads of Moodle and plans against: its ``courses`` (whose
+    enrolments and groups are read), its ``accounts`` (read by idnumber), and the
+    ``people`` the target names (whose cohort memberships count)."""
 
-    desired: State
-    users: frozenset[Key]
     courses: frozenset[Key]
+    groups: frozenset[Key]
+    accounts: frozenset[Key]
+    people: frozenset[Key]
+
+    def inside(self, res: Resource) -> bool:
+        """Whether the region holds ``res``: categories, courses and cohorts always (Moodle
+        lists them whole, and a course outside the region must not look like one to
+        create); memberships only of its accounts in its courses."""
+        if isinstance(res, User):
+            return res.key in self.accounts
+        if isinstance(res, Enrolment):
+            return res.course in self.courses and res.user in self.accounts
+        if isinstance(res, Group):
+            return res.course in self.courses
+        if isinstance(res, GroupMember):
+            return res.group in self.groups and res.user in self.accounts
+        if isinstance(res, CohortMember):
+            return res.user in self.people
+        return res.key.kind in (Kind.CATEGORY, Kind.COURSE, Kind.COHORT)
+
+    def narrow(self, state: State) -> State:
+        """``state`` with only what the region holds (desired and live alike, so neither
+        side shows a change the other did not look at)."""
+        return State({k: r for k, r in state.resources.items() if self.inside(r)}, state.foreign, state.email_holders)
 
 
 def region(desired: State, users: Iterable[Key], courses: Iterable[Key], groups: Iterable[Key]) -> Region:
-    """The part of ``desired`` a target (its ``users``, ``courses`` and ``groups``) touches.
+    """The region of a target (its ``users``, ``courses`` and ``groups``) in ``desired``.
 
     Its courses are the target's, the courses of its groups and every course a targeted
-    person is to be enrolled in; its accounts are the targeted people and everyone to be
-    enrolled in those courses (their enrolments are in the plan's view, so their accounts
-    must be read). Categories, courses and cohorts are kept whole: Moodle lists them in
-    one call each, and a course outside the region must not look like one to create.
+    person is to be enrolled in. Its accounts are the targeted people, everyone to be
+    enrolled in a targeted course and everyone to be in a targeted group: the people the
+    target's changes can concern. Other people enrolled in a person's courses are left
+    out: nothing of theirs is in the target.
     """
-    people, named_groups = set(users), set(groups)
-    region_courses = set(courses)
+    people, named_courses, named_groups = set(users), set(courses), set(groups)
+    region_courses = set(named_courses)
     for res in desired:
         if (isinstance(res, Group) and res.key in named_groups) or (isinstance(res, Enrolment) and res.user in people):
             region_courses.add(res.course)
+    accounts = set(people)
+    for res in desired:
+        if (isinstance(res, Enrolment) and res.course in named_courses) or (
+            isinstance(res, GroupMember) and res.group in named_groups
+        ):
+            accounts.add(res.user)
     region_groups = {r.key for r in desired if isinstance(r, Group) and r.course in region_courses}
-    readers = {r.user for r in desired if isinstance(r, Enrolment) and r.course in region_courses}
-    accounts = people | readers
-
-    def inside(res: Resource) -> bool:
-        if isinstance(res, User):
-            return res.key in accounts
-        if isinstance(res, Enrolment):
-            return res.course in region_courses
-        if isinstance(res, Group):
-            return res.course in region_courses
-        if isinstance(res, GroupMember):
-            return res.group in region_groups
-        if isinstance(res, CohortMember):
-            return res.user in people
-        return res.key.kind in (Kind.CATEGORY, Kind.COURSE, Kind.COHORT)
-
-    return Region(State.of(r for r in desired if inside(r)), frozenset(accounts), frozenset(region_courses))
+    return Region(frozenset(region_courses), frozenset(region_groups), frozenset(accounts), frozenset(people))
