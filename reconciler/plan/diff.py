@@ -201,7 +201,10 @@ class _Planner:
             (r.key.kind, unique_name(r).casefold()): r.key for r in live if isinstance(r, (User, Course))
         }
         #: Course shortnames by course key, for display: a district's enrolments share a few thousand courses.
+        #: The names the plan gives courses and accounts: what a change makes them (a name
+        #: held by another object is kept as it is), else what PowerSchool or Moodle says.
         self._course_names: dict[Key, str] = {}
+        self._usernames: dict[Key, str] = {}
 
     def emit(
         self, action: Action, before: Resource | None, after: Resource | None, reason: Reason, rule: str = ""
@@ -226,6 +229,11 @@ class _Planner:
         username (personal data: redaction replaces it)."""
         group_course: Key | None = None
         course: Key | None = None
+        # Courses and accounts are planned before anything inside them (KIND_ORDER).
+        if isinstance(res, Course):
+            self._course_names[res.key] = res.shortname
+        elif isinstance(res, User):
+            self._usernames[res.key] = res.username
         if isinstance(res, (Enrolment, Group)):
             course = res.course
         elif isinstance(res, Course):
@@ -235,8 +243,10 @@ class _Planner:
             course = group_course = group.course if isinstance(group, Group) else None
         member = ""
         if isinstance(res, (Enrolment, CohortMember, GroupMember)):
-            user = self.desired.resources.get(res.user) or self.live.resources.get(res.user)
-            member = user.username if isinstance(user, User) else ""
+            member = self._usernames.get(res.user, "")
+            if not member:
+                user = self.desired.resources.get(res.user) or self.live.resources.get(res.user)
+                member = user.username if isinstance(user, User) else ""
         return group_course, "" if course is None else self.course_name(course), member
 
     def course_name(self, course: Key) -> str:
