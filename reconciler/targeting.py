@@ -82,6 +82,9 @@ class Resolved:
     groups: frozenset[Key]
     description: str
 
+    def __bool__(self) -> bool:
+        return bool(self.users or self.courses or self.groups)
+
 
 def resolve(targets: Targets, desired: State, live: State) -> Resolved:
     """The keys ``targets`` name, looked up in both states; :class:`TargetNotFound` for a
@@ -105,6 +108,13 @@ def resolve(targets: Targets, desired: State, live: State) -> Resolved:
         {Kind.USER: users, Kind.COURSE: courses, Kind.GROUP: groups}[key.kind].add(key)
         parts.append(f"{'person' if key.kind is Kind.USER else key.kind.value} {key.id}")
     return Resolved(frozenset(users), frozenset(courses), frozenset(groups), ", ".join(parts))
+
+
+def resolve_found(specs: Sequence[TargetSpec], desired: State, live: State) -> Resolved:
+    """Like :func:`resolve`, leaving out the specs that name nothing (a notification's
+    records may be gone from both systems); empty when none is left."""
+    index = _Index(desired, live)
+    return resolve(Targets(specs=tuple(s for s in specs if index.find(s) is not None)), desired, live)
 
 
 class _Index:

@@ -3,8 +3,11 @@
 - **a**: the first full plan and apply into an empty Moodle;
 - **b**: a plan with nothing to change;
 - **c**: 1% of the students change in PowerSchool (:mod:`.change`); plan and apply.
+- **d**: one student changes and PowerSchool notifies: the time from the notification to
+  Moodle updated by the run targeted at it (:mod:`.notified`), with run b's no-change
+  ratio beside it.
 
-b and c need Moodle as a leaves it: asked for without a, a runs first as unreported setup.
+b, c and d need Moodle as a leaves it: asked for without a, a runs first as unreported setup.
 Each stage runs in a fresh process (:mod:`.stages`); the servers' meters are read before
 and after it, so each stage is charged exactly its own requests.
 
@@ -27,17 +30,26 @@ from ps2moodle_testkit.bench.config import (
     PS_CLIENT_SECRET_ENV,
     bench_config,
 )
-from ps2moodle_testkit.bench.figures import Limits, RunFigures, StageFigures, judge, stage_figures
+from ps2moodle_testkit.bench.figures import Limits, RunFigures, StageFigures, Target, judge, stage_figures
+from ps2moodle_testkit.bench.notified import NOTIFY_KEY, STEP, one_student_change, school_index
 from ps2moodle_testkit.bench.servers import Costs, Servers
-from ps2moodle_testkit.bench.stages import APPLY, PLAN, StageSpec, run_stage
+from ps2moodle_testkit.bench.stages import APPLY, NOTIFIED, PLAN, StageSpec, run_stage
 from ps2moodle_testkit.emulators.generator import generate_district
+from ps2moodle_testkit.environment import environment
+from reconciler.config.model import Config
+from reconciler.serve.targeted import SchoolIndex
 
 TITLES = {
     "a": "first full plan and apply into an empty Moodle",
     "b": "no-change plan",
     "c": "1% change (moves, leavers, newcomers): plan and apply",
+    "d": "a change notification: one student renamed and dropped from a class, synced by a targeted run",
 }
-STAGES = {"a": (PLAN, APPLY), "b": (PLAN,), "c": (PLAN, APPLY)}
+STAGES = {"a": (PLAN, APPLY), "b": (PLAN,), "c": (PLAN, APPLY), "d": (NOTIFIED,)}
+#: What run d must show: seconds from the notification to Moodle updated, and the
+#: no-change full plan (run b) beside it: wall over its request bound.
+NOTIFIED_S = 10.0
+NO_CHANGE_RATIO = 1.3
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
     figures of the runs asked for."""
     unknown = set(settings.runs) - set(TITLES)
     if unknown:
-        raise ValueError(f"unknown runs {', '.join(sorted(unknown))}; choose from a, b, c")
+        raise ValueError(f"unknown runs {', '.join(sorted(unknown))}; choose from {', '.join(TITLES)}")
     todo = sorted({"a", *settings.runs})
     echo(f"generating the {settings.scale} district (seed {settings.seed})")
     district = generate_district(settings.scale, settings.seed)
@@ -91,11 +103,23 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
             PS_CLIENT_SECRET_ENV: servers.powerschool.info["client_secret"],
         }
         done: dict[str, RunFigures] = {}
+        current = district
         for run in todo:
+            bodies: tuple[str, ...] = ()
+            index = None
             if run == "c":
-                change = one_percent_change(district, settings.seed)
+                change = one_percent_change(current, settings.seed)
                 echo(f"changing PowerSchool: {change.summary}")
                 servers.change_district(change.district)
+                current = change.district
+            elif run == "d":
+                echo("reading PowerSchool as serve's last run did (not timed)")
+                index = _school_index(config, environment, district.year_id)
+                notified = one_student_change(current, settings.seed)
+                echo(f"changing PowerSchool: {notified.summary}")
+                servers.change_district(notified.district)
+                current = notified.district
+                bodies = tuple(event.body(NOTIFY_KEY) for event in notified.events)
             stages: dict[str, StageFigures] = {}
             for stage in STAGES[run]:
                 echo(f"run {run}: {stage}" + ("" if run in settings.runs else " (setup, not reported)"))
@@ -107,6 +131,8 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
                     settings.out_dir / run,
                     profile=settings.profile and run in settings.runs,
                     meter_moodle=staging,
+                    bodies=bodies,
+                    index=index,
                 )
                 servers.snapshot()  # start this stage's meters from zero
                 result = run_stage(spec)
@@ -123,5 +149,35 @@ def run_benchmark(settings: Settings, echo: Callable[[str], None]) -> list[RunFi
                     + ")"
                 )
             done[run] = RunFigures(run, TITLES[run], stages)
-            judge(done[run], limits, no_change=done.get("b"), district_scale=settings.scale == "district")
+            if run == "d":
+                judge_notified(done[run], done.get("b"))
+            else:
+                judge(done[run], limits, no_change=done.get("b"), district_scale=settings.scale == "district")
     return [done[run] for run in todo if run in settings.runs]
+
+
+def judge_notified(run: RunFigures, no_change: RunFigures | None) -> None:
+    """Run d's targets: notification to Moodle updated, and run b's ratio beside it."""
+    stage = run.stages[NOTIFIED]
+    seconds = stage.result.steps[STEP]
+    run.targets.append(
+        Target("notification -> Moodle updated: s", seconds, NOTIFIED_S, seconds <= NOTIFIED_S, stage.result.note)
+    )
+    if no_change is None:
+        run.targets.append(
+            Target(
+                "no-change full plan (run b): wall / request bound", 0.0, NO_CHANGE_RATIO, False, "run b did not run"
+            )
+        )
+        return
+    plan = no_change.stages[PLAN]
+    ratio = plan.result.wall_s / max(plan.request_bound_s, 1e-9)
+    run.targets.append(
+        Target("no-change full plan (run b): wall / request bound", ratio, NO_CHANGE_RATIO, ratio <= NO_CHANGE_RATIO)
+    )
+
+
+def _school_index(config: Config, secrets: dict[str, str], year_id: int) -> SchoolIndex:
+    """serve's index after a full run, read with the stages' secrets set for the read only."""
+    with environment(secrets):
+        return school_index(config, year_id)

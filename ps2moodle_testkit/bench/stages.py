@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ps2moodle_testkit.bench.metering import MeteredTransport, Meters
+from ps2moodle_testkit.bench.notified import STEP, notify_and_sync
 from ps2moodle_testkit.bench.profiling import Profiles
 from reconciler.apply import Status
 from reconciler.config.model import Config, Connection
@@ -37,11 +38,14 @@ from reconciler.plan.stale import find_stale
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
 from reconciler.render.files import save_plan
+from reconciler.serve.targeted import SchoolIndex
 
 T = TypeVar("T")
 
 PLAN = "plan"
 APPLY = "apply"
+#: Run d's one stage: a notification's targeted sync (:mod:`.notified`).
+NOTIFIED = "notified"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class StageSpec:
     profile: bool = False
     #: Count the Moodle requests on the client's side (a Moodle that is not the emulator).
     meter_moodle: bool = False
+    #: NOTIFIED only: the notification bodies, and where serve last saw each record.
+    bodies: tuple[str, ...] = ()
+    index: SchoolIndex | None = None
 
 
 @dataclass
@@ -79,6 +86,8 @@ class StageResult:
     profile: dict[str, str] = field(default_factory=dict)
     #: The Moodle requests counted on the client's side, when asked for (``Meters.snapshot``).
     moodle_meters: dict[str, Any] | None = None
+    #: NOTIFIED only: how the run ended and what it was targeted at.
+    note: str = ""
 
     @property
     def cpu_middle_s(self) -> float:
@@ -127,11 +136,10 @@ class _Stage:
         meters = Meters() if self.spec.meter_moodle else None
         transport = MeteredTransport(meters) if meters is not None else None
         started = time.perf_counter()
-        with MoodleClient.from_settings(self.spec.config.moodle, transport=transport) as moodle:
-            if self.spec.stage == PLAN:
-                self.plan(moodle)
-            else:
-                self.apply(moodle)
+        if self.spec.stage == NOTIFIED:
+            self.notified()
+        else:
+            self.plan_or_apply(transport)
         self.result.wall_s = time.perf_counter() - started
         if meters is not None:
             self.result.moodle_meters = meters.snapshot()
@@ -139,6 +147,24 @@ class _Stage:
         if self.profiles is not None:
             self.result.profile = self.profiles.report()
         return self.result
+
+    def notified(self) -> None:
+        spec = self.spec
+        done = self.io(
+            STEP,
+            lambda: notify_and_sync(spec.config, spec.bodies, spec.index or SchoolIndex(), spec.year_id, spec.folder),
+        )
+        self.result.outcome = done.counts
+        self.result.note = (
+            f"{done.outcome}, targeted at {done.target}" if done.target else f"{done.outcome}, a full run"
+        )
+
+    def plan_or_apply(self, transport: MeteredTransport | None) -> None:
+        with MoodleClient.from_settings(self.spec.config.moodle, transport=transport) as moodle:
+            if self.spec.stage == PLAN:
+                self.plan(moodle)
+            else:
+                self.apply(moodle)
 
     def io(self, name: str, step: Callable[[], T]) -> T:
         context = self.profiles.io() if self.profiles else nullcontext()

@@ -10,10 +10,7 @@ them and fails when the committed ones are out of date.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +20,7 @@ import typer
 from ps2moodle_testkit.demo import EXAMPLES
 from ps2moodle_testkit.demo.sandbox import Sandbox
 from ps2moodle_testkit.demo.scenario import everyday_changes
+from ps2moodle_testkit.environment import environment
 from ps2moodle_testkit.script import script
 from reconciler.pipeline import PlanRun, plan_document, run_apply, run_plan
 from reconciler.render.files import save_plan
@@ -34,21 +32,6 @@ DEFAULT_ROOT = Path("plan-output/examples")
 #: The plan the README shows, between these markers.
 README_PLAN = "district-after-changes/plan.txt"
 README_START, README_END = "<!-- plan-example:start -->", "<!-- plan-example:end -->"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """The sandbox's secrets in ``os.environ`` for the duration, then as they were."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _save(run: PlanRun, sandbox: Sandbox, folder: Path, *, full: bool) -> list[Path]:
@@ -69,7 +52,7 @@ def regenerate(root: Path = DEFAULT_ROOT) -> list[Path]:
     for config in sorted(EXAMPLES.glob("*.yaml")):
         sandbox = Sandbox.create(config)
         # One call at a time: the Moodle ids in the plans must not depend on thread timing.
-        with _environment(sandbox.environment), sandbox.moodle_client(concurrency=1) as moodle:
+        with environment(sandbox.environment), sandbox.moodle_client(concurrency=1) as moodle:
             first = run_plan(sandbox.config, moodle, sandbox.roster_reader())
             written += _save(first, sandbox, root / config.stem, full=False)
             if config.stem == "district":

@@ -53,6 +53,14 @@ def move_student(district: District, student_id: int, from_section: int, to_sect
     return replace(district, enrolments=rows)
 
 
+def drop_class(district: District, student_id: int, section_id: int, on: date) -> District:
+    """The student leaves one section (its CC row is dropped: SECTIONID negated)."""
+    rows = _copy(district.enrolments)
+    if not _drop(rows, student_id, section_id, on):
+        raise ValueError(f"student {student_id} is not enrolled in section {section_id}")
+    return replace(district, enrolments=rows)
+
+
 def add_teacher(district: District, section_id: int, teacher_id: int, role_name: str, on: date) -> District:
     """A new SECTIONTEACHER row: ``teacher_id`` (SCHOOLSTAFF.ID) joins the section in a ROLEDEF role."""
     role = next((r for r in district.roles if r.name == role_name), None)

@@ -2,7 +2,9 @@
 
 One call per course answers for every user with an active enrolment there (``userid=0``);
 a user whose enrolment is already suspended is not in that answer (Moodle's report shows
-only active enrolments), so they are asked about alone (``userid=N``). Graded means an
+only active enrolments), so they are asked about alone (``userid=N``), and so is the only
+user probed in a course (the course-wide report costs Moodle every enrolled user's grades:
+seconds for a large course, when a targeted run asks about one student). Graded means an
 item other than a course or category total whose ``graderaw`` is not null: a grade of 0
 is graded work (``shared/golden/moodle/grades/NOTES.md``).
 
@@ -46,9 +48,11 @@ def read_graded_items(client: MoodleClient, probes: Sequence[Probe]) -> GradeAns
         by_course[probe.course_id].append(probe)
     calls: list[tuple[int, int, list[Probe]]] = []
     for course_id, course_probes in sorted(by_course.items()):
-        if any(p.listed for p in course_probes):
-            calls.append((course_id, 0, [p for p in course_probes if p.listed]))
-        calls += [(course_id, p.user_id, [p]) for p in course_probes if not p.listed]
+        listed = [p for p in course_probes if p.listed]
+        alone = course_probes if len(course_probes) == 1 else [p for p in course_probes if not p.listed]
+        if listed and len(course_probes) > 1:
+            calls.append((course_id, 0, listed))
+        calls += [(course_id, p.user_id, [p]) for p in alone]
     graded: dict[tuple[int, int], int] = {}
     failures: dict[tuple[int, int], str] = {}
     for asked, outcome in zip(calls, client.map(lambda call: _ask(client, call[0], call[1]), calls), strict=True):

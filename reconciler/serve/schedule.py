@@ -1,8 +1,9 @@
 """When the next sync runs (pure: every time is a monotonic reading passed in).
 
 - The first sync runs at start, so a fresh server reports a result soon.
-- A scheduled full sync runs ``interval_s`` after the previous run ended, whatever
-  started that one: a run triggered by a notification is a full sync too.
+- A scheduled full sync runs ``interval_s`` after the previous full run ended, whatever
+  started that one: a run triggered by a notification that fell back to a full sync
+  counts; one targeted at the records it named does not move the full sync.
 - A notification makes a sync due ``debounce_s`` after the first notification of a burst;
   the notifications that arrive meanwhile join that one run. The window is counted from
   the first notification, not the last, so a steady stream of edits in PowerSchool
@@ -78,7 +79,9 @@ class Schedule:
         self.pending = 0
         return trigger
 
-    def end(self, now: float) -> None:
-        """The run ended at ``now``: the next scheduled sync is one interval away."""
+    def end(self, now: float, *, full: bool = True) -> None:
+        """The run ended at ``now``: after a full one, the next scheduled sync is one
+        interval away; a targeted one leaves it where it was."""
         self.running = False
-        self.scheduled_at = now + self.interval_s
+        if full:
+            self.scheduled_at = now + self.interval_s

@@ -5,8 +5,10 @@ Routes:
 
 - ``POST /powerschool/events``: a notification. Answered at once: 401 without the
   webhook key (:mod:`reconciler.serve.webhook`), otherwise 200, and a sync is due after
-  the debounce window (:mod:`reconciler.serve.schedule`). The body is read only to
-  authenticate and to log the event types and resources it names.
+  the debounce window (:mod:`reconciler.serve.schedule`). The body is read to
+  authenticate, to log the event types and resources it names, and for the records it
+  names: the sync is targeted at those of every notification it serves
+  (:mod:`reconciler.serve.targeted`), or full when one of them named none.
 - ``GET /healthz``: :mod:`reconciler.serve.health`.
 
 Runs happen one at a time on the worker; the HTTP threads only record notifications and
@@ -33,7 +35,8 @@ from reconciler.serve.ratelimit import RateLimitedLog
 from reconciler.serve.schedule import Schedule, Trigger
 from reconciler.serve.subscribe import subscribe_all
 from reconciler.serve.sync import Connectors, RunReport, sync_once
-from reconciler.serve.webhook import describe, is_authentic, parse_body, summarize
+from reconciler.serve.targeted import Named, SchoolIndex
+from reconciler.serve.webhook import describe, is_authentic, named, parse_body, summarize
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,9 @@ class SyncService:
         )
         self._runs: Counter[str] = Counter({t.value: 0 for t in Trigger})
         self._last: RunReport | None = None
+        #: The records the notifications since the last run began name; None: one named none.
+        self._named: list[Named] | None = []
+        self._index = SchoolIndex()
         self._stopping = False
         self._started_at = now()
         self._server = HTTPSServer(self.app, context, host, port)
@@ -156,12 +162,16 @@ class SyncService:
         while True:
             with self._lock:
                 trigger = self._wait_for_due()
+                records, self._named = self._named, []
             if trigger is None:
                 return
-            log.info("sync (%s) starting", trigger.value)
-            report = sync_once(self._config, trigger, connectors=self._connectors, now=self._now)
+            targeted = records if trigger is Trigger.WEBHOOK and records else ()
+            log.info("sync (%s%s) starting", trigger.value, f", {len(targeted)} records named" if targeted else "")
+            report = sync_once(
+                self._config, trigger, connectors=self._connectors, now=self._now, named=targeted, index=self._index
+            )
             with self._lock:
-                self._schedule.end(self._clock())
+                self._schedule.end(self._clock(), full=not report.target)
                 self._runs[trigger.value] += 1
                 self._last = report
                 self._lock.notify_all()
@@ -194,7 +204,10 @@ class SyncService:
         if not is_authentic(self._key, request.headers, payload):
             self._refusals.warning("webhook: refused a notification from %s: missing or wrong key", request.client)
             return _json(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Basic realm="ps2moodle"'})
+        records = named(payload)
         with self._lock:
+            if self._named is not None:
+                self._named = self._named + list(records) if records else None
             now = self._clock()
             due = self._schedule.notify(now)
             running = self._schedule.running

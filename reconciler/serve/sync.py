@@ -23,8 +23,8 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from itertools import count
@@ -32,19 +32,35 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import ApplyReport, Status, Stop
-from reconciler.config.model import Config, MoodleSettings, PowerSchoolSettings
+from reconciler.config.model import Config, Connection, MoodleSettings, PowerSchoolSettings
+from reconciler.desired import build_desired
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.lock import apply_lock
+from reconciler.model import Key, Kind, State
 from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.grades import read_graded_items
+from reconciler.moodle.live import read_live
 from reconciler.moodle.roles import RoleMap
-from reconciler.pipeline import PlanRun, RosterReader, apply_audited, plan_document, read_for_apply, run_plan
+from reconciler.pipeline import (
+    PlanRun,
+    RosterReader,
+    Scope,
+    apply_audited,
+    decide,
+    plan_document,
+    read_for_apply,
+    run_plan,
+)
 from reconciler.plan.model import Action, Plan, PlanDocument, SafetyVerdict
 from reconciler.plan.stale import find_stale
 from reconciler.powerschool.client import PowerSchoolClient
+from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
 from reconciler.render.files import save_plan
 from reconciler.serve.schedule import Trigger
+from reconciler.serve.targeted import Named, SchoolIndex, all_found, region, target_specs
 from reconciler.signing import sign_plan, signing_key
+from reconciler.targeting import Targets, resolve_found
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +111,8 @@ class RunReport:
     unknown: int = 0
     folder: str | None = None
     error: str | None = None
+    #: What a targeted run covered ('' for a full run).
+    target: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -111,6 +129,7 @@ class RunReport:
             "unknown": self.unknown,
             "folder": self.folder,
             "error": self.error,
+            "target": self.target,
         }
 
 
@@ -141,12 +160,16 @@ def sync_once(
     *,
     connectors: Connectors | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    named: Sequence[Named] = (),
+    index: SchoolIndex | None = None,
 ) -> RunReport:
-    """Run one sync of ``config`` (see the module notes); never raises."""
+    """Run one sync of ``config`` (see the module notes); never raises. With ``named``
+    records (a notification's) the run is targeted at them (:func:`plan_targeted`), or full
+    when they name nothing found; ``index`` learns where every record read is."""
     connectors = connectors or Connectors()
     started = now()
     try:
-        fields = _sync(config, connectors, started)
+        fields = _sync(config, connectors, started, named, index or SchoolIndex())
     except ReconcilerError as exc:
         log.error("sync (%s) failed: %s", trigger.value, exc)
         fields = {"outcome": Outcome.FAILED, "error": type(exc).__name__}
@@ -156,11 +179,21 @@ def sync_once(
     return RunReport(trigger=trigger, started_at=started, finished_at=now(), **fields)
 
 
-def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str, Any]:
+def _sync(
+    config: Config, connectors: Connectors, started: datetime, named: Sequence[Named], index: SchoolIndex
+) -> dict[str, Any]:
     """The run itself: the RunReport fields it determined."""
     roles = RoleMap.from_settings(config.moodle)
+
+    def read(connection: Connection) -> Roster:
+        roster = connectors.roster(connection)
+        index.learn({connection.name: roster})
+        return roster
+
     with connectors.moodle(config.moodle) as moodle:
-        run = run_plan(config, moodle, connectors.roster, roles=roles)
+        run = plan_targeted(config, moodle, read, named, index, roles) if named else None
+        if run is None:
+            run = run_plan(config, moodle, read, roles=roles)
         folder, doc = save_run(
             plan_document(config, run, created_at=started),
             Path(config.serve.out_dir),
@@ -168,6 +201,7 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
             keep=config.serve.keep_runs,
         )
         fields: dict[str, Any] = {
+            "target": run.target,
             "changes": run.plan.action_totals(),
             "violations": len(run.verdict.violations),
             "folder": folder.name,
@@ -215,6 +249,61 @@ def _sync(config: Config, connectors: Connectors, started: datetime) -> dict[str
     except PlanFileError as exc:  # the changes are made and audited; only the summary file is lost
         log.error("sync: %s", exc)
     return {**fields, "outcome": outcome, **tally}
+
+
+def plan_targeted(
+    config: Config,
+    moodle: MoodleClient,
+    read: RosterReader,
+    named: Sequence[Named],
+    index: SchoolIndex,
+    roles: RoleMap,
+) -> PlanRun | None:
+    """A plan targeted at the ``named`` records (:mod:`reconciler.serve.targeted`), reading
+    only the schools and the Moodle region they concern; None when they name nothing
+    PowerSchool or Moodle holds (the caller runs a full plan)."""
+    rosters: dict[str, Roster] = {}
+    connections: list[Connection] = []
+    for connection in config.connections:
+        schools = index.schools_to_read(connection.name, named)
+        roster = None
+        if schools is not None and schools <= set(connection.schools):
+            narrowed = replace(connection, schools=tuple(sorted(schools)))
+            log.info(
+                "sync: reading PowerSchool schools %s of connection %s",
+                ", ".join(map(str, sorted(schools))),
+                connection.name,
+            )
+            roster = read(narrowed)
+            if all_found(roster, named):
+                connection = narrowed
+            else:
+                roster = None  # moved or gone: a partial read must not make it look like a leaver
+        rosters[connection.name] = roster if roster is not None else read(connection)
+        connections.append(connection)
+    desired = build_desired(replace(config, connections=tuple(connections)), rosters)
+    specs = [spec for c in connections for spec in target_specs(c.name, rosters[c.name], named)]
+    users = {Key(Kind.USER, s.value) for s in specs if s.kind == "person"}
+    found = resolve_found(specs, desired.state, State())
+    area = region(desired.state, users, found.courses, found.groups)
+    wanted = area.narrow(desired.state)
+    live = area.narrow(
+        read_live(
+            moodle, wanted, roles=roles, also_users=area.accounts, courses=area.courses, group_courses=area.courses
+        )
+    )
+    targets = Targets(specs=tuple(s for s in specs if resolve_found([s], wanted, live)))
+    if not targets:
+        log.info("sync: the notification names nothing PowerSchool or Moodle holds; planning in full")
+        return None
+    return decide(
+        config,
+        replace(desired, state=wanted, known_users=desired.known_users & area.accounts),
+        live,
+        scope=Scope.ALL,
+        grades=lambda probes: read_graded_items(moodle, probes),
+        targets=targets,
+    )
 
 
 def _log_held(outcome: Outcome, run: PlanRun, folder: Path, *, auto_apply: bool) -> None:

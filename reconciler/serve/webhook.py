@@ -8,10 +8,13 @@ way: as a ``key`` field of the JSON body (at the top level, or one level down, s
 body's wrapper is unknown) or as the password of an ``Authorization: Basic`` header.
 Every candidate is compared in constant time.
 
-A notification is only a hint: nothing in it is trusted beyond "something changed". The
-sync it schedules re-reads PowerSchool through the normal client. The event types and
-resources it names are picked out for the log only, sanitized, and never the values of
-other fields (they may be personal data).
+A notification is only a hint: nothing in it is trusted beyond "this record changed".
+The sync it schedules re-reads PowerSchool through the normal client. The records it
+names (:func:`named`) only choose what that sync targets: each event's resource path
+``/ws/v1/<resource>/<DCID>`` (or a pattern ``/ws/v1/<resource>/*`` beside an ``id``
+field), the shape the emulator sends, assumed and unconfirmed. The event types and
+resources are logged sanitized, never the values of other fields (they may be personal
+data).
 """
 
 from __future__ import annotations
@@ -25,10 +28,17 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from reconciler.serve.targeted import RESOURCES, Named
+
 #: Field names that may hold an event's type or its resource (the subscription's names,
 #: and the obvious variants; the real body is unconfirmed).
 EVENT_TYPE_FIELDS = ("event_type", "eventType", "event")
 RESOURCE_FIELDS = ("resource", "resource_path", "resourcePath", "ref", "entity", "table")
+
+#: A v1 record path: ``/ws/v1/student/123`` or the pattern ``/ws/v1/student/*``.
+_RECORD_PATH = re.compile(r"/ws/v1/([a-z_]+)/(\d+|\*)/?")
+#: Fields that may hold the record's id beside a pattern.
+ID_FIELDS = ("id", "dcid")
 
 #: At most this many key candidates are compared (the body is the sender's to shape).
 _MAX_CANDIDATES = 16
@@ -105,6 +115,24 @@ def summarize(payload: Any) -> Counter[str]:
         if kind or resource:
             seen[f"{kind or '?'} {resource or '?'}"] += 1
     return seen
+
+
+def named(payload: Any) -> tuple[Named, ...]:
+    """The records the notification's events name, in order and once each; empty when an
+    event names no record this tool knows (the caller then syncs in full)."""
+    found: list[Named] = []
+    for obj in _objects(payload):
+        resource = _label(obj, RESOURCE_FIELDS)
+        match = _RECORD_PATH.fullmatch(resource) if resource else None
+        if resource and (match is None or match[1] not in RESOURCES):
+            return ()  # an event about something else: only a full sync covers it
+        if match is None:
+            continue
+        dcid = match[2] if match[2] != "*" else next((str(obj[f]) for f in ID_FIELDS if f in obj), "")
+        if not dcid.isdigit():
+            return ()
+        found.append(Named(match[1], _label(obj, EVENT_TYPE_FIELDS).upper(), int(dcid)))
+    return tuple(dict.fromkeys(found))
 
 
 def _objects(payload: Any) -> Iterator[dict[str, Any]]:

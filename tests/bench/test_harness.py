@@ -48,6 +48,27 @@ def test_tiny_benchmark_reports_every_run_with_its_figures(tmp_path: Path) -> No
     assert {"reads", "writes", "apply", "incremental", "pure middle", "peak memory"} <= names
 
 
+@pytest.mark.slow
+def test_tiny_run_d_syncs_a_notified_change_by_a_targeted_run(tmp_path: Path) -> None:
+    settings = Settings(scale="tiny", workers=2, runs=("b", "d"), out_dir=tmp_path, cost_scale=0.2)
+    no_change, notified = run_benchmark(settings, lambda line: None)
+
+    stage = notified.stages["notified"]
+    assert stage.result.steps["notification to Moodle updated"] > 0
+    # Applied (not stale, not refused), and only what the student's change needs: an
+    # account update and the class left (a group membership, and the course enrolment).
+    assert stage.result.outcome["applied"] >= 2 and stage.result.outcome["failed"] == 0
+    assert stage.result.note.startswith("applied, targeted at person ps2m:bench:student:")
+    assert "moodle core_user_update_users" in notified.per_endpoint("requests")
+    assert "moodle core_user_create_users" not in notified.per_endpoint("requests")
+    # A targeted read: far fewer PowerSchool and Moodle reads than the full no-change plan.
+    assert 0 < stage.requests(read=True) < no_change.stages["plan"].requests(read=True)
+    names = [t.name for t in notified.targets]
+    assert names == ["notification -> Moodle updated: s", "no-change full plan (run b): wall / request bound"]
+    doc = json.loads(write_json(notified, tmp_path, scale="tiny", workers=2).read_text())
+    assert [t["limit"] for t in doc["targets"]] == [10.0, 1.3]
+
+
 def test_unknown_runs_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--scale", "tiny", "--runs", "a,x"])
@@ -58,7 +79,8 @@ def test_help_names_every_run(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["--help"])
     assert stopped.value.code == 0
-    assert "c = 1% change" in " ".join(capsys.readouterr().out.split())
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "c = 1% change" in shown and "d = a change notification" in shown
 
 
 @pytest.mark.slow

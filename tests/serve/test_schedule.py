@@ -88,3 +88,16 @@ def test_with_no_debounce_a_notification_is_due_at_once() -> None:
     schedule.notify(10.0)
 
     assert schedule.begin(10.0) is Trigger.WEBHOOK
+
+
+def test_a_targeted_run_leaves_the_full_sync_where_it_was() -> None:
+    schedule = _schedule()
+    _ran(schedule, 1000.0)
+    schedule.notify(2000.0)
+    assert schedule.begin(2060.0) is Trigger.WEBHOOK
+    schedule.end(2065.0, full=False)
+    assert schedule.due_at() == 1005.0 + 3600.0  # still an interval after the last full run
+    schedule.notify(3000.0)
+    assert schedule.begin(3060.0) is Trigger.WEBHOOK
+    schedule.end(3070.0)  # a notification that fell back to a full run counts as one
+    assert schedule.due_at() == 3070.0 + 3600.0

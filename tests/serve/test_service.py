@@ -226,7 +226,7 @@ def test_healthz_reports_the_last_run_without_personal_data_or_secrets(
     assert health["next_run_at"].endswith("Z")
     assert set(health["last_run"]) == {
         "trigger", "outcome", "started_at", "finished_at", "changes", "violations",
-        "applied", "failed", "skipped", "unknown", "folder", "error",
+        "applied", "failed", "skipped", "unknown", "folder", "error", "target",
     }  # fmt: skip
     people = [s.last_name for s in district.students] + [s.email for s in district.students if s.email]
     people += [u.last_name for u in district.users]

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trustme
 
+from ps2moodle_testkit.emulators.changes import move_student
 from ps2moodle_testkit.emulators.district import District
 from ps2moodle_testkit.emulators.powerschool import Plugin, PowerSchoolEmulator
 from ps2moodle_testkit.emulators.powerschool.events import EventSubscriptions, changes
@@ -24,7 +25,7 @@ from reconciler.serve.https import tls_context
 from reconciler.serve.service import SyncService
 from reconciler.serve.subscribe import Subscribed, current, parse, subscribe, wanted
 
-from .systems import PS_ID, PS_SECRET, WEBHOOK_KEY, Running, Systems
+from .systems import PS_ID, PS_SECRET, TODAY, WEBHOOK_KEY, Running, Systems
 
 CALLBACK = "https://sync.example.org:8443/powerschool/events"
 
@@ -159,8 +160,75 @@ def test_a_change_in_powerschool_reaches_moodle_with_no_manual_step(
 
     last = served.settled(2)["last_run"]
     assert last["trigger"] == "webhook" and last["outcome"] == "applied" and last["applied"] == 1
+    assert last["target"] == f"person {synced.idnumber}"  # planned for the person named, not the district
     account = systems.moodle.users.get(synced.id)
     assert account is not None and account.firstname == "Renamed"
+
+
+def test_a_schedule_change_reaches_moodle_in_a_run_targeted_at_the_student_and_sections(
+    served: Running, systems: Systems, district: District
+) -> None:
+    assert served.settled(1)["last_run"]["outcome"] == "applied"
+    subscriptions = systems.powerschool.subscriptions
+    site = systems.moodle
+    # A student moves from one section to another of the same school (two CC rows change)...
+    courses = {c.idnumber: c for c in site.courses.by_id()}
+    student = next(s for s in district.students if site.users.first("idnumber", f"ps2m:d:student:{s.dcid}"))
+    rows = district.enrolments
+    mine = {rows.section_id[i] for i in range(len(rows)) if rows.student_id[i] == student.id and rows.section_id[i] > 0}
+    section_dcid = {s.id: s.dcid for s in district.sections}
+    school_of = {s.id: s.school_number for s in district.sections}
+    old = next(i for i in sorted(mine) if f"ps2m:d:{school_of[i]}:section:{section_dcid[i]}" in courses)
+    new = next(
+        s.id
+        for s in district.sections
+        if s.id not in mine
+        and s.school_number == school_of[old]
+        and f"ps2m:d:{s.school_number}:section:{s.dcid}" in courses
+    )
+    moved = move_student(district, student.id, old, new, TODAY)
+    # ...and, unnotified, another student is renamed: the targeted run must leave that alone.
+    other = next(
+        s
+        for s in district.students
+        if s.dcid != student.dcid and site.users.first("idnumber", f"ps2m:d:student:{s.dcid}")
+    )
+    changed = dataclasses.replace(
+        moved,
+        students=tuple(
+            dataclasses.replace(s, first_name="Unnotified") if s.dcid == other.dcid else s for s in moved.students
+        ),
+    )
+    systems.powerschool = PowerSchoolEmulator(
+        changed, client_id=PS_ID, client_secret=PS_SECRET, subscriptions=subscriptions
+    )
+    events = [e for e in changes(district, changed) if e.resource == "/ws/v1/section_enrollment/*"]
+    assert sorted(e.event_type for e in events) == ["INSERT", "UPDATE"]
+    subscriptions.notify(events)
+    subscriptions.wait()
+    assert [outcome for _, outcome in subscriptions.deliveries] == ["200", "200"]
+
+    last = served.settled(2)["last_run"]
+    assert last["trigger"] == "webhook" and last["outcome"] == "applied", last
+    account = site.users.first("idnumber", f"ps2m:d:student:{student.dcid}")
+    assert account is not None
+    old_course = courses[f"ps2m:d:{school_of[old]}:section:{section_dcid[old]}"]
+    new_course = next(
+        c for c in site.courses.by_id() if c.idnumber == f"ps2m:d:{school_of[new]}:section:{section_dcid[new]}"
+    )
+    assert last["target"].startswith(f"person {account.idnumber}")
+    assert f"course {old_course.idnumber}" in last["target"] and f"course {new_course.idnumber}" in last["target"]
+    assert _active_in(systems, account.id, new_course.id) and not _active_in(systems, account.id, old_course.id)
+    untouched = site.users.first("idnumber", f"ps2m:d:student:{other.dcid}")
+    assert untouched is not None and untouched.firstname == other.first_name  # outside the target
+
+
+def _active_in(systems: Systems, userid: int, courseid: int) -> bool:
+    site = systems.moodle
+    instances = {e.id for e in site.enrol_instances.find("course", courseid)}
+    return any(
+        ue.userid == userid and ue.enrolid in instances and ue.status == 0 for ue in site.user_enrolments.by_id()
+    )
 
 
 def test_no_subscribe_leaves_powerschool_alone(

@@ -2,9 +2,11 @@
 
 Categories, in tree order, are numbered 10000, 20000...; a new category goes last
 among its siblings. A category's courses follow its number: +1, +2... A new course is
-put first and the category renumbered, closing any gap; a course that leaves (deleted,
-or moved away) leaves a gap until the next renumbering; a course moved in keeps its old
-number, so it lands first or last. A course whose category no longer exists keeps the
+put first and the category renumbered, closing any gap; a deleted course leaves a gap
+until the next renumbering. A move ends in ``fix_course_sortorder``: the moved course's
+number, out of its new category's range, is taken modulo 10000 onto it (the position it
+had), the courses are renumbered by (number, id descending), and every category's gaps
+close (the one it left included). A course whose category no longer exists keeps the
 number it had (its row's ``sortorder``).
 
 Each category's course order is one :class:`~.model.CourseOrder` row, so a new course
@@ -62,13 +64,20 @@ def remove_course(site: MoodleSite, course: Course) -> None:
         site.course_orders.put(CourseOrder(course.category, tuple(None if c == course.id else c for c in order)))
 
 
-def move_course(site: MoodleSite, course: Course, number: int) -> None:
-    """A course moved into ``course.category`` with its old ``number``: first or last, then renumber."""
-    category = site.categories.get(course.category)
-    if category is None:
-        return
-    order = _order(site, course.category)
-    _compact(site, course.category, (course.id, *order) if number <= category.sortorder else (*order, course.id))
+def move_courses(site: MoodleSite, moved: Iterable[Course]) -> None:
+    """Courses moved into their ``category`` with the number each row holds, then
+    ``fix_course_sortorder``: a number modulo 10000 is the course's place among its
+    category's courses (a tie goes to the higher id first), and every category's gaps close."""
+    arriving: dict[int, list[tuple[int, int]]] = {}
+    for course in moved:
+        if site.categories.get(course.category) is not None:
+            arriving.setdefault(course.category, []).append((course.sortorder % MAX_COURSES_IN_CATEGORY, course.id))
+    for categoryid, places in arriving.items():
+        placed = [(i, c) for i, c in enumerate(_order(site, categoryid), start=1) if c is not None] + places
+        _compact(site, categoryid, [c for _, c in sorted(placed, key=lambda p: (p[0], -p[1]))])
+    for row in site.course_orders.by_id():
+        if None in row.courses:
+            _compact(site, row.id)
 
 
 def course_sortorders(site: MoodleSite, courses: Iterable[Course]) -> dict[int, int]:

@@ -51,6 +51,10 @@ class Event:
     def path(self) -> str:
         return self.resource.removesuffix("*") + str(self.id)
 
+    def body(self, key: str) -> str:
+        """The JSON the emulator POSTs for this event (the real body is unconfirmed)."""
+        return json.dumps({"key": key, "event_type": self.event_type, "resource": self.path, "id": self.id})
+
 
 @dataclass
 class EventSubscriptions:
@@ -116,9 +120,8 @@ class EventSubscriptions:
     def _deliver(self, url: str, key: str, events: list[Event]) -> None:
         with httpx.Client(verify=self.verify, timeout=10.0) as client:
             for event in events:
-                body = {"key": key, "event_type": event.event_type, "resource": event.path, "id": event.id}
                 try:
-                    outcome = str(client.post(url, content=json.dumps(body), headers=_JSON).status_code)
+                    outcome = str(client.post(url, content=event.body(key), headers=_JSON).status_code)
                 except httpx.HTTPError as exc:
                     outcome = type(exc).__name__
                     log.warning("event callback %s failed: %s", url, outcome)

@@ -120,6 +120,15 @@ class Users:
             if wanted is not None:
                 self.found.foreign[wanted] = self.user(Key(Kind.USER, text(rec.get("idnumber"))), rec)
 
+    def custom_names_of(self, key: Key) -> list[str]:
+        """The custom fields an account is read with: those its desired record manages (so
+        an account reads the same whichever other accounts a read holds), else every
+        desired one."""
+        desired = self.found.desired.get(key)
+        if isinstance(desired, User):
+            return [name for name, _ in desired.customfields]
+        return self.custom_names
+
     def user(self, key: Key, rec: Mapping[str, Any]) -> User:
         customs = {
             text(cf.get("shortname")): text(cf.get("value"))
@@ -135,7 +144,7 @@ class Users:
             auth=text(rec.get("auth")),
             suspended=bool(rec.get("suspended", False)),
             profile=pairs({name: text(rec.get(name)) for name in self.profile_names}),
-            customfields=pairs({**dict.fromkeys(self.custom_names, ""), **customs}),
+            customfields=pairs({**dict.fromkeys(self.custom_names_of(key), ""), **customs}),
             moodle_id=int(rec["id"]),
         )
 

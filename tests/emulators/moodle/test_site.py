@@ -237,3 +237,35 @@ def test_the_database_refuses_too_long_values_and_duplicate_usernames(ws: Any, s
     second = ws("core_user_create_users", users=[_user("c"), _user("d")])[1]["id"]
     warnings = ws("core_user_update_users", users=[{"id": second, "username": "c"}])["warnings"]
     assert [(w["itemid"], w["warningcode"]) for w in warnings] == [(second, "dmlwriteexception")]
+
+
+def test_a_course_moved_to_another_category_takes_its_place_there_and_both_close_their_gaps(ws: Any) -> None:
+    # fix_course_sortorder (lib/datalib.php) after update_course's move: the moved course's
+    # number modulo 10000 is its place in the new category, a tie goes to the higher id
+    # first, and the category it left is renumbered.
+    there = ws("core_course_create_categories", categories=[{"name": "There"}])[0]["id"]
+    here = ws("core_course_create_categories", categories=[{"name": "Here"}])[0]["id"]
+    resident = _course(ws, "R", there)
+    older, moving = _course(ws, "O", here), _course(ws, "M", here)  # M is first in Here: x0001
+
+    assert ws("core_course_update_courses", courses=[{"id": moving, "categoryid": there}])["warnings"] == []
+
+    def numbers(category: int) -> list[tuple[int, int]]:
+        listed = ws("core_course_get_courses_by_field", field="category", value=category)["courses"]
+        return sorted((c["sortorder"], c["id"]) for c in listed)
+
+    there_at, here_at = (
+        {c["id"]: c["sortorder"] for c in ws("core_course_get_categories", criteria=[{"key": "id", "value": i}])}[i]
+        for i in (there, here)
+    )
+    assert numbers(there) == [(there_at + 1, moving), (there_at + 2, resident)]  # the first slot, x0001
+    assert numbers(here) == [(here_at + 1, older)]  # no gap left behind
+
+
+def test_updating_an_unknown_category_answers_moodles_bare_error_string(ws: Any) -> None:
+    # core_course_category::get() throws moodle_exception('unknowncategory'), a code with
+    # no string in lang/en/error.php (only 'unknowcategory' has one): the message is the
+    # bare "error/unknowncategory".
+    answer = ws("core_course_update_categories", categories=[{"id": 99999, "name": "Nowhere"}])
+    assert (answer["errorcode"], answer["message"]) == ("unknowncategory", "error/unknowncategory")
+    assert answer["exception"].endswith("moodle_exception")

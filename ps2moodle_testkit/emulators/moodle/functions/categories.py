@@ -26,14 +26,21 @@ from ps2moodle_testkit.emulators.moodle.params import (
 )
 from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, output_items
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
-from ps2moodle_testkit.emulators.moodle.sortorder import UNSORTED, course_sortorders, move_course, renumber_categories
+from ps2moodle_testkit.emulators.moodle.sortorder import (
+    MAX_COURSES_IN_CATEGORY,
+    UNSORTED,
+    move_courses,
+    renumber_categories,
+)
 
 
 def require_category(site: MoodleSite, categoryid: int) -> Category:
-    """``core_course_category::get($id, MUST_EXIST)``."""
+    """``core_course_category::get($id, MUST_EXIST)``: its ``unknowncategory`` has no string
+    in ``lang/en/error.php`` (only ``unknowcategory`` has), so Moodle answers the bare
+    ``error/unknowncategory``."""
     category = site.categories.get(categoryid)
     if category is None:
-        raise moodle_exception("unknowncategory", "Category not known!")
+        raise moodle_exception("unknowncategory", "error/unknowncategory")
     return category
 
 
@@ -313,12 +320,17 @@ def _delete_full(site: MoodleSite, category: Category) -> None:
 def _delete_move(site: MoodleSite, category: Category, newparent: int) -> None:
     for child in site.categories.find("parent", category.id):
         _move_category(site, child, newparent)
-    courses = site.courses.find("category", category.id)
-    numbers = course_sortorders(site, courses)
-    for course in courses:
-        moved = replace(course, category=newparent, sortorder=numbers[course.id])
-        site.courses.put(moved)
-        move_course(site, moved, numbers[course.id])
+    # move_courses(): each row numbered from the end of its new category, in id order.
+    courses = sorted(site.courses.find("category", category.id), key=lambda c: c.id)
+    target = site.categories.get(newparent)
+    base = target.sortorder if target is not None else 0
+    moved = [
+        replace(course, category=newparent, sortorder=base + MAX_COURSES_IN_CATEGORY - i)
+        for i, course in enumerate(courses, start=1)
+    ]
+    for course in moved:
+        site.courses.put(course)
+    move_courses(site, moved)
     _remove_category(site, category)
 
 

@@ -48,7 +48,7 @@ from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from ps2moodle_testkit.emulators.moodle.sortorder import (
     course_sortorder,
     course_sortorders,
-    move_course,
+    move_courses,
     place_new_course,
     remove_course,
 )
@@ -300,7 +300,7 @@ def _update_course(site: MoodleSite, old: Course, data: dict[str, Any]) -> None:
         context = site.course_context(course.id)
         if context is not None:
             site.contexts.put(replace(context, parentid=category_context.id))
-        move_course(site, course, number)
+        move_courses(site, [course])
 
 
 _DELETE_PARAMS = Single({"courseids": Multiple(Value(Param.INT))})
