@@ -23,8 +23,8 @@ from importlib import resources
 from reconciler.model import Kind
 from reconciler.plan.model import Action, PlanDocument, Reason
 from reconciler.render.layout import (
+    BrakeRow,
     SummaryRow,
-    brake_rows,
     change_head,
     effect,
     field_lines,
@@ -132,7 +132,7 @@ def render_html(doc: PlanDocument, *, layout: Layout | None = None) -> str:
     if verdict.override_reason:
         parts.append(f"<div>Override reason: {_e(verdict.override_reason)}</div>")
     parts.append(f'</div>\n<p class="sentence" id="sentence">{_e(summary_sentence(doc))}</p>\n')
-    parts.append(_summary(layout.summary) + _brakes(doc) + _notices(doc))
+    parts.append(_summary(layout.summary) + _brakes(doc, layout.brakes) + _notices(doc))
     parts.append(_CONTROLS)
     parts.append(f'<script type="application/json" id="plan-data">{blob}</script>\n')
     script = _asset("plan.js").replace("__PAGE_ROWS__", str(PAGE_ROWS))
@@ -168,8 +168,7 @@ def _summary(rows: list[SummaryRow]) -> str:
     return "".join(out)
 
 
-def _brakes(doc: PlanDocument) -> str:
-    rows = brake_rows(doc)
+def _brakes(doc: PlanDocument, rows: list[BrakeRow]) -> str:
     if not rows or doc.brakes is None:
         return ""
     out = [

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 
 from reconciler.plan.model import SYMBOLS, NoticeLevel, PlanDocument
 from reconciler.render.layout import (
+    BrakeRow,
     SchoolGroup,
     SummaryRow,
-    brake_rows,
     bundle_lines,
     noun,
     pseudonym_note,
@@ -53,7 +53,7 @@ def render_markdown(doc: PlanDocument, *, budget: int = DEFAULT_BUDGET, layout: 
     if budget < 30_000:
         raise ValueError("a Markdown plan needs a budget of at least 30,000 characters")
     layout = layout or Layout(doc)
-    head = _head(doc, layout.summary) + _notices(doc)
+    head = _head(doc, layout.summary, layout.brakes) + _notices(doc)
     foot = (
         "\n---\n"
         f"The complete plan is `plan.json` (checksum `{doc.sealed_checksum}`); "
@@ -84,7 +84,7 @@ def _fit(items: Sequence[str], budget: int, more: Callable[[int], str]) -> str:
     return "".join(out)
 
 
-def _head(doc: PlanDocument, rows: list[SummaryRow]) -> str:
+def _head(doc: PlanDocument, rows: list[SummaryRow], brakes: list[BrakeRow]) -> str:
     verdict = doc.verdict
     parts = [f"<!-- ps2moodle plan {doc.sealed_checksum} -->\n", "### ps2moodle plan\n\n"]
     headline = f"**{verdict_headline(doc)}**"
@@ -106,7 +106,7 @@ def _head(doc: PlanDocument, rows: list[SummaryRow]) -> str:
     parts.append(f"**{summary_sentence(doc)}**\n\n")
     if doc.changes:
         parts.append(_table(rows))
-    parts.append(_brakes(doc))
+    parts.append(_brakes(doc, brakes))
     meta = [
         f"checksum {code(doc.sealed_checksum)}",
         f"config {code(doc.config_digest)}",
@@ -137,9 +137,8 @@ def _table(rows: list[SummaryRow]) -> str:
     return head + body + total + "\n"
 
 
-def _brakes(doc: PlanDocument) -> str:
+def _brakes(doc: PlanDocument, rows: list[BrakeRow]) -> str:
     """Each brake with the changes counted against it and its limit from the config."""
-    rows = brake_rows(doc)
     if not rows:
         return ""
     brakes = doc.brakes

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from reconciler.plan.model import Action, PlanDocument
 from reconciler.render.layout import (
+    BrakeRow,
     SummaryRow,
-    brake_rows,
     bundle_lines,
     legend,
     noun,
@@ -63,7 +63,7 @@ def render_text(doc: PlanDocument, *, color: bool = False, layout: Layout | None
     if doc.changes:
         table = _summary_table(layout.summary)
         lines += ["", paint(table[0], _BOLD), *table[1:]]
-    lines += _brakes(doc)
+    lines += _brakes(doc, layout.brakes)
     verdict = doc.verdict
     verdict_sgr = "1;31" if not verdict.ok else "1;33" if verdict.violations else "32"
     lines += ["", paint(verdict_headline(doc), verdict_sgr)]
@@ -124,9 +124,8 @@ def _n(n: int) -> str:
     return f"{n:,}" if n else ""
 
 
-def _brakes(doc: PlanDocument) -> list[str]:
+def _brakes(doc: PlanDocument, rows: list[BrakeRow]) -> list[str]:
     """Each brake, the changes counted against it per kind, and its limit."""
-    rows = brake_rows(doc)
     if not rows:
         return []
     brakes = doc.brakes
