@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -199,9 +200,18 @@ def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     # too: the writer needs their Moodle ids even when the plan does not change them.
     kinds = {c.key.kind for c in plan.changes} | {ref.kind for c in plan.changes for ref in c.resource.references()}
     kinds.add(Kind.USER)
-    courses, group_courses = _touched_courses(plan)
+    scope = _touched_courses(plan)
+    new_users = {c.key for c in plan.changes if c.key.kind is Kind.USER and c.action is Action.CREATE}
     live = read_live(
-        client, touched, kinds=kinds, roles=roles, also_users=users, courses=courses, group_courses=group_courses
+        client,
+        touched,
+        kinds=kinds,
+        roles=roles,
+        also_users=users,
+        courses=scope.courses,
+        group_courses=scope.grouped,
+        pairs=scope.pairs,
+        new_users=new_users,
     )
     # A reviewed section migration planned the moving course's enrolments under its new
     # key; until the move is applied Moodle still holds them under the old one.
@@ -209,29 +219,43 @@ def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     return follow_moves(live, moves)
 
 
-def _touched_courses(plan: Plan) -> tuple[set[Key] | None, set[Key] | None]:
-    """The courses whose memberships a plan touches, and those whose groups it touches:
-    apply reads only those (a 1% change must not re-read every course). ``(None, None)``
-    (read every course) when a group membership's course is not known."""
-    courses: set[Key] = set()
+@dataclass(frozen=True)
+class _CourseScope:
+    """What of the courses' memberships applying a plan reads: ``courses`` (None: every
+    one), of which ``grouped`` have their groups read and ``pairs`` are read only for the
+    accounts named (the rest in full: a course moved, a group changed)."""
+
+    courses: set[Key] | None
+    grouped: set[Key] | None
+    pairs: dict[Key, frozenset[Key]]
+
+
+def _touched_courses(plan: Plan) -> _CourseScope:
+    """The courses whose memberships a plan touches, those whose groups it touches, and
+    the accounts whose memberships it touches in each: apply reads only those (a 1%
+    change must not re-read every course). Every course when a group membership's course
+    is not known."""
+    whole: set[Key] = set()
     grouped: set[Key] = set()
+    pairs: dict[Key, set[Key]] = defaultdict(set)
     for change in plan.changes:
         res = change.resource
         if isinstance(res, Enrolment):
-            courses.add(res.course)
+            pairs[res.course].add(res.user)
         elif isinstance(res, Group):
-            courses.add(res.course)
+            whole.add(res.course)
             grouped.add(res.course)
         elif isinstance(res, Course) and change.action is Action.MOVE and change.before is not None:
-            courses |= {res.key, change.before.key}
+            whole |= {res.key, change.before.key}
         elif isinstance(res, GroupMember):
             # The plan records the group's course with each membership change.
             course = change.group_course
             if course is None:
-                return None, None
-            courses.add(course)
+                return _CourseScope(None, None, {})
+            pairs[course].add(res.user)
             grouped.add(course)
-    return courses, grouped
+    scoped = {course: frozenset(users) for course, users in pairs.items() if course not in whole}
+    return _CourseScope(whole | pairs.keys(), grouped, scoped)
 
 
 def run_apply(

@@ -36,7 +36,7 @@ from reconciler.moodle.errors import InvalidParameter, InvalidToken, MoodleError
 from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
 from reconciler.moodle.privileges import probe_privileges
 from reconciler.moodle.roles import RoleMap
-from reconciler.moodle.setup import SiteNeeds, site_needs
+from reconciler.moodle.setup import SPEED_ONLY, SiteNeeds, site_needs
 from reconciler.words import count
 
 #: The Moodle version the tool is held to (4.5).
@@ -159,7 +159,16 @@ class _Doctor:
 
     def service_functions(self) -> None:
         wanted = self.needs.functions
-        missing = [f for f in wanted if f not in self.functions]
+        missing = [f for f in wanted if f not in self.functions and f not in SPEED_ONLY]
+        slower = [f for f in wanted if f not in self.functions and f in SPEED_ONLY]
+        if slower:
+            self.add(
+                Level.WARNING,
+                "Web-service functions",
+                f"{', '.join(slower)} not in the token's service: apply checks a plan by reading its courses one "
+                "by one, several times slower on a large change",
+                "add it to the token's external service (`ps2moodle moodle-setup CONFIG` lists its capabilities)",
+            )
         if not missing:
             self.add(Level.OK, "Web-service functions", f"all {len(wanted)} the tool calls are available")
             return

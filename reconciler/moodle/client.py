@@ -69,6 +69,7 @@ READ_FUNCTIONS = frozenset(
         "core_course_get_courses",
         "core_course_get_courses_by_field",
         "core_enrol_get_enrolled_users",
+        "core_enrol_get_enrolled_users_with_capability",
         "core_enrol_get_users_courses",
         "core_cohort_get_cohorts",
         "core_cohort_get_cohort_members",

@@ -14,6 +14,9 @@ answer means the capability is there:
 - ``core_course_get_courses_by_field`` of the site course: idnumber only for moodle/course:update;
 - ``core_group_get_course_groups`` of the site course (it has none);
 - ``core_enrol_get_enrolled_users`` of a course the doctor saw (course access, participants);
+- ``core_enrol_get_enrolled_users_with_capability`` of that course, without then with
+  ``onlyactive`` (moodle/role:review, then moodle/course:enrolreview: Moodle checks them
+  in that order, after the participants);
 - creating a user whose username is taken, a course whose shortname is taken, enrolling
   or unenrolling in the site course (no manual enrolment there), assigning a role to
   user 0, updating and deleting user 0: refused after the capability check (the front
@@ -31,6 +34,7 @@ from typing import Any
 
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.errors import MoodleError, MoodleResponseError
+from reconciler.moodle.live.enrolments import MANY_COURSES
 
 #: The error codes of a capability refusal (a course context the user may not enter counts).
 _REFUSED = frozenset({"nopermissions", "errorcoursecontextnotvalid", "requireloginerror"})
@@ -65,6 +69,7 @@ def probe_privileges(
     prober.refusal("moodle/course:managegroups", "core_group_get_course_groups", {"courseid": _SITE_COURSE})
     if course_id is not None:
         prober.participants(course_id)
+        prober.many_courses(course_id)
     user = {"username": username, "firstname": "probe", "lastname": "probe", "email": "probe@example.invalid"}
     prober.refusal("moodle/user:create", "core_user_create_users", {"users": [{**user, "createpassword": 1}]})
     prober.refusal("moodle/user:update", "core_user_update_users", {"users": [{"id": 0, "auth": "manual"}]})
@@ -151,3 +156,26 @@ class _Prober:
         else:
             self.note("moodle/course:view", True)
             self.note("moodle/course:viewparticipants", True)
+
+    def many_courses(self, course_id: int) -> None:
+        """The capabilities the many-course enrolment read checks beyond the participants."""
+        if "moodle/course:viewparticipants" not in self.held:
+            return  # refused before the checks that tell
+        only_one = {"name": "limitnumber", "value": 1}
+        course = [{"courseid": course_id, "capabilities": [""]}]
+        for capability, options in (
+            ("moodle/role:review", [only_one]),
+            ("moodle/course:enrolreview", [only_one, {"name": "onlyactive", "value": 1}]),
+        ):
+            if capability not in self.wanted:
+                continue
+            try:
+                self.client.call(MANY_COURSES, {"coursecapabilities": course, "options": options}, raw=True)
+            except MoodleResponseError as exc:
+                if exc.errorcode != "nopermissions":
+                    return  # not in the service, or the site did not answer: not verified
+                self.note(capability, False)
+                return  # the next check is never reached
+            except MoodleError:
+                return
+            self.note(capability, True)

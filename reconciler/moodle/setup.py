@@ -62,6 +62,15 @@ FUNCTION_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "core_cohort_add_cohort_members": ("moodle/cohort:manage",),
     "core_cohort_delete_cohort_members": ("moodle/cohort:manage",),
     "core_enrol_get_enrolled_users": (_COURSE_ACCESS, "moodle/course:viewparticipants", *_USER_VIEW),
+    # Apply's check lists the active enrolments of many courses a call with it (its own
+    # checks: role:review, and course:enrolreview for ``onlyactive``).
+    "core_enrol_get_enrolled_users_with_capability": (
+        _COURSE_ACCESS,
+        "moodle/course:viewparticipants",
+        "moodle/course:enrolreview",
+        "moodle/role:review",
+        *_USER_VIEW,
+    ),
     "enrol_manual_enrol_users": (_COURSE_ACCESS, "enrol/manual:enrol"),
     "enrol_manual_unenrol_users": (_COURSE_ACCESS, "enrol/manual:unenrol"),
     "core_role_assign_roles": (_COURSE_ACCESS, "moodle/role:assign"),
@@ -72,6 +81,9 @@ FUNCTION_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "core_group_add_group_members": (_COURSE_ACCESS, "moodle/course:managegroups"),
     "core_group_delete_group_members": (_COURSE_ACCESS, "moodle/course:managegroups"),
 }
+
+#: Functions the tool does without, only slower: a service without them still syncs.
+SPEED_ONLY = frozenset({"core_enrol_get_enrolled_users_with_capability"})
 
 #: Functions called only under a removal policy that asks for them.
 _ONLY_WHEN: dict[str, Callable[[Config], bool]] = {

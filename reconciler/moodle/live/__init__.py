@@ -26,6 +26,14 @@ what the one before found:
    which), the groups of courses that have desired groups or group members, and owned
    users found only through their memberships (leavers, so they can be suspended), by id.
 
+Applying a saved plan reads less (``pairs``): a course whose touched memberships are
+all of accounts the plan creates is not read while those accounts do not exist (none of
+their memberships can), and the others list their active enrolments many courses a call
+where the service allows it (:mod:`.enrolments`), with a course's suspended ones asked
+only when a touched account is not among them. Courses it did not read that way (the
+many-course read refused, or an account the plan creates found after all) are read one
+by one between rounds 2 and 3.
+
 Each round's calls run together under the client's concurrency bound. One reader per
 kind of thing read holds what it found (:mod:`.users`, :mod:`.courses` for categories
 and courses, :mod:`.cohorts`, :mod:`.enrolments` for enrolments and groups); the
@@ -45,14 +53,16 @@ into a category of someone else's). Memberships carry the member's user id as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from reconciler.model import Key, Kind, State, cohort_member, enrolment, group_member
 from reconciler.moodle.client import MoodleClient
+from reconciler.moodle.errors import MoodleResponseError
 from reconciler.moodle.live.cohorts import Cohorts
 from reconciler.moodle.live.courses import Categories, Courses
 from reconciler.moodle.live.enrolments import ENROLLED_USERFIELDS, Enrolments, Groups
-from reconciler.moodle.live.found import Call, Found
+from reconciler.moodle.live.found import Call, Found, Refusable
 from reconciler.moodle.live.users import Users
 from reconciler.moodle.roles import RoleMap
 
@@ -73,6 +83,8 @@ def read_live(
     also_users: Iterable[Key] = (),
     courses: Iterable[Key] | None = None,
     group_courses: Iterable[Key] | None = None,
+    pairs: Mapping[Key, frozenset[Key]] | None = None,
+    new_users: Iterable[Key] = (),
 ) -> State:
     """Everything the tool owns in Moodle, of ``kinds`` (all by default), with Moodle ids.
 
@@ -85,7 +97,9 @@ def read_live(
     owned course is read, and so are owned users found only through memberships.
     ``group_courses`` are the courses whose groups are read; by default those holding
     desired groups or groups seen on members (every course when a desired membership's
-    group is not in ``desired``).
+    group is not in ``desired``). ``pairs`` names, for some of ``courses``, the only
+    accounts whose memberships in them are needed (what a saved plan touches), and
+    ``new_users`` the accounts expected not to exist yet (those it creates).
     """
     kinds = set(Kind) if kinds is None else set(kinds)
     reader = _Reader(
@@ -94,6 +108,8 @@ def read_live(
         roles or RoleMap(),
         None if courses is None else set(courses),
         None if group_courses is None else set(group_courses),
+        pairs or {},
+        frozenset(new_users),
     )
     return reader.read(also_users)
 
@@ -115,16 +131,22 @@ class _Reader:
         roles: RoleMap,
         member_courses: set[Key] | None,
         group_courses: set[Key] | None,
+        pairs: Mapping[Key, frozenset[Key]],
+        new_users: frozenset[Key],
     ) -> None:
         self.client = client
         self.found = found
         self.member_courses = member_courses
+        self.pairs = pairs
+        self.new_users = new_users
         self.users = Users(client, found)
         self.categories = Categories(found)
         self.courses = Courses(found, self.categories, member_courses)
         self.cohorts = Cohorts(client, found)
-        self.enrolments = Enrolments(found, self.users, roles)
+        self.enrolments = Enrolments(found, self.users, roles, pairs)
         self.groups = Groups(found, group_courses)
+        #: Courses left unread in round 2: their touched accounts are all new.
+        self.deferred: list[tuple[int, Key]] = []
 
     def read(self, also_users: Iterable[Key]) -> State:
         self.run(self.listings(also_users))
@@ -132,15 +154,31 @@ class _Reader:
         self.courses.find_foreign()
         self.cohorts.find_foreign()
         self.run(self.memberships())
+        self.run(self.left_to_read())
         self.run(self.what_memberships_reveal())
         self.build_memberships()
         return self.found.state()
 
     def run(self, calls: Sequence[Call]) -> None:
         """Make ``calls`` together, then hand each answer to its handler, in order."""
-        answers = self.client.call_many([(function, params) for function, params, _ in calls], raw=True)
+        answers = self.client.map(self.answer, calls)
         for (_, _, handle), answer in zip(calls, answers, strict=True):
+            if isinstance(answer, MoodleResponseError):
+                assert isinstance(handle, Refusable)  # only their refusals come back as answers
+                if not handle.refused(answer):
+                    raise answer
+                continue
             handle(answer)
+
+    def answer(self, call: Call) -> Any:
+        """One call's answer; for a read the reader can do without, its refusal."""
+        function, params, handle = call
+        try:
+            return self.client.call(function, params, raw=True)
+        except MoodleResponseError as error:
+            if isinstance(handle, Refusable):
+                return error
+            raise
 
     # The three rounds -----------------------------------------------------------
 
@@ -166,12 +204,29 @@ class _Reader:
         wants = self.found.wants
         calls: list[Call] = []
         if wants(*_FROM_ENROLLED):
-            calls += self.enrolments.lists(self.courses.per_course())
+            whole, scoped = [], []
+            for cid, key in self.courses.per_course():
+                if key not in self.pairs:
+                    whole.append((cid, key))
+                elif self.pairs[key] <= self.new_users:
+                    self.deferred.append((cid, key))
+                else:
+                    scoped.append((cid, key))
+            calls += self.enrolments.lists(whole)
+            calls += self.enrolments.active_lists(scoped, self.client.concurrency)
         if wants(Kind.COHORT_MEMBER):
             calls += self.cohorts.member_lists()
         if wants(Kind.USER):
             calls += self.users.username_holders()
         return calls
+
+    def left_to_read(self) -> list[Call]:
+        """Round 2b (usually no call): one by one, the courses whose many-course read was
+        refused, and the deferred ones where an account the plan creates exists after all
+        (owned, or not ours under its username)."""
+        found = set(self.users.keys.values()) | set(self.users.candidates().values())
+        courses = self.enrolments.refused + [(cid, key) for cid, key in self.deferred if self.pairs[key] & found]
+        return self.enrolments.lists(courses)
 
     def what_memberships_reveal(self) -> list[Call]:
         """Round 3: the suspended enrolments of courses holding owned ones, the groups of

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from reconciler.model import OWNED_PREFIX, Key, Kind, Resource, State
-from reconciler.moodle.errors import AmbiguousOwnership
+from reconciler.moodle.errors import AmbiguousOwnership, MoodleResponseError
 
 #: What handles one answer.
 Handler = Callable[[Any], None]
 #: One read: the function, its parameters, and what handles its answer.
 Call = tuple[str, dict[str, Any], Handler]
+
+
+class Refusable(ABC):
+    """What handles the answer of a read the site may refuse and the reader can do
+    without (it has a slower way to the same facts)."""
+
+    @abstractmethod
+    def __call__(self, answer: Any) -> None: ...
+
+    @abstractmethod
+    def refused(self, error: MoodleResponseError) -> bool:
+        """Take the refusal ``error``; False when it is not one to get round."""
 
 
 def text(value: Any) -> str:
