@@ -3,13 +3,17 @@
 ``format_string`` (course, category and group names) escapes a bare ``&`` to
 ``&amp;``, strips tags and escapes what is left of ``<`` and ``>``, unless the call
 sent ``moodlewssettingraw=1``. User names and cohort names are returned raw.
+``format_text`` (summaries, descriptions) returns the stored text unless the call sent
+``moodlewssettingfilter=1`` (and not ``raw``): then the site's text filters run on it
+(:mod:`.textfilters`). Not modelled: HTML Purifier's cleaning and the conversion of
+non-HTML formats to HTML (the recorded texts are all simple HTML).
 """
 
 from __future__ import annotations
 
 import re
 
-from ps2moodle_testkit.emulators.moodle import php
+from ps2moodle_testkit.emulators.moodle import php, textfilters
 from ps2moodle_testkit.emulators.moodle.errors import moodle_exception
 from ps2moodle_testkit.emulators.moodle.registry import Call
 
@@ -27,10 +31,22 @@ def format_string(text: str, raw: bool = False) -> str:
     return php.strip_tags(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
+def format_text(call: Call, text: str, textformat: int) -> str:
+    """``\\core_external\\util::format_text`` of a stored text: filtered only on request."""
+    if call.raw or not call.filter or text == "":
+        return text
+    return textfilters.filter_text(text, textformat, lambda image: theme_image_url(call, image))
+
+
+def theme_image_url(call: Call, image: str) -> str:
+    """A core image of the site theme (``$OUTPUT->image_url``), such as ``u/f1`` or ``s/smiley``."""
+    config = call.site.config
+    return f"{config.wwwroot}/theme/image.php/{config.theme}/core/{config.themerev}/{image}"
+
+
 def user_picture_url(call: Call, size: str) -> str:
     """The default profile picture (``f1`` large, ``f2`` small) of the site theme."""
-    config = call.site.config
-    return f"{config.wwwroot}/theme/image.php/{config.theme}/core/{config.themerev}/u/{size}"
+    return theme_image_url(call, f"u/{size}")
 
 
 def course_image_url(call: Call, contextid: int) -> str:

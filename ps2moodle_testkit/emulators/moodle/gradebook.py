@@ -28,9 +28,7 @@ SETUP_STEPS = frozenset({"add_service_function", "add_graded_item", "set_grade"}
 def setup(site: MoodleSite, name: str, *args: str | int) -> None:
     """Apply one gradebook setup step (arguments as the recording gives them: strings)."""
     if name == "add_service_function":
-        function = str(args[0])
-        if function not in site.config.service_functions:
-            site.config.service_functions.append(function)
+        site.add_function(str(args[0]))
         return
     courseid, itemname = int(args[0]), str(args[1])
     if name == "add_graded_item":

@@ -58,6 +58,10 @@ DISPLAY_NAMES = {
     "moodle/course:changecategory": "Change course category",
     "moodle/course:viewparticipants": "View participants",
     "moodle/course:managegroups": "Manage groups",
+    # From lang/en/role.php (not recorded): what get_enrolled_users_with_capability asks for.
+    "moodle/course:enrolreview": "Review course enrolments",
+    "moodle/role:review": "Review permissions for others",
+    "moodle/site:accessallgroups": "Access all groups",
     "moodle/role:assign": "Assign roles to users",
     "moodle/user:create": "Create users",
     "moodle/user:update": "Update user profiles",
@@ -67,6 +71,24 @@ DISPLAY_NAMES = {
     "moodle/cohort:assign": "Add and remove cohort members",
     "enrol/manual:enrol": "Enrol users",
     "enrol/manual:unenrol": "Unenrol users from the course",
+}
+
+#: Which role archetypes hold a capability in a default install (for ``withcapability``).
+CAPABILITY_ARCHETYPES = {
+    "moodle/course:manageactivities": {"manager", "editingteacher"},
+    "moodle/course:update": {"manager", "editingteacher"},
+    "moodle/course:viewhiddencourses": {"manager", "coursecreator", "editingteacher", "teacher"},
+    "moodle/course:viewparticipants": {"manager", "coursecreator", "editingteacher", "teacher", "student"},
+    "moodle/course:enrolreview": {"manager", "editingteacher"},
+    "moodle/course:markcomplete": {"manager", "editingteacher", "teacher"},
+    "moodle/course:isincompletionreports": {"student"},
+    "moodle/grade:viewall": {"manager", "editingteacher", "teacher"},
+    "moodle/grade:view": {"student"},
+    "moodle/site:accessallgroups": {"manager", "editingteacher", "teacher"},
+    "moodle/role:review": {"manager", "editingteacher"},
+    "mod/assign:submit": {"student"},
+    "mod/quiz:attempt": {"student"},
+    "mod/forum:replypost": {"manager", "editingteacher", "teacher", "student"},
 }
 
 #: The capabilities each function requires, in order; a tuple is "any of" (the first is named).
@@ -97,6 +119,7 @@ _REQUIRES: dict[str, tuple[tuple[str, ...], ...]] = {
     "core_group_add_group_members": (("moodle/course:managegroups",),),
     "core_group_delete_group_members": (("moodle/course:managegroups",),),
     "core_group_delete_groups": (("moodle/course:managegroups",),),
+    "core_group_update_groups": (("moodle/course:managegroups",),),
 }
 
 #: core_course_update_courses: the capability each changed field needs (course/externallib.php).
@@ -248,13 +271,14 @@ def run_checked(function: ExternalFunction, call: Call, params: dict[str, Any]) 
         _require_course_access(call, courseid)
     for alternatives in _REQUIRES.get(name, ()):
         if not any(site.permissions.has(site, user.id, c) for c in alternatives):
-            raise _nopermissions(alternatives[0])
+            raise nopermissions(alternatives[0])
     _check_allowances(call, name, params)
     result = function.run(call, params)
     return _FILTERS.get(name, _unfiltered)(call, params, result)
 
 
-def _nopermissions(capability: str) -> MoodleError:
+def nopermissions(capability: str) -> MoodleError:
+    """``required_capability_exception``, naming the capability as the site shows it."""
     return MoodleError(
         "core\\exception\\required_capability_exception",
         "nopermissions",
@@ -262,7 +286,8 @@ def _nopermissions(capability: str) -> MoodleError:
     )
 
 
-def _may_enter(call: Call, courseid: int) -> bool:
+def may_enter(call: Call, courseid: int) -> bool:
+    """Whether ``validate_context`` lets the token's user into a course (see :func:`_require_course_access`)."""
     return courseid == 1 or call.site.permissions.has(call.site, call.user.id, "moodle/course:view")
 
 
@@ -278,7 +303,7 @@ def _require_course_access(call: Call, courseid: int) -> None:
     """``validate_context`` of a course context: ``require_login`` lets in enrolled users and
     holders of moodle/course:view; the site course is open to every user. (Not modelled: a
     non-admin token user enrolled in the course; the sync user is enrolled nowhere.)"""
-    if call.site.course_context(courseid) is not None and not _may_enter(call, courseid):
+    if call.site.course_context(courseid) is not None and not may_enter(call, courseid):
         raise _course_error(courseid)
 
 
@@ -310,9 +335,9 @@ def _rows(key: str, column: str = "courseid") -> Callable[[MoodleSite, dict[str,
     return lambda site, params: [row[column] for row in params[key]]
 
 
-def _group_courses(key: str | None) -> Callable[[MoodleSite, dict[str, Any]], list[int]]:
+def _group_courses(key: str | None, column: str = "groupid") -> Callable[[MoodleSite, dict[str, Any]], list[int]]:
     def courses(site: MoodleSite, params: dict[str, Any]) -> list[int]:
-        ids = [row["groupid"] for row in params[key]] if key else list(params["groupids"])
+        ids = [row[column] for row in params[key]] if key else list(params["groupids"])
         return [group.courseid for gid in ids if (group := site.groups.get(gid)) is not None]
 
     return courses
@@ -337,6 +362,7 @@ _COURSES: dict[str, Callable[[MoodleSite, dict[str, Any]], list[int]]] = {
     "core_group_delete_group_members": _group_courses("members"),
     "core_group_get_group_members": _group_courses(None),
     "core_group_delete_groups": _group_courses(None),
+    "core_group_update_groups": _group_courses("groups", "id"),
     "core_role_assign_roles": _role_courses("assignments"),
     "core_role_unassign_roles": _role_courses("unassignments"),
 }
@@ -362,7 +388,7 @@ def _update_refusal(call: Call, course: dict[str, Any]) -> dict[str, str] | None
     existing = site.courses.get(course["id"])
     if existing is None:
         return None  # the function itself reports an unknown course
-    if not _may_enter(call, existing.id):
+    if not may_enter(call, existing.id):
         error = _course_error(existing.id)
         return {"warningcode": error.errorcode or "", "message": error.message}
     needed = ["moodle/course:update"]
@@ -371,7 +397,7 @@ def _update_refusal(call: Call, course: dict[str, Any]) -> dict[str, str] | None
     needed += [cap for key, cap in _UPDATE_FIELDS.items() if key in course and course[key] != current[key]]
     for capability in needed:
         if not site.permissions.has(site, userid, capability):
-            error = _nopermissions(capability)
+            error = nopermissions(capability)
             return {"warningcode": "nopermissions", "message": error.message}
     return None
 
@@ -443,6 +469,10 @@ def _enrolled_users(call: Call, params: dict[str, Any], result: Any) -> Any:
     return _user_list(call, result)
 
 
+def _capable_users(call: Call, params: dict[str, Any], result: Any) -> Any:
+    return [{**entry, "users": _user_list(call, entry["users"])} for entry in result]
+
+
 def _users_courses(call: Call, params: dict[str, Any], result: Any) -> Any:
     if _visible(call, {"id": params["userid"]}) is None:
         return []
@@ -468,7 +498,7 @@ def _courses_by_field(call: Call, params: dict[str, Any], result: Any) -> Any:
     manager = call.site.permissions.has(call.site, call.user.id, "moodle/course:update")
     courses = [
         {k: v for k, v in c.items() if manager or k not in _COURSE_MANAGER}
-        if _may_enter(call, int(c["id"]))
+        if may_enter(call, int(c["id"]))
         else {k: v for k, v in c.items() if k in _PUBLIC_COURSE}
         for c in result["courses"]
     ]
@@ -483,6 +513,7 @@ _FILTERS: dict[str, Callable[[Call, dict[str, Any], Any], Any]] = {
     "core_user_get_users_by_field": _users_by_field,
     "core_user_get_users": _get_users,
     "core_enrol_get_enrolled_users": _enrolled_users,
+    "core_enrol_get_enrolled_users_with_capability": _capable_users,
     "core_enrol_get_users_courses": _users_courses,
     "core_course_get_courses_by_field": _courses_by_field,
     "core_course_get_courses": _get_courses,

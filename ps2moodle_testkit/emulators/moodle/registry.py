@@ -29,8 +29,10 @@ class Call:
 
     site: MoodleSite
     user: User
-    #: ``moodlewssettingraw``: return text as stored, without ``format_string``.
+    #: ``moodlewssettingraw``: return text as stored, without ``format_string``/``format_text``.
     raw: bool = False
+    #: ``moodlewssettingfilter``: run ``format_text`` fields through the site's filters.
+    filter: bool = False
 
 
 Implementation = Callable[[Call, dict[str, Any]], Any]
@@ -61,11 +63,9 @@ KNOWN_ELSEWHERE = frozenset(
         "core_course_get_course_module",
         "core_course_duplicate_course",
         "core_course_import_course",
-        "core_enrol_get_enrolled_users_with_capability",
         "core_enrol_search_users",
         "core_group_get_groupings",
         "core_group_create_groupings",
-        "core_group_update_groups",
         "core_grades_get_gradable_users",
         "core_grades_update_grades",
         "gradereport_grader_get_users_in_report",

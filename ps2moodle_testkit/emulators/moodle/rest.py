@@ -83,7 +83,7 @@ def handle_rest(
     limit = site.config.max_input_vars
     get = formdata.parse_query_string(query, limit)
     post = _parse_body(method, headers, body, limit)
-    raw = _setting_raw(get, post)
+    raw, filtered = _call_settings(get, post)
     variables = formdata.merge_get_post(get, post)
     restformat = variables.pop("moodlewsrestformat", "xml")
     as_json = restformat == "json"
@@ -105,7 +105,7 @@ def handle_rest(
                     raise admission.refused
                 return function.run(call, params)
 
-            result = run_checked(replace(function, run=run_admitted), Call(site, user, raw), params)
+            result = run_checked(replace(function, run=run_admitted), Call(site, user, raw, filtered), params)
             cleaned = clean_returnvalue(function.returns, result, site) if function.returns is not None else None
         except MoodleError as error:
             body = json_error(error, site.config.debug) if as_json else xml_error(error, site.config.debug)
@@ -136,10 +136,10 @@ def _parse_body(method: str, headers: Mapping[str, str], body: bytes, limit: int
     return {}
 
 
-def _setting_raw(get: formdata.PhpArray, post: formdata.PhpArray) -> bool:
-    """Take the ``moodlewssetting*`` names out of the request; return ``moodlewssettingraw``.
+def _call_settings(get: formdata.PhpArray, post: formdata.PhpArray) -> tuple[bool, bool]:
+    """Take the ``moodlewssetting*`` names out of the request; return ``raw`` and ``filter``.
 
-    They are *cleaned*, not validated (``optional_param``), POST before GET.
+    They are *cleaned*, not validated (``optional_param``), POST before GET; both default to off.
     """
     values: dict[str, Any] = {}
     for setting in _SETTINGS:
@@ -147,8 +147,11 @@ def _setting_raw(get: formdata.PhpArray, post: formdata.PhpArray) -> bool:
         values[setting] = post.get(name, get.get(name))
         get.pop(name, None)
         post.pop(name, None)
-    raw = values["raw"]
-    return isinstance(raw, str) and clean_param(raw, Param.BOOL, Plain()) == 1
+    return _flag(values["raw"]), _flag(values["filter"])
+
+
+def _flag(value: Any) -> bool:
+    return isinstance(value, str) and clean_param(value, Param.BOOL, Plain()) == 1
 
 
 def _authenticate(site: MoodleSite, token: Any) -> User:

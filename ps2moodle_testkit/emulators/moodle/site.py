@@ -51,7 +51,7 @@ from ps2moodle_testkit.emulators.moodle.model import (
     User,
     UserEnrolment,
 )
-from ps2moodle_testkit.emulators.moodle.permissions import Permissions
+from ps2moodle_testkit.emulators.moodle.permissions import CAPABILITY_ARCHETYPES, Permissions
 
 if TYPE_CHECKING:
     import httpx
@@ -112,7 +112,8 @@ class SiteConfig:
     enrol_plugins_enabled: tuple[str, ...] = ("manual", "guest", "self", "cohort")
     installed_langs: frozenset[str] = frozenset({"en"})
     installed_themes: frozenset[str] = frozenset({"boost", "classic"})
-    capabilities: frozenset[str] = frozenset()
+    #: The capabilities ``PARAM_CAPABILITY`` accepts: those whose holders the emulator knows.
+    capabilities: frozenset[str] = frozenset(CAPABILITY_ARCHETYPES)
     max_input_vars: int = 5000
     allowaccountssameemail: bool = False
     extendedusernamechars: bool = False
@@ -285,6 +286,12 @@ class MoodleSite:
         return serve_moodle(self, port)
 
     # -- configuration knobs ----------------------------------------------------------
+
+    def add_function(self, name: str) -> None:
+        """Add a function to the token's service (Site administration > Server > Web services >
+        External services > Functions): site info then lists it, and calls are let through."""
+        if name not in self.config.service_functions:
+            self.config.service_functions.append(name)
 
     def remove_function(self, name: str) -> None:
         """Take a function out of the token's service (calls then fail with an access exception)."""

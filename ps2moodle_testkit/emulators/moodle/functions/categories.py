@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from ps2moodle_testkit.emulators.moodle.errors import dml_read_error, missing_record, moodle_exception
-from ps2moodle_testkit.emulators.moodle.formatting import format_string, validate_format
+from ps2moodle_testkit.emulators.moodle.formatting import format_string, format_text, validate_format
 from ps2moodle_testkit.emulators.moodle.functions.courses import delete_course
 from ps2moodle_testkit.emulators.moodle.model import CONTEXT_COURSECAT, Category
 from ps2moodle_testkit.emulators.moodle.params import (
@@ -198,7 +198,7 @@ def _category_record(call: Call, category: Category) -> dict[str, Any]:
         "id": category.id,
         "name": format_string(category.name, call.raw),
         "idnumber": category.idnumber,
-        "description": category.description,
+        "description": format_text(call, category.description, category.descriptionformat),
         "descriptionformat": category.descriptionformat,
         "parent": category.parent,
         "sortorder": category.sortorder,

@@ -20,7 +20,7 @@ from ps2moodle_testkit.emulators.moodle.errors import (
     missing_record,
     moodle_exception,
 )
-from ps2moodle_testkit.emulators.moodle.formatting import validate_format
+from ps2moodle_testkit.emulators.moodle.formatting import format_text, validate_format
 from ps2moodle_testkit.emulators.moodle.functions.roles import context_from_params
 from ps2moodle_testkit.emulators.moodle.model import CONTEXT_COURSECAT, CONTEXT_SYSTEM, Cohort, CohortMember
 from ps2moodle_testkit.emulators.moodle.params import (
@@ -126,6 +126,12 @@ def create_cohorts(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
     return created
 
 
+def _listed(call: Call, cohort: Cohort) -> dict[str, Any]:
+    """A cohort as the reads list it: its description through ``format_text``."""
+    description = format_text(call, cohort.description, cohort.descriptionformat)
+    return _record(cohort) | {"description": description, "customfields": []}
+
+
 def _record(cohort: Cohort) -> dict[str, Any]:
     return {
         "id": cohort.id,
@@ -195,7 +201,7 @@ def get_cohorts(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The cohorts asked for (unknown ids skipped), or all of them, in storage order."""
     wanted = set(params["cohortids"])
     cohorts = [c for c in call.site.cohorts.in_storage_order() if not wanted or c.id in wanted]
-    return [_record(cohort) | {"customfields": []} for cohort in cohorts]
+    return [_listed(call, cohort) for cohort in cohorts]
 
 
 _SEARCH_PARAMS = Single(
@@ -250,7 +256,7 @@ def search_cohorts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     ]
     found.sort(key=lambda c: (c.name, c.idnumber))
     page = found[offset : offset + limitnum] if limitnum > 0 else found[offset:]
-    return {"cohorts": [_record(cohort) | {"customfields": []} for cohort in page]}
+    return {"cohorts": [_listed(call, cohort) for cohort in page]}
 
 
 def _escape_like(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ps2moodle_testkit.emulators.moodle.errors import invalid_parameter, missing_record
-from ps2moodle_testkit.emulators.moodle.formatting import format_string
+from ps2moodle_testkit.emulators.moodle.formatting import format_string, format_text
 from ps2moodle_testkit.emulators.moodle.params import Multiple, Need, Param, Single, Value, default
 from ps2moodle_testkit.emulators.moodle.registry import Call, external, output_items
 
@@ -52,7 +52,7 @@ def get_contents(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
             "id": section.id,
             "name": format_string(section.name or _default_name(section.section), call.raw),
             "visible": section.visible,
-            "summary": section.summary,
+            "summary": format_text(call, section.summary, section.summaryformat),
             "summaryformat": section.summaryformat,
             "section": section.section,
             "hiddenbynumsections": 0,

@@ -21,7 +21,7 @@ from ps2moodle_testkit.emulators.moodle.errors import (
     moodle_exception,
     php_error,
 )
-from ps2moodle_testkit.emulators.moodle.formatting import course_image_url, format_string, validate_format
+from ps2moodle_testkit.emulators.moodle.formatting import course_image_url, format_string, format_text, validate_format
 from ps2moodle_testkit.emulators.moodle.model import (
     CONTEXT_COURSE,
     ENROL_INSTANCE_DISABLED,
@@ -450,7 +450,7 @@ def _course_summary(call: Call, course: Course, sortorder: int) -> dict[str, Any
         "shortname": format_string(course.shortname, call.raw),
         "displayname": name,
         "categoryid": course.category,
-        "summary": course.summary,
+        "summary": format_text(call, course.summary, course.summaryformat),
         "summaryformat": course.summaryformat,
         "format": course.format,
         "startdate": course.startdate,
@@ -604,7 +604,7 @@ def _course_details(call: Call, course: Course, sortorder: int) -> dict[str, Any
         "categoryid": course.category,
         "categoryname": format_string(category.name, call.raw) if category else "",
         "sortorder": sortorder,
-        "summary": course.summary,
+        "summary": format_text(call, course.summary, course.summaryformat),
         "summaryformat": course.summaryformat,
         "summaryfiles": [],
         "overviewfiles": [],

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ps2moodle_testkit.emulators.moodle import gradebook
+from ps2moodle_testkit.emulators.moodle import gradebook, permissions, php
 from ps2moodle_testkit.emulators.moodle.errors import (
     coding_exception,
     invalid_parameter,
     missing_record,
     moodle_exception,
 )
-from ps2moodle_testkit.emulators.moodle.formatting import course_image_url, format_string
+from ps2moodle_testkit.emulators.moodle.formatting import course_image_url, format_string, format_text
 from ps2moodle_testkit.emulators.moodle.functions.userrecords import user_description, user_details
 from ps2moodle_testkit.emulators.moodle.model import (
     ENROL_INSTANCE_ENABLED,
@@ -41,27 +41,10 @@ from ps2moodle_testkit.emulators.moodle.params import (
     default,
     optional,
 )
+from ps2moodle_testkit.emulators.moodle.permissions import CAPABILITY_ARCHETYPES
 from ps2moodle_testkit.emulators.moodle.registry import Call, external, input_items, item_rows, output_items
 from ps2moodle_testkit.emulators.moodle.site import MoodleSite
 from ps2moodle_testkit.emulators.moodle.sortorder import course_sortorders
-
-#: Which role archetypes hold a capability in a default install (for ``withcapability``).
-CAPABILITY_ARCHETYPES = {
-    "moodle/course:manageactivities": {"manager", "editingteacher"},
-    "moodle/course:update": {"manager", "editingteacher"},
-    "moodle/course:viewhiddencourses": {"manager", "coursecreator", "editingteacher", "teacher"},
-    "moodle/course:viewparticipants": {"manager", "coursecreator", "editingteacher", "teacher", "student"},
-    "moodle/course:enrolreview": {"manager", "editingteacher"},
-    "moodle/course:markcomplete": {"manager", "editingteacher", "teacher"},
-    "moodle/course:isincompletionreports": {"student"},
-    "moodle/grade:viewall": {"manager", "editingteacher", "teacher"},
-    "moodle/grade:view": {"student"},
-    "moodle/site:accessallgroups": {"manager", "editingteacher", "teacher"},
-    "moodle/role:review": {"manager", "editingteacher"},
-    "mod/assign:submit": {"student"},
-    "mod/quiz:attempt": {"student"},
-    "mod/forum:replypost": {"manager", "editingteacher", "teacher", "student"},
-}
 
 
 def rounded_now(site: MoodleSite) -> int:
@@ -125,7 +108,7 @@ def remove_user_from_course_tables(site: MoodleSite, userid: int) -> None:
     gradebook.remove_user_grades(site, userid)
 
 
-def _require_user(site: MoodleSite, userid: int) -> User:
+def require_active_user(site: MoodleSite, userid: int) -> User:
     """``core_user::get_user(..., MUST_EXIST)`` then ``require_active_user``."""
     user = site.users.get(userid)
     if user is None:
@@ -179,7 +162,7 @@ def enrol_users(call: Call, params: dict[str, Any]) -> None:
             context = site.course_context(row["courseid"])
             if context is None:
                 raise invalid_parameter("Context does not exist")
-            user = _require_user(site, row["userid"])
+            user = require_active_user(site, row["userid"])
             if row["roleid"] not in {role.id for role in site.assignable_roles(context)}:
                 raise moodle_exception(
                     "wsusercannotassign",
@@ -256,7 +239,7 @@ def unenrol_users(call: Call, params: dict[str, Any]) -> None:
                     "Manual enrolment plugin instance doesn't exist or is disabled for the course "
                     f"(id = {row['courseid']})",
                 )
-            user = _require_user(site, row["userid"])
+            user = require_active_user(site, row["userid"])
             unenrol_user(site, instance, user.id)
 
 
@@ -360,7 +343,7 @@ def get_enrolled_users(call: Call, params: dict[str, Any]) -> list[dict[str, Any
 class _EnrolledOptions:
     """The ``options`` of ``get_enrolled_users``, read as Moodle reads them."""
 
-    def __init__(self, site: MoodleSite, options: list[dict[str, Any]]) -> None:
+    def __init__(self, site: MoodleSite, options: list[dict[str, Any]], *, with_capability: bool = False) -> None:
         self.withcapability = ""
         self.groupid = 0
         self.onlyactive = False
@@ -375,7 +358,8 @@ class _EnrolledOptions:
             if name == "withcapability":
                 self.withcapability = value
             elif name == "groupid":
-                self.groupid = int(clean_param(value, Param.INT, site) or 0)
+                # get_enrolled_users_with_capability casts with (int): "3abc" is group 3.
+                self.groupid = php.intval(value) if with_capability else int(clean_param(value, Param.INT, site) or 0)
             elif name == "onlyactive":
                 self.onlyactive = value not in ("", "0")
             elif name == "onlysuspended":
@@ -386,6 +370,8 @@ class _EnrolledOptions:
                 self.limitfrom = int(clean_param(value, Param.INT, site) or 0)
             elif name == "limitnumber":
                 self.limitnumber = int(clean_param(value, Param.INT, site) or 0)
+            elif with_capability:
+                continue  # the other options are get_enrolled_users' own
             elif name == "sortby":
                 if value not in ("id", "firstname", "lastname", "siteorder"):
                     raise invalid_parameter(
@@ -409,6 +395,83 @@ class _EnrolledOptions:
         if self.sortby == "id":
             return (user.id,)
         return (getattr(user, self.sortby).casefold(), user.id)
+
+
+_CAPABILITY_PARAMS = Single(
+    {
+        "coursecapabilities": Multiple(
+            Single({"courseid": Value(Param.INT), "capabilities": Multiple(Value(Param.CAPABILITY))})
+        ),
+        "options": default(Multiple(Single({"name": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)})), []),
+    }
+)
+# The same user record without idnumber, and groups without their description format.
+_CAPABLE_USER = Single(
+    {key: desc for key, desc in _ENROLLED_USER.keys.items() if key != "idnumber"}
+    | {
+        "groups": optional(
+            Multiple(Single({"id": Value(Param.INT), "name": Value(Param.RAW), "description": Value(Param.RAW)}))
+        )
+    }
+)
+_CAPABILITY_RETURNS = Multiple(
+    Single({"courseid": Value(Param.INT), "capability": Value(Param.CAPABILITY), "users": Multiple(_CAPABLE_USER)})
+)
+
+
+@external(
+    "core_enrol_get_enrolled_users_with_capability",
+    _CAPABILITY_PARAMS,
+    _CAPABILITY_RETURNS,
+    items=lambda params, result: sum(len(entry["users"]) for entry in result),
+)
+def get_enrolled_users_with_capability(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each course and capability, the enrolled users holding it, by id."""
+    site = call.site
+    options = _EnrolledOptions(site, params["options"], with_capability=True)
+    result = []
+    for entry in params["coursecapabilities"]:
+        course = site.courses.get(entry["courseid"])
+        if course is None:
+            raise missing_record("course", "SELECT * FROM {course} WHERE id = ?", [entry["courseid"]])
+        require_capability_reader(call, course.id, options.groupid, options.onlyactive)
+        for capability in entry["capabilities"]:
+            users = [site.users.get(userid) for userid in enrolled_user_ids(site, course.id, options.onlyactive)]
+            holders = [
+                user
+                for user in users
+                if user is not None
+                and (not options.groupid or site.group_members.first("group_user", (options.groupid, user.id)))
+                and has_capability(site, capability, user.id, course.id)
+            ]
+            page = holders[options.limitfrom :]
+            if options.limitnumber > 0:
+                page = page[: options.limitnumber]
+            records = [enrolled_user_record(call, course, user, options.userfields) for user in page]
+            result.append({"courseid": course.id, "capability": capability, "users": records})
+    return result
+
+
+def require_capability_reader(call: Call, courseid: int, groupid: int, onlyactive: bool) -> None:
+    """The checks before listing a course's holders of a capability, in Moodle's order."""
+    site, userid = call.site, call.user.id
+    if not permissions.may_enter(call, courseid):
+        # Moodle builds this error from a missing key: no course id, and the text as an error code.
+        text = (
+            "You cannot execute functions in the course context (course id:). "
+            "The context error message was: Course or activity not accessible."
+        )
+        raise moodle_exception(text, f"error/{text}")
+    viewer = ("moodle/site:viewparticipants",) if courseid == 1 else ("moodle/course:viewparticipants",)
+    needed: list[tuple[str, ...]] = [(*viewer, "moodle/course:enrolreview")]
+    if groupid and site.group_members.first("group_user", (groupid, userid)) is not None:
+        needed.append(("moodle/site:accessallgroups",))
+    if onlyactive:
+        needed.append(("moodle/course:enrolreview",))
+    needed.append(("moodle/role:review",))
+    for alternatives in needed:
+        if not any(site.permissions.has(site, userid, capability) for capability in alternatives):
+            raise permissions.nopermissions(alternatives[0])
 
 
 def enrolled_user_ids(
@@ -619,7 +682,7 @@ def get_users_courses(call: Call, params: dict[str, Any]) -> list[dict[str, Any]
             "displayname": name,
             "idnumber": course.idnumber,
             "visible": course.visible,
-            "summary": course.summary,
+            "summary": format_text(call, course.summary, course.summaryformat),
             "summaryformat": course.summaryformat,
             "format": course.format,
             "courseimage": course_image_url(call, context.id if context else 0),

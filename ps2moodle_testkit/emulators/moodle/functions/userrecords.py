@@ -11,7 +11,7 @@ from typing import Any
 
 from ps2moodle_testkit.emulators.moodle import php
 from ps2moodle_testkit.emulators.moodle.errors import moodle_exception
-from ps2moodle_testkit.emulators.moodle.formatting import format_string, user_picture_url
+from ps2moodle_testkit.emulators.moodle.formatting import format_string, format_text, user_picture_url
 from ps2moodle_testkit.emulators.moodle.model import User
 from ps2moodle_testkit.emulators.moodle.params import Multiple, Need, Param, Single, Value, clean_param, opt, optional
 from ps2moodle_testkit.emulators.moodle.registry import Call
@@ -117,7 +117,7 @@ def user_details(call: Call, user: User, userfields: Iterable[str] | None = None
         if want(name) and not php.empty(getattr(user, name)):
             details[name] = getattr(user, name)
     if want("description") and user.description is not None:
-        details["description"] = user.description
+        details["description"] = format_text(call, user.description, user.descriptionformat)
         details["descriptionformat"] = user.descriptionformat
     for name in ("firstaccess", "lastaccess", "auth", "confirmed", "mailformat", "trackforums"):
         if want(name):
