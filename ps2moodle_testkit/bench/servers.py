@@ -22,6 +22,7 @@ from ps2moodle_testkit.emulators.moodle import MoodleHandler, MoodleSite
 from ps2moodle_testkit.emulators.moodle.faults import CostModel
 from ps2moodle_testkit.emulators.powerschool import PowerSchoolEmulator
 from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
+from reconciler.moodle.live.enrolments import MANY_COURSES
 
 #: The token the benchmark's Moodle site accepts.
 MOODLE_TOKEN = "bench-moodle-token"
@@ -168,6 +169,7 @@ def _serve_powerschool(conn: Connection, district: District, costs: Costs) -> No
 def _serve_moodle(conn: Connection, costs: Costs, profile_fields: tuple[str, ...]) -> None:
     site = MoodleSite.fresh(token=MOODLE_TOKEN)
     site.setup("add_service_function", GRADE_FUNCTION)  # plans check graded work (gradework)
+    site.add_function(MANY_COURSES)  # as moodle-setup lists it: apply reads many courses a call
     for shortname in profile_fields:
         site.add_profile_field(shortname, shortname.replace("_", " ").title())
     meters = Meters()

@@ -22,6 +22,7 @@ from reconciler.config.loader import load_config
 from reconciler.config.model import Config, Connection, SecretRef
 from reconciler.moodle.client import MoodleClient
 from reconciler.moodle.grades import FUNCTION as GRADE_FUNCTION
+from reconciler.moodle.live.enrolments import MANY_COURSES
 from reconciler.pipeline import RosterReader
 from reconciler.powerschool.roster import Roster
 from reconciler.powerschool.source import fetch_roster
@@ -47,6 +48,7 @@ class Sandbox:
         site = MoodleSite.fresh(token=MOODLE_TOKEN)
         # A site set up as the README says: the grade report in the service too.
         site.setup("add_service_function", GRADE_FUNCTION)
+        site.add_function(MANY_COURSES)  # moodle-setup lists it: apply reads many courses a call
         for shortname in sorted(_profile_fields(config)):
             site.add_profile_field(shortname, shortname.replace("_", " ").title())
         districts: dict[str, District] = {}

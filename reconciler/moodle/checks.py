@@ -158,9 +158,9 @@ class _Doctor:
         return True
 
     def service_functions(self) -> None:
-        wanted = self.needs.functions
-        missing = [f for f in wanted if f not in self.functions and f not in SPEED_ONLY]
-        slower = [f for f in wanted if f not in self.functions and f in SPEED_ONLY]
+        wanted = [f for f in self.needs.functions if f not in SPEED_ONLY]
+        missing = [f for f in wanted if f not in self.functions]
+        slower = [f for f in self.needs.functions if f in SPEED_ONLY and f not in self.functions]
         if slower:
             self.add(
                 Level.WARNING,
@@ -170,7 +170,7 @@ class _Doctor:
                 "add it to the token's external service (`ps2moodle moodle-setup CONFIG` lists its capabilities)",
             )
         if not missing:
-            self.add(Level.OK, "Web-service functions", f"all {len(wanted)} the tool calls are available")
+            self.add(Level.OK, "Web-service functions", f"all {len(wanted)} the tool needs are available")
             return
         self.add(
             Level.PROBLEM,

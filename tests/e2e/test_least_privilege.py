@@ -62,7 +62,7 @@ def test_the_moodle_setup_role_plans_and_applies_without_admin_rights(
     assert doctor.code == 0, doctor.output
     assert "0 problems" in doctor.output and "site admin" not in doctor.output
     # Before the first sync there is no course but the site course to probe course access on.
-    assert "Capabilities: 12 of the 19 the sync needs verified" in doctor.output
+    assert "Capabilities: 12 of the 21 the sync needs verified" in doctor.output
 
     document = stack.sync(config)  # plan, apply that plan, plan again: no changes
     kinds = {c["kind"] for c in document["changes"]}

@@ -131,6 +131,28 @@ class SiteConfig:
     userprivateaccesskey: str = field(default_factory=lambda: secrets.token_hex(16))
 
 
+class RequestCount:
+    """How many requests the site is handling, and a wait for none."""
+
+    def __init__(self) -> None:
+        self._idle = threading.Condition()
+        self._count = 0
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no request is being handled; False after ``timeout_s`` with some still are."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout_s)
+
+
 class MoodleSite:
     """An in-memory Moodle 4.5 site reachable through its REST web services.
 
@@ -148,6 +170,8 @@ class MoodleSite:
         #: Rows held by the write calls in flight (used with the cost model).
         self.row_locks = RowLocks()
         self.test_hooks = False
+        #: Requests being handled (a client that went away leaves its calls running).
+        self.requests = RequestCount()
         #: token -> user id.
         self.tokens: dict[str, int] = {}
         #: What roles allow a user who is not a site admin (see :mod:`.permissions`).

@@ -46,6 +46,10 @@ class MoodleHandler:
             return self._setup(method, body)
         if path != ENDPOINT:
             return 404, {"Content-Type": "text/html"}, b"<html><body><h1>404 Not Found</h1></body></html>"
+        with self.site.requests:
+            return self._served(method, query, headers, body)
+
+    def _served(self, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
         plan = self.site.faults.take()
         if plan.delay_s:
             time.sleep(plan.delay_s)

@@ -82,7 +82,7 @@ class Enrolments:
         if not courses:
             return []
         size = max(1, min(COURSES_PER_CALL, math.ceil(len(courses) / (4 * concurrency))))
-        options = [{"name": "onlyactive", "value": "1"}, {"name": "userfields", "value": ENROLLED_USERFIELDS}]
+        options = [{"name": "onlyactive", "value": "1"}, {"name": "userfields", "value": "id,roles,groups"}]
         calls: list[Call] = []
         for start in range(0, len(courses), size):
             chunk = courses[start : start + size]
@@ -149,23 +149,31 @@ class Enrolments:
         if suspended:
             self.suspended[course] = {int(r["id"]) for r in records}
 
-    def take(self, course: Key, records: Iterable[Mapping[str, Any]]) -> None:
-        """Accounts listed as enrolled in ``course``, with their roles and groups."""
+    def take(self, course: Key, records: Iterable[Mapping[str, Any]], *, by_id: bool = False) -> None:
+        """Accounts listed as enrolled in ``course``, with their roles and groups. With
+        ``by_id`` the records carry no idnumber (the many-course read never returns one):
+        an account is ours when its id was read as ours before."""
         users = self.enrolled.setdefault(course, {})
         for rec in records:
             held = rec.get("roles") or ()
             self.roles.learn((int(r["roleid"]), str(r["shortname"])) for r in held)
+            roles = tuple(sorted({str(r["shortname"]) for r in held}))
             groups = tuple(int(g["id"]) for g in rec.get("groups") or ())
             if groups:
                 self.courses_with_groups.add(course)
-            if not owned(rec.get("idnumber")):
-                # Someone else's enrolment: left alone (unless the plan adopts the account).
-                self.others[course][int(rec["id"])] = (tuple(sorted({str(r["shortname"]) for r in held})), groups)
-                continue
             uid = int(rec["id"])
-            key = Key(Kind.USER, rec["idnumber"])
-            self.users.met(key, uid)
-            users[key] = (uid, tuple(sorted({str(r["shortname"]) for r in held})), groups)
+            if by_id:
+                key = self.users.keys.get(uid)
+            elif owned(rec.get("idnumber")):
+                key = Key(Kind.USER, rec["idnumber"])
+                self.users.met(key, uid)
+            else:
+                key = None
+            if key is None:
+                # Someone else's enrolment: left alone (unless the plan adopts the account).
+                self.others[course][uid] = (roles, groups)
+            else:
+                users[key] = (uid, roles, groups)
 
     def on_suspended(self, course: Key, answer: Any) -> None:
         listed = MoodleClient.expect_list("core_enrol_get_enrolled_users", answer)
@@ -187,7 +195,7 @@ class _ActiveLists(Refusable):
             if entry is None:
                 raise MoodleTransportError(f"{MANY_COURSES}: Moodle did not list course {cid}")
             self.enrolments.active_only.add(key)
-            self.enrolments.take(key, MoodleClient.expect_list(MANY_COURSES, entry.get("users")))
+            self.enrolments.take(key, MoodleClient.expect_list(MANY_COURSES, entry.get("users")), by_id=True)
 
     def refused(self, error: MoodleResponseError) -> bool:
         """A refusal for want of the function or a capability: read the courses one by one."""
