@@ -8,7 +8,11 @@ strict parameter validation with Moodle's debuginfo paths; the exact error envel
 the 39 functions the recordings cover (users, categories, courses and their contents,
 enrolments, roles, cohorts, groups, site info, graded work): uniqueness and case rules,
 all-or-nothing versus partial batches, ids burnt by rolled-back inserts, escaped names
-unless ``moodlewssettingraw``, empty fields left out, storage order of unordered reads.
+unless ``moodlewssettingraw``, empty fields left out, storage order of unordered reads;
+summaries and descriptions through the emoticon and urltolink filters with
+``moodlewssettingfilter=1``. Three more, from Moodle's source and outside the recorded
+service until a test adds them: core_enrol_get_enrolled_users_with_capability,
+core_group_update_groups, core_group_get_course_user_groups.
 
 Public API::
 
@@ -26,6 +30,7 @@ Public API::
 
     # configuration knobs (what `ps2moodle doctor` looks for)
     site.remove_function("core_user_get_users")      # out of the token's service
+    site.add_function("core_group_update_groups")    # into it (HTTP: setup add_service_function NAME)
     site.remove_role("teacher")
     site.remove_profile_field("gradelevel")
     site.add_profile_field("studentid", "Student ID")

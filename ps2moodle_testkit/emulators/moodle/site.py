@@ -368,8 +368,8 @@ class MoodleSite:
         - ``ctx COURSEID``: look up the course's context id (returned);
         - ``create_sync_user``, ``grant_capability``, ``allow_assign``: see :meth:`.Permissions.setup`.
         - the gradebook steps of ``grades/`` (:func:`.gradebook.setup`): ``add_service_function
-          NAME``, ``add_graded_item COURSEID ITEMNAME [GRADEMAX]``, ``set_grade COURSEID
-          ITEMNAME USERID GRADE`` (``null`` clears it).
+          NAME`` (:meth:`add_function`, for any function), ``add_graded_item COURSEID ITEMNAME
+          [GRADEMAX]``, ``set_grade COURSEID ITEMNAME USERID GRADE`` (``null`` clears it).
         """
         if name in ("create_sync_user", "grant_capability", "allow_assign"):
             with self.lock:

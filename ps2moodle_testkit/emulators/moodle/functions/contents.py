@@ -1,7 +1,7 @@
 """``core_course_get_contents``: a course's sections (the emulated courses hold no activities).
 
 The recorded site does not put this function in the token's service, so calls are
-refused with an access exception until a test adds it (``site.config.service_functions``).
+refused with an access exception until a test adds it (``site.add_function``).
 """
 
 from __future__ import annotations

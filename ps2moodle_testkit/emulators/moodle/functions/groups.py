@@ -66,6 +66,8 @@ _GROUP_OUT = Single(
         ),
     }
 )
+#: ``build_custom_fields_parameters_structure``: the emulated groups have no custom fields to set.
+_CUSTOM_FIELDS_IN = optional(Multiple(Single({"shortname": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)})))
 _NEW_GROUP = Single(
     {
         "courseid": Value(Param.INT),
@@ -76,7 +78,7 @@ _NEW_GROUP = Single(
         "idnumber": Value(Param.RAW, Need.OPTIONAL),
         "visibility": Value(Param.INT, Need.DEFAULT, 0),
         "participation": Value(Param.BOOL, Need.DEFAULT, True),
-        "customfields": optional(Multiple(Single({"shortname": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)}))),
+        "customfields": _CUSTOM_FIELDS_IN,
     }
 )
 
@@ -275,7 +277,7 @@ _GROUP_CHANGES = Single(
         "idnumber": Value(Param.RAW, Need.OPTIONAL),
         "visibility": Value(Param.TEXT, Need.OPTIONAL),
         "participation": Value(Param.BOOL, Need.OPTIONAL),
-        "customfields": optional(Multiple(Single({"shortname": Value(Param.ALPHANUMEXT), "value": Value(Param.RAW)}))),
+        "customfields": _CUSTOM_FIELDS_IN,
     }
 )
 
