@@ -397,6 +397,11 @@ class _EnrolledOptions:
         return (getattr(user, self.sortby).casefold(), user.id)
 
 
+#: What one course of a many-course read costs beyond its users, in users' worth: its
+#: record, context, three capability checks and the enrolment query, estimated at 5 ms
+#: (a quarter of a whole call's 20 ms) against 0.4 ms a user.
+COURSE_ITEMS = 12
+
 _CAPABILITY_PARAMS = Single(
     {
         "coursecapabilities": Multiple(
@@ -423,7 +428,7 @@ _CAPABILITY_RETURNS = Multiple(
     "core_enrol_get_enrolled_users_with_capability",
     _CAPABILITY_PARAMS,
     _CAPABILITY_RETURNS,
-    items=lambda params, result: sum(len(entry["users"]) for entry in result),
+    items=lambda params, result: sum(len(entry["users"]) + COURSE_ITEMS for entry in result),
 )
 def get_enrolled_users_with_capability(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
     """For each course and capability, the enrolled users holding it, by id."""
