@@ -42,40 +42,6 @@ def _reader(district: District, emulator: PowerSchoolEmulator) -> RosterReader:
     return read
 
 
-def test_apply_of_a_small_change_reads_only_the_courses_it_touches(monkeypatch: pytest.MonkeyPatch) -> None:
-    district = generate_district("tiny")
-    site = MoodleSite.fresh(token=TOKEN)
-    for shortname in PROFILE_FIELDS:
-        site.add_profile_field(shortname, shortname)
-    emulator = PowerSchoolEmulator(district)
-    for name, value in (
-        (MOODLE_TOKEN_ENV, TOKEN),
-        (PS_CLIENT_ID_ENV, emulator.client_id),
-        (PS_CLIENT_SECRET_ENV, emulator.client_secret),
-    ):
-        monkeypatch.setenv(name, value)
-    config = bench_config(district, moodle_url="https://moodle.test", powerschool_url="http://127.0.0.1", workers=2)
-    client = MoodleClient("https://moodle.test", TOKEN, concurrency=2, transport=site.transport())
-    first = run_plan(config, client, _reader(district, emulator))
-    assert run_apply(config, client, first.plan, first.live).complete
-    owned_courses = len(first.desired.state.by_kind(Kind.COURSE))
-
-    changed = one_percent_change(district, seed=5).district  # an elementary (group) and a high school student
-    emulator = PowerSchoolEmulator(changed, client_id=emulator.client_id, client_secret=emulator.client_secret)
-    second = run_plan(config, client, _reader(changed, emulator))
-    grouped = {c.group_course.id for c in second.plan.changes if isinstance(c.resource, GroupMember) and c.group_course}
-    touched = grouped | {c.resource.course.id for c in second.plan.changes if isinstance(c.resource, Enrolment)}
-    assert 0 < len(grouped) < len(touched) < owned_courses
-
-    client.stats.reset()
-    live = read_for_apply(client, second.plan, RoleMap.from_settings(config.moodle))
-    # One list and one suspended-only list per touched course, at most; never every course.
-    assert client.stats.calls["core_enrol_get_enrolled_users"] <= 2 * len(touched)
-    assert client.stats.calls["core_group_get_course_groups"] == len(grouped)
-    assert run_apply(config, client, second.plan, live).complete
-    assert run_plan(config, client, _reader(changed, emulator)).plan.is_empty
-
-
 @dataclass
 class _Changed:
     """A tiny district synced into Moodle, then changed in PowerSchool and planned."""
@@ -86,6 +52,9 @@ class _Changed:
     plan: Plan
     #: Moodle as the plan read it (every owned object).
     full: State
+    #: PowerSchool as changed.
+    reader: RosterReader
+    owned_courses: int
 
     def read(self) -> State:
         self.client.stats.reset()
@@ -123,10 +92,28 @@ def changed(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Changed]:
     with MoodleClient("https://moodle.test", TOKEN, concurrency=2, transport=site.transport()) as client:
         first = run_plan(config, client, _reader(district, emulator))
         assert run_apply(config, client, first.plan, first.live).complete
-        after = one_percent_change(district, seed=5).district
+        after = one_percent_change(district, seed=5).district  # an elementary (group) and a high school student
         emulator = PowerSchoolEmulator(after, client_id=emulator.client_id, client_secret=emulator.client_secret)
-        second: PlanRun = run_plan(config, client, _reader(after, emulator))
-        yield _Changed(site, client, config, second.plan, second.live)
+        reader = _reader(after, emulator)
+        second: PlanRun = run_plan(config, client, reader)
+        owned = len(first.desired.state.by_kind(Kind.COURSE))
+        yield _Changed(site, client, config, second.plan, second.live, reader, owned)
+
+
+def test_apply_of_a_small_change_reads_only_the_courses_it_touches(changed: _Changed) -> None:
+    changed.site.remove_function(MANY_COURSES)  # one course a call
+    plan = changed.plan
+    grouped = {c.group_course for c in plan.changes if isinstance(c.resource, GroupMember) and c.group_course}
+    touched = grouped | {c.resource.course for c in plan.changes if isinstance(c.resource, Enrolment)}
+    assert 0 < len(grouped) < len(touched) < changed.owned_courses
+
+    live = changed.read()
+    calls = changed.client.stats.calls
+    # One list and one suspended-only list per touched course, at most; never every course.
+    assert calls["core_enrol_get_enrolled_users"] <= 2 * len(touched)
+    assert calls["core_group_get_course_groups"] == len(grouped)
+    assert run_apply(changed.config, changed.client, plan, live).complete
+    assert run_plan(changed.config, changed.client, changed.reader).plan.is_empty
 
 
 def test_many_courses_a_call_and_no_read_of_what_the_plan_creates(changed: _Changed) -> None:
