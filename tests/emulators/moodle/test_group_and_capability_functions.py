@@ -101,6 +101,21 @@ def test_enrolled_users_are_filtered_by_capability(ws: Any, course: dict[str, in
     assert limited[0]["users"] == [{"id": course["teacher"], "fullname": "tea L", "username": "tea"}]
 
 
+def test_no_capability_lists_everyone_enrolled_and_onlyactive_leaves_out_suspended(
+    ws: Any, course: dict[str, int]
+) -> None:
+    # get_enrolled_sql filters by a capability only when one is named (an empty one passes
+    # PARAM_CAPABILITY: it cleans to itself).
+    everyone = _holders(ws, course["course"], "")
+    assert everyone[0]["capability"] == ""
+    assert [u["id"] for u in everyone[0]["users"]] == [course["student"], course["teacher"]]
+    suspend = {"roleid": 5, "userid": course["student"], "courseid": course["course"], "suspend": 1}
+    ws("enrol_manual_enrol_users", enrolments=[suspend])
+    active = _holders(ws, course["course"], "", options=[{"name": "onlyactive", "value": "1"}])
+    assert [u["id"] for u in active[0]["users"]] == [course["teacher"]]
+    assert [u["id"] for u in _holders(ws, course["course"], "")[0]["users"]] == [course["student"], course["teacher"]]
+
+
 def test_enrolled_users_with_capability_errors(ws: Any, site: MoodleSite, course: dict[str, int]) -> None:
     assert _holders(ws, 999, "moodle/course:update")["errorcode"] == "invalidrecord"
     site.config.debug = True
