@@ -60,5 +60,5 @@ class Layout:
         """``course``'s changes in bundles (one course id per plan, so it keys the cache)."""
         found = self._bundles.get(course.course)
         if found is None:
-            found = self._bundles[course.course] = bundles(course.changes, self.titles)
+            found = self._bundles[course.course] = bundles(course.changes, self.titles, in_course=bool(course.course))
         return found
