@@ -22,7 +22,7 @@ from importlib import resources
 import orjson
 
 from reconciler.model import Kind
-from reconciler.plan.model import Action, PlanDocument, Reason
+from reconciler.plan.model import Action, Change, PlanDocument, Reason
 from reconciler.render.layout import (
     BrakeRow,
     SummaryRow,
@@ -53,11 +53,16 @@ def page_data(layout: Layout) -> dict[str, object]:
     table: dict[str, int] = {}
     strings = table.setdefault
     rows: list[list[int]] = []
-    row_of: dict[int, int] = {}
+    listed: list[Change] = []  # the changes in row order
     # What many changes share is worked out once: (kind, action) -> kind and action
     # strings; a reason said alike for every change -> its string.
     kinds: dict[tuple[Kind, Action], tuple[int, int]] = {}
     reasons: dict[Reason | None, int] = {}
+
+    def fields_of(change: Change) -> int:
+        text = "\n".join(field_lines(change))
+        return strings(text, len(table)) if text else -1
+
     for school in layout.schools:
         school_s = strings(school.title, len(table))
         for course in school.courses:
@@ -73,30 +78,27 @@ def page_data(layout: Layout) -> dict[str, object]:
                     )
                 kind_s, action_s = kind_action
                 personal = bundle.kind in _PERSONAL
-                shared = bundle.shared_reason
-                for change, user, head in zip(bundle.changes, bundle.people, bundle.heads, strict=True):
-                    reason = reasons.get(change.reason) if shared else None
-                    if reason is None:
-                        reason = strings(safe(reason_text(change)), len(table))
-                        if shared:
-                            reasons[change.reason] = reason
-                    fields = ""
-                    if change.before is not None and change.after is not None:
-                        fields = "\n".join(field_lines(change))
-                    row_of[id(change)] = len(rows)
-                    rows.append(
-                        [
-                            school_s,
-                            course_s,
-                            kind_s,
-                            action_s,
-                            reason,
-                            strings(user, len(table)) if personal else -1,
-                            strings(head, len(table)),
-                            strings(fields, len(table)) if fields else -1,
-                        ]
-                    )
-    persons = [[strings(p.title, len(table)), [row_of[id(c)] for c in p.changes]] for p in layout.people]
+                shared = -1  # the bundle's reason, when said alike for all its changes
+                if bundle.shared_reason:
+                    shared = reasons.get(bundle.reason, -1)
+                    if shared < 0:
+                        shared = reasons[bundle.reason] = strings(safe(reason_text(bundle.changes[0])), len(table))
+                rows += [
+                    [
+                        school_s,
+                        course_s,
+                        kind_s,
+                        action_s,
+                        shared if shared >= 0 else strings(safe(reason_text(change)), len(table)),
+                        strings(user, len(table)) if personal else -1,
+                        strings(head, len(table)),
+                        -1 if change.before is None or change.after is None else fields_of(change),
+                    ]
+                    for change, user, head in zip(bundle.changes, bundle.people, bundle.heads, strict=True)
+                ]
+                listed += bundle.changes
+    row_of = dict(zip(map(id, listed), range(len(listed)), strict=True))
+    persons = [[strings(p.title, len(table)), list(map(row_of.__getitem__, map(id, p.changes)))] for p in layout.people]
     return {"s": list(table), "c": rows, "p": persons}
 
 

@@ -20,7 +20,7 @@ from operator import itemgetter
 from typing import Any
 
 from reconciler import words
-from reconciler.model import KIND_ORDER, CohortMember, Enrolment, GroupMember, Key, Kind, Resource
+from reconciler.model import KIND_ORDER, CohortMember, Enrolment, GroupMember, Key, Kind
 from reconciler.plan.model import (
     SYMBOLS,
     Action,
@@ -192,45 +192,6 @@ class Titles:
         return f"{name!r} ({key.id})" if self._uses[name] > 1 else repr(name)
 
 
-def person_label(change: Change) -> str:
-    """Who a change is about: an account's username, a membership's member (username, else key)."""
-    obj = change.resource
-    if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
-        return change.member or obj.user.id
-    return label(change)
-
-
-def change_head(
-    change: Change, *, in_course: bool, titles: Titles | None = None, reason: bool = True, user: str | None = None
-) -> str:
-    """The one-line description of a change, symbol first: ``+ create user jdoe  # reason``.
-
-    Memberships name the person (their username, else their key; ``user`` when the caller
-    has it already: :func:`person_label`) and what they join (the course is left out when
-    the line already sits under that course's heading; a cohort or group by its name
-    through ``titles``); enrolments show their roles. ``reason``: say why on the line (a
-    bundle says it once for all its lines instead).
-    """
-    action = change.action
-    opening, parent, prep = _HEADS[action, change.key.kind]
-    if parent is None:
-        line = opening + label(change)
-    else:
-        obj = change.resource
-        assert isinstance(obj, (Enrolment, CohortMember, GroupMember))
-        if user is None:
-            user = person_label(change)
-        line = opening + (user if action in (Action.CREATE, Action.DELETE) else f"{noun(change.key.kind)} of {user}")
-        if not (in_course and parent == "course"):
-            key: Key = getattr(obj, parent)
-            line += f" {prep} {parent} {key.id if titles is None or parent == 'course' else titles(key)}"
-        if isinstance(obj, Enrolment) and obj.roles:
-            line += " as " + ", ".join(obj.roles)
-    if reason and change.reason is not None:
-        line += f"  # {reason_text(change)}"
-    return safe(line)
-
-
 #: Reasons whose words are the same for every change (a bundle says them once).
 _SHARED_REASONS = frozenset(
     {Reason.MISSING, Reason.DIFFERS, Reason.RETURNED, Reason.GONE, Reason.INACTIVE, Reason.DROPPED, Reason.NOT_IMPLIED}
@@ -241,9 +202,9 @@ _SHARED_REASONS = frozenset(
 class Bundle:
     """Changes of one kind, action and reason in one course (and, for memberships of
     cohorts and groups, of one parent): the reason is said once, in the heading.
-    ``people`` holds each change's :func:`person_label` (worked out once: the bundle is
-    sorted by it and both text and the page show it); ``in_course``: the bundle sits under
-    its course's heading."""
+    ``people`` holds who each change is about (worked out once: the bundle is sorted by it
+    and the page lists it): an account's username, a membership's member (username, else
+    key), an object's label. ``in_course``: the bundle sits under its course's heading."""
 
     action: Action
     kind: Kind
@@ -260,12 +221,25 @@ class Bundle:
 
     @cached_property
     def heads(self) -> list[str]:
-        """Each change's line without its reason: made once, read by text and the page."""
-        in_course, titles = self.in_course, self.titles
-        return [
-            change_head(change, in_course=in_course, titles=titles, reason=False, user=user)
-            for change, user in zip(self.changes, self.people, strict=True)
-        ]
+        """Each change's line without its reason, symbol first (``+ create user jdoe``),
+        made once for text and the page. Memberships name the person and what they join
+        (the course is left out under that course's heading; a cohort or group by its
+        name); enrolments show their roles."""
+        opening, parent, prep = _HEADS[self.action, self.kind]
+        if parent is None:
+            return [safe(opening + user) for user in self.people]
+        if self.action not in (Action.CREATE, Action.DELETE):
+            opening += f"{noun(self.kind)} of "
+        if self.parent is not None:  # a cohort's or a group's members
+            where = f" {prep} {parent} {self.titles(self.parent)}"
+            return [safe(opening + user + where) for user in self.people]
+        out: list[str] = []
+        for change, user in zip(self.changes, self.people, strict=True):
+            obj = change.resource
+            assert isinstance(obj, Enrolment)
+            line = opening + user if self.in_course else f"{opening}{user} {prep} course {obj.course.id}"
+            out.append(safe(line + " as " + ", ".join(obj.roles) if obj.roles else line))
+        return out
 
     def heading(self) -> str:
         """``2 people to enrol  # in PowerSchool, not in Moodle``."""
@@ -284,14 +258,6 @@ class Bundle:
         return safe(line)
 
 
-def _parent_of(obj: Resource | None) -> Key | None:
-    if isinstance(obj, CohortMember):
-        return obj.cohort
-    if isinstance(obj, GroupMember):
-        return obj.group
-    return None
-
-
 def bundles(changes: Sequence[Change], titles: Titles, *, in_course: bool) -> list[Bundle]:
     """``changes`` (of one course) in bundles, sorted by kind, action, reason and parent
     name; in a bundle, by person (or object) name. ``in_course``: they are shown under
@@ -299,9 +265,17 @@ def bundles(changes: Sequence[Change], titles: Titles, *, in_course: bool) -> li
     groups: dict[tuple[Kind, Action, Reason | None, Key | None], list[tuple[str, str, Change]]] = {}
     for change in changes:
         obj = change.after if change.after is not None else change.before
-        user = person_label(change)
+        parent: Key | None = None
+        if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
+            user = change.member or obj.user.id
+            if isinstance(obj, CohortMember):
+                parent = obj.cohort
+            elif isinstance(obj, GroupMember):
+                parent = obj.group
+        else:
+            user = label(change)
         entry = (name_order(user), user, change)
-        group = (change.key.kind, change.action, change.reason, _parent_of(obj))
+        group = (change.key.kind, change.action, change.reason, parent)
         found = groups.get(group)
         if found is None:
             groups[group] = [entry]
