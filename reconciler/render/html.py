@@ -52,7 +52,7 @@ def page_data(layout: Layout) -> dict[str, object]:
     # first plan makes two million of them).
     table: dict[str, int] = {}
     strings = table.setdefault
-    rows: list[list[int]] = []
+    rows: list[tuple[int, ...]] = []  # tuples: JSON arrays alike, one allocation each
     listed: list[Change] = []  # the changes in row order
     # What many changes share is worked out once: (kind, action) -> kind and action
     # strings; a reason said alike for every change -> its string.
@@ -84,7 +84,7 @@ def page_data(layout: Layout) -> dict[str, object]:
                     if shared < 0:
                         shared = reasons[bundle.reason] = strings(safe(reason_text(bundle.changes[0])), len(table))
                 rows += [
-                    [
+                    (
                         school_s,
                         course_s,
                         kind_s,
@@ -93,7 +93,7 @@ def page_data(layout: Layout) -> dict[str, object]:
                         strings(user, len(table)) if personal else -1,
                         strings(head, len(table)),
                         -1 if change.before is None or change.after is None else fields_of(change),
-                    ]
+                    )
                     for change, user, head in zip(bundle.changes, bundle.people, bundle.heads, strict=True)
                 ]
                 listed += bundle.changes

@@ -303,14 +303,14 @@ def with_reason(head: str, change: Change) -> str:
     return head if change.reason is None else f"{head}  # {safe(reason_text(change))}"
 
 
-def bundle_lines(bundle: Bundle) -> list[tuple[Change | None, str]]:
-    """A bundle as lines, each with the change it shows (None for a heading), unindented
-    except that a bundle of several changes indents them under its heading; field lines
-    sit four further in. A bundle of one is its change's line, reason included."""
+def bundle_lines(bundle: Bundle, indent: str = "") -> list[tuple[Change | None, str]]:
+    """A bundle as lines, each with the change it shows (None for a heading), indented by
+    ``indent``, and a bundle of several changes indents them further under its heading;
+    field lines sit four further in. A bundle of one is its change's line, reason included."""
     several = len(bundle.changes) > 1
     shared = bundle.shared_reason and several
-    out: list[tuple[Change | None, str]] = [(None, bundle.heading())] if several else []
-    pad = "  " if several else ""
+    out: list[tuple[Change | None, str]] = [(None, indent + bundle.heading())] if several else []
+    pad = indent + "  " if several else indent
     for change, head in zip(bundle.changes, bundle.heads, strict=True):
         out.append((change, pad + (head if shared else with_reason(head, change))))
         if change.before is not None and change.after is not None:

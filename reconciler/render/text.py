@@ -86,7 +86,7 @@ def render_text(doc: PlanDocument, *, color: bool = False, layout: Layout | None
                         for change, line in bundle_lines(bundle)
                     ]
                 else:
-                    lines += [indent + line for _, line in bundle_lines(bundle)]
+                    lines += [line for _, line in bundle_lines(bundle, indent)]
     if doc.notices:
         warnings = sum(1 for n in doc.notices if n.level.value == "warning")
         title = f"Notices: {count(warnings, 'warning')}, {count(len(doc.notices) - warnings, 'info')}"
