@@ -13,7 +13,16 @@ from operator import attrgetter
 
 from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind, User
 from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, verb
-from reconciler.render.layout import Titles, field_lines, label, name_order, reason_text, safe
+from reconciler.render.layout import (
+    SchoolGroup,
+    Titles,
+    field_lines,
+    group_changes,
+    label,
+    name_order,
+    reason_text,
+    safe,
+)
 from reconciler.words import count
 
 
@@ -74,16 +83,23 @@ def people(changes: Sequence[Change]) -> list[Person]:
     return sorted(found.values(), key=lambda p: (name_order(p.label), p.key))
 
 
-def course_names(changes: Sequence[Change]) -> dict[Key, str]:
-    """The shortname of every course the plan changes or names."""
+def course_names(groups: Sequence[SchoolGroup]) -> dict[Key, str]:
+    """The shortname of every course the plan changes or names (``groups``: the plan's
+    changes as :func:`group_changes` groups them): the course's own change names it, else
+    the first of its changes that records it."""
     names: dict[Key, str] = {}
-    for change in changes:
-        course = change.course
-        if course is not None and course not in names:
-            if change.key == course:
-                names[course] = label(change)
-            elif change.course_name:
-                names[course] = change.course_name
+    for school in groups:
+        for group in school.courses:
+            if not group.course:
+                continue
+            course = Key(Kind.COURSE, group.course)
+            for change in group.changes:
+                if change.key == course:
+                    names[course] = label(change)
+                    break
+                if change.course_name:
+                    names[course] = change.course_name
+                    break
     return names
 
 
@@ -129,7 +145,7 @@ def select(found: list[Person], wanted: str | None) -> list[Person]:
 
 def render_people_text(doc: PlanDocument, *, person: str | None = None) -> str:
     """The per-person view as text; ``person`` (a key or username) keeps one."""
-    titles, courses = Titles(doc), course_names(doc.changes)
+    titles, courses = Titles(doc), course_names(group_changes(doc.changes))
     chosen = select(people(doc.changes), person)
     lines = [f"ps2moodle plan {doc.sealed_checksum}, by person"]
     if doc.redacted:

@@ -54,7 +54,7 @@ class Layout:
 
     @cached_property
     def courses(self) -> dict[Key, str]:
-        return course_names(self.doc.changes)
+        return course_names(self.schools)
 
     def bundles(self, course: CourseGroup) -> list[Bundle]:
         """``course``'s changes in bundles (one course id per plan, so it keys the cache)."""
