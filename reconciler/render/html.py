@@ -105,8 +105,9 @@ def page_data(layout: Layout) -> dict[str, object]:
 def page_json(data: dict[str, object]) -> str:
     """``data`` as the page embeds it: compact JSON, non-ASCII as is, and ``&``, ``<`` and
     ``>`` escaped. orjson writes what ``json.dumps(data, ensure_ascii=False,
-    separators=(",", ":"))`` does for any text a plan holds, 10x as fast (a plan file
-    cannot hold a lone surrogate, the one text orjson refuses)."""
+    separators=(",", ":"))`` does for any text a plan holds, 6x as fast (0.16 s against
+    0.98 s for a district's first plan; a plan file cannot hold a lone surrogate, the one
+    text orjson refuses)."""
     blob = orjson.dumps(data).replace(b"&", b"\\u0026").replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
     return blob.decode("utf-8")
 
