@@ -111,7 +111,14 @@ class Resource:
 
     def references(self) -> list[Key]:
         """The objects this one points at (its category, course, user...): they must exist first."""
-        return [v for name in _codec(type(self)).references if (v := getattr(self, name)) is not None]
+        # A loop, not a comprehension: called per change, and Python 3.11 makes each
+        # comprehension a function call of its own.
+        out: list[Key] = []
+        for name in _codec(type(self)).references:
+            ref = getattr(self, name)
+            if ref is not None:
+                out.append(ref)
+        return out
 
 
 #: Turns an attribute's value into its plain JSON form, or back; None where the value is already plain.

@@ -533,6 +533,9 @@ class _Planner:
         will_exist, blocked = self.will_exist, self.blocked
         for change in sorted(self.changes, key=Change.sort_key):
             refs = change.resource.references()
+            if not self.candidates and (change.action is Action.DELETE or will_exist.issuperset(refs)):
+                kept.append(change)  # nothing is blocked and every parent will exist: the common case
+                continue
             if change.action is Action.DELETE:
                 missing = [ref for ref in refs if blocked(ref)]
             else:

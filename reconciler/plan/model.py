@@ -174,7 +174,7 @@ class Change:
     def course(self) -> Key | None:
         """The course the changed object is or lives in (None for accounts, categories,
         cohorts and their memberships)."""
-        res = self.resource
+        res = self.after if self.after is not None else self.before  # self.resource, inlined: asked per change
         if isinstance(res, (Enrolment, Group)):
             return res.course
         if isinstance(res, Course):

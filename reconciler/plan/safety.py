@@ -71,10 +71,14 @@ def check_safety(
 
 def _brakes(plan: Plan, policy: SafetyPolicy) -> list[str]:
     tally: Counter[tuple[str, Kind]] = Counter()
-    for change in plan.changes:
-        action = brake_action(change)
-        if action is not None:
-            tally[(action, change.key.kind)] += 1
+    # From the plan's counts by kind and action (one pass over the changes, kept by the
+    # plan), named by brake after: ~0.2 s less than naming each of 500,000 changes.
+    for kind_name, actions in plan.counts().items():
+        kind = Kind(kind_name)
+        for action_name, n in actions.items():
+            brake = brake_of(Action(action_name), kind)
+            if brake is not None:
+                tally[(brake, kind)] += n
     brakes = recorded_brakes(policy)
     out: list[str] = []
     for (action, kind), count in sorted(tally.items(), key=lambda item: (item[0][0], item[0][1].value)):
@@ -100,8 +104,9 @@ def _empty_schools(
     """A school that returned no students while the plan removes people from its courses.
     (Once a reviewed override has emptied a closed school, plans that remove nothing more
     there pass again.)"""
-    if not policy.empty_school_guard:
-        return []
+    totals = plan.action_totals()
+    if not policy.empty_school_guard or not (totals.get(Action.SUSPEND.value) or totals.get(Action.DELETE.value)):
+        return []  # nothing guarded, or nothing removed (a first plan): no change to look at
     courses_by_school: Counter[tuple[str, str]] = Counter(
         (keys.connection_of(r.key), keys.school_of(r.key)) for r in live.by_kind(Kind.COURSE)
     )

@@ -15,6 +15,7 @@ from reconciler.render.html import render_html
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 from reconciler.render.view import Layout
+from reconciler.speed import gc_paused
 
 #: Where ``plan`` writes unless told otherwise.
 DEFAULT_OUT_DIR = Path("plan-output")
@@ -31,6 +32,7 @@ class PlanPaths:
     html: Path
 
 
+@gc_paused
 def save_plan(
     doc: PlanDocument,
     out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR,

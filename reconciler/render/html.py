@@ -17,19 +17,18 @@ PowerSchool or Moodle can close the script element or inject markup.
 from __future__ import annotations
 
 import html
-import json
 from importlib import resources
 
+import orjson
+
 from reconciler.model import Kind
-from reconciler.plan.model import Action, PlanDocument, Reason
+from reconciler.plan.model import Action, Change, PlanDocument, Reason
 from reconciler.render.layout import (
     BrakeRow,
     SummaryRow,
-    change_head,
     effect,
     field_lines,
     noun,
-    person_label,
     reason_text,
     safe,
     summary_columns,
@@ -44,66 +43,73 @@ _PERSONAL = frozenset({Kind.USER, Kind.ENROLMENT, Kind.COHORT_MEMBER, Kind.GROUP
 PAGE_ROWS = 200
 
 
-class _Strings:
-    """A string table: each distinct string once, referred to by its index."""
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-
-    def __call__(self, text: str) -> int:
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.index)
-        return found
-
-
 def page_data(layout: Layout) -> dict[str, object]:
     """What the page's script lists: ``s`` the strings, ``c`` the changes as rows of
     ``[school, course, kind, action, reason, person, line, fields]`` (indices into ``s``,
     -1 for none) in review order, ``p`` the people as ``[title, [change rows]]``."""
-    strings = _Strings()
-    titles = layout.titles
-    rows: list[list[int]] = []
-    row_of: dict[int, int] = {}
+    # The string table: each distinct string once, by its index. ``strings(text, len(table))``
+    # is its index, the next free one for a new string (one C call each: a district's
+    # first plan makes two million of them).
+    table: dict[str, int] = {}
+    strings = table.setdefault
+    rows: list[tuple[int, ...]] = []  # tuples: JSON arrays alike, one allocation each
+    listed: list[Change] = []  # the changes in row order
     # What many changes share is worked out once: (kind, action) -> kind and action
     # strings; a reason said alike for every change -> its string.
     kinds: dict[tuple[Kind, Action], tuple[int, int]] = {}
     reasons: dict[Reason | None, int] = {}
+
+    def fields_of(change: Change) -> int:
+        text = "\n".join(field_lines(change))
+        return strings(text, len(table)) if text else -1
+
     for school in layout.schools:
-        school_s = strings(school.title)
+        school_s = strings(school.title, len(table))
         for course in school.courses:
-            course_s = strings(safe(course.name or course.course) if course.course else "")
-            in_course = bool(course.course)
+            name = safe(course.name or course.course) if course.course else ""
+            course_s = strings(name, len(table))
             for bundle in layout.bundles(course):
                 kind_action = kinds.get((bundle.kind, bundle.action))
                 if kind_action is None:
-                    sample = bundle.changes[0]
+                    kind_s = strings(noun(bundle.kind), len(table))
                     kind_action = kinds[bundle.kind, bundle.action] = (
-                        strings(noun(bundle.kind)),
-                        strings(effect(sample)),
+                        kind_s,
+                        strings(effect(bundle.changes[0]), len(table)),
                     )
+                kind_s, action_s = kind_action
                 personal = bundle.kind in _PERSONAL
-                for change in bundle.changes:
-                    reason = reasons.get(change.reason) if bundle.shared_reason else None
-                    if reason is None:
-                        reason = strings(safe(reason_text(change)))
-                        if bundle.shared_reason:
-                            reasons[change.reason] = reason
-                    fields = "\n".join(field_lines(change)) if change.before and change.after else ""
-                    row_of[id(change)] = len(rows)
-                    rows.append(
-                        [
-                            school_s,
-                            course_s,
-                            *kind_action,
-                            reason,
-                            strings(person_label(change)) if personal else -1,
-                            strings(change_head(change, in_course=in_course, titles=titles, reason=False)),
-                            strings(fields) if fields else -1,
-                        ]
+                shared = -1  # the bundle's reason, when said alike for all its changes
+                if bundle.shared_reason:
+                    shared = reasons.get(bundle.reason, -1)
+                    if shared < 0:
+                        shared = reasons[bundle.reason] = strings(safe(reason_text(bundle.changes[0])), len(table))
+                rows += [
+                    (
+                        school_s,
+                        course_s,
+                        kind_s,
+                        action_s,
+                        shared if shared >= 0 else strings(safe(reason_text(change)), len(table)),
+                        strings(user, len(table)) if personal else -1,
+                        strings(head, len(table)),
+                        -1 if change.before is None or change.after is None else fields_of(change),
                     )
-    persons = [[strings(p.title), [row_of[id(c)] for c in p.changes]] for p in layout.people]
-    return {"s": list(strings.index), "c": rows, "p": persons}
+                    for change, user, head in zip(bundle.changes, bundle.people, bundle.heads, strict=True)
+                ]
+                listed += bundle.changes
+    row_of = dict(zip(map(id, listed), range(len(listed)), strict=True))
+    persons = [[strings(p.title, len(table)), list(map(row_of.__getitem__, map(id, p.changes)))] for p in layout.people]
+    return {"s": list(table), "c": rows, "p": persons}
+
+
+def page_json(data: dict[str, object]) -> str:
+    """``data`` as the page embeds it: compact JSON, non-ASCII as is, and ``&``, ``<`` and
+    ``>`` escaped. orjson writes what ``json.dumps(data, ensure_ascii=False,
+    separators=(",", ":"))`` does for any text a plan holds, 6x as fast (0.16 s against
+    0.98 s for a district's first plan; a plan file cannot hold a lone surrogate, the one
+    text orjson refuses)."""
+    blob = orjson.dumps(data).replace(b"&", b"\\u0026").replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
+    return blob.decode("utf-8")
 
 
 def render_html(doc: PlanDocument, *, layout: Layout | None = None) -> str:
@@ -111,8 +117,7 @@ def render_html(doc: PlanDocument, *, layout: Layout | None = None) -> str:
     caller has it already."""
     layout = layout or Layout(doc)
     data = page_data(layout)
-    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    blob = blob.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    blob = page_json(data)
     verdict = doc.verdict
     state = "refused" if not verdict.ok else "overridden" if verdict.violations else "passed"
     parts = [

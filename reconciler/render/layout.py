@@ -15,7 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Any
 
 from reconciler import words
@@ -191,41 +192,6 @@ class Titles:
         return f"{name!r} ({key.id})" if self._uses[name] > 1 else repr(name)
 
 
-def person_label(change: Change) -> str:
-    """Who a change is about: an account's username, a membership's member (username, else key)."""
-    obj = change.resource
-    if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
-        return change.member or obj.user.id
-    return label(change)
-
-
-def change_head(change: Change, *, in_course: bool, titles: Titles | None = None, reason: bool = True) -> str:
-    """The one-line description of a change, symbol first: ``+ create user jdoe  # reason``.
-
-    Memberships name the person (their username, else their key) and what they join (the
-    course is left out when the line already sits under that course's heading; a cohort or
-    group by its name through ``titles``); enrolments show their roles. ``reason``: say
-    why on the line (a bundle says it once for all its lines instead).
-    """
-    action = change.action
-    opening, parent, prep = _HEADS[action, change.key.kind]
-    if parent is None:
-        line = opening + label(change)
-    else:
-        obj = change.resource
-        assert isinstance(obj, (Enrolment, CohortMember, GroupMember))
-        user = person_label(change)
-        line = opening + (user if action in (Action.CREATE, Action.DELETE) else f"{noun(change.key.kind)} of {user}")
-        if not (in_course and parent == "course"):
-            key: Key = getattr(obj, parent)
-            line += f" {prep} {parent} {key.id if titles is None or parent == 'course' else titles(key)}"
-        if isinstance(obj, Enrolment) and obj.roles:
-            line += " as " + ", ".join(obj.roles)
-    if reason and change.reason is not None:
-        line += f"  # {reason_text(change)}"
-    return safe(line)
-
-
 #: Reasons whose words are the same for every change (a bundle says them once).
 _SHARED_REASONS = frozenset(
     {Reason.MISSING, Reason.DIFFERS, Reason.RETURNED, Reason.GONE, Reason.INACTIVE, Reason.DROPPED, Reason.NOT_IMPLIED}
@@ -235,19 +201,47 @@ _SHARED_REASONS = frozenset(
 @dataclass(frozen=True)
 class Bundle:
     """Changes of one kind, action and reason in one course (and, for memberships of
-    cohorts and groups, of one parent): the reason is said once, in the heading."""
+    cohorts and groups, of one parent): the reason is said once, in the heading.
+    ``people`` holds who each change is about (worked out once: the bundle is sorted by it
+    and the page lists it): an account's username, a membership's member (username, else
+    key), an object's label. ``in_course``: the bundle sits under its course's heading."""
 
     action: Action
     kind: Kind
     reason: Reason | None
     parent: Key | None
     changes: list[Change]
+    people: list[str]
+    in_course: bool
+    titles: Titles
 
     @property
     def shared_reason(self) -> bool:
         return self.reason is None or self.reason in _SHARED_REASONS
 
-    def heading(self, titles: Titles) -> str:
+    @cached_property
+    def heads(self) -> list[str]:
+        """Each change's line without its reason, symbol first (``+ create user jdoe``),
+        made once for text and the page. Memberships name the person and what they join
+        (the course is left out under that course's heading; a cohort or group by its
+        name); enrolments show their roles."""
+        opening, parent, prep = _HEADS[self.action, self.kind]
+        if parent is None:
+            return [safe(opening + user) for user in self.people]
+        if self.action not in (Action.CREATE, Action.DELETE):
+            opening += f"{noun(self.kind)} of "
+        if self.parent is not None:  # a cohort's or a group's members
+            where = f" {prep} {parent} {self.titles(self.parent)}"
+            return [safe(opening + user + where) for user in self.people]
+        out: list[str] = []
+        for change, user in zip(self.changes, self.people, strict=True):
+            obj = change.resource
+            assert isinstance(obj, Enrolment)
+            line = opening + user if self.in_course else f"{opening}{user} {prep} course {obj.course.id}"
+            out.append(safe(line + " as " + ", ".join(obj.roles) if obj.roles else line))
+        return out
+
+    def heading(self) -> str:
         """``2 people to enrol  # in PowerSchool, not in Moodle``."""
         n = len(self.changes)
         what = verb(self.action, self.kind)
@@ -256,7 +250,7 @@ class Bundle:
             line = f"{who} to {what}"
             if self.parent is not None:
                 line += f" {'from' if self.action is Action.DELETE else 'to' if self.action is Action.CREATE else 'in'}"
-                line += f" {_PARENT[self.kind]} {titles(self.parent)}"
+                line += f" {_PARENT[self.kind]} {self.titles(self.parent)}"
         else:
             line = f"{count(n, noun(self.kind))} to {what}"
         if self.shared_reason and self.reason is not None:
@@ -264,26 +258,35 @@ class Bundle:
         return safe(line)
 
 
-def _parent_of(change: Change) -> Key | None:
-    obj = change.resource
-    if isinstance(obj, CohortMember):
-        return obj.cohort
-    if isinstance(obj, GroupMember):
-        return obj.group
-    return None
-
-
-def bundles(changes: Sequence[Change], titles: Titles) -> list[Bundle]:
+def bundles(changes: Sequence[Change], titles: Titles, *, in_course: bool) -> list[Bundle]:
     """``changes`` (of one course) in bundles, sorted by kind, action, reason and parent
-    name; in a bundle, by person (or object) name."""
-    groups: dict[tuple[Kind, Action, Reason | None, Key | None], list[Change]] = {}
+    name; in a bundle, by person (or object) name. ``in_course``: they are shown under
+    their course's heading."""
+    groups: dict[tuple[Kind, Action, Reason | None, Key | None], list[tuple[str, str, Change]]] = {}
     for change in changes:
-        groups.setdefault((change.key.kind, change.action, change.reason, _parent_of(change)), []).append(change)
+        obj = change.after if change.after is not None else change.before
+        parent: Key | None = None
+        if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
+            user = change.member or obj.user.id
+            if isinstance(obj, CohortMember):
+                parent = obj.cohort
+            elif isinstance(obj, GroupMember):
+                parent = obj.group
+        else:
+            user = label(change)
+        entry = (name_order(user), user, change)
+        group = (change.key.kind, change.action, change.reason, parent)
+        found = groups.get(group)
+        if found is None:
+            groups[group] = [entry]
+        else:
+            found.append(entry)
     reasons = list(Reason)
-    out = [
-        Bundle(action, kind, reason, parent, sorted(bundle, key=lambda c: name_order(person_label(c))))
-        for (kind, action, reason, parent), bundle in groups.items()
-    ]
+    out: list[Bundle] = []
+    for (kind, action, reason, parent), entries in groups.items():
+        entries.sort(key=itemgetter(0))  # by name only: stable for people named alike
+        people = [user for _, user, _ in entries]
+        out.append(Bundle(action, kind, reason, parent, [c for _, _, c in entries], people, in_course, titles))
     out.sort(
         key=lambda b: (
             _KIND_POSITION[b.kind],
@@ -295,16 +298,23 @@ def bundles(changes: Sequence[Change], titles: Titles) -> list[Bundle]:
     return out
 
 
-def bundle_lines(bundle: Bundle, titles: Titles, *, in_course: bool) -> list[tuple[Change | None, str]]:
-    """A bundle as lines, each with the change it shows (None for a heading), unindented
-    except that a bundle of several changes indents them under its heading; field lines
-    sit four further in. A bundle of one is its change's line, reason included."""
-    shared = bundle.shared_reason and len(bundle.changes) > 1
-    out: list[tuple[Change | None, str]] = [(None, bundle.heading(titles))] if len(bundle.changes) > 1 else []
-    pad = "  " if len(bundle.changes) > 1 else ""
-    for change in bundle.changes:
-        out.append((change, pad + change_head(change, in_course=in_course, titles=titles, reason=not shared)))
-        out += [(change, pad + "    " + line) for line in field_lines(change)]
+def with_reason(head: str, change: Change) -> str:
+    """A change's line (its :attr:`Bundle.heads` entry) with its reason said on it."""
+    return head if change.reason is None else f"{head}  # {safe(reason_text(change))}"
+
+
+def bundle_lines(bundle: Bundle, indent: str = "") -> list[tuple[Change | None, str]]:
+    """A bundle as lines, each with the change it shows (None for a heading), indented by
+    ``indent``, and a bundle of several changes indents them further under its heading;
+    field lines sit four further in. A bundle of one is its change's line, reason included."""
+    several = len(bundle.changes) > 1
+    shared = bundle.shared_reason and several
+    out: list[tuple[Change | None, str]] = [(None, indent + bundle.heading())] if several else []
+    pad = indent + "  " if several else indent
+    for change, head in zip(bundle.changes, bundle.heads, strict=True):
+        out.append((change, pad + (head if shared else with_reason(head, change))))
+        if change.before is not None and change.after is not None:
+            out += [(change, pad + "    " + line) for line in field_lines(change)]
     return out
 
 

@@ -173,7 +173,7 @@ def _blocks(school: SchoolGroup, cap: int, layout: Layout) -> list[str]:
     for course in school.courses:
         pending = [f"@@ {course.title} @@"] if course.course else []
         for bundle in layout.bundles(course):
-            lines = bundle_lines(bundle, layout.titles, in_course=bool(course.course))
+            lines = bundle_lines(bundle)
             for n, (change, line) in enumerate(lines):
                 if change is None:
                     pending.append(line)

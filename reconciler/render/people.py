@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from reconciler.model import CohortMember, Enrolment, GroupMember, Key, Kind, User
 from reconciler.plan.model import SYMBOLS, Action, Change, PlanDocument, verb
-from reconciler.render.layout import Titles, field_lines, label, name_order, reason_text, safe
+from reconciler.render.layout import (
+    SchoolGroup,
+    Titles,
+    field_lines,
+    group_changes,
+    label,
+    name_order,
+    reason_text,
+    safe,
+)
 from reconciler.words import count
 
 
@@ -37,46 +47,59 @@ class Person:
         return safe(who if self.label == self.key else f"{who}  {self.key}")
 
 
-def _user_of(change: Change) -> Key | None:
-    obj = change.resource
-    if isinstance(obj, User):
-        return obj.key if change.key.kind is Kind.USER else None
-    if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
-        return obj.user
-    return None
+#: How a person's other changes follow their account: by kind, course and key (an
+#: attrgetter: half a million keys are made in a district's first plan).
+_BY_KIND = attrgetter("key.kind", "course_name", "key.id")
 
 
 def people(changes: Sequence[Change]) -> list[Person]:
     """The people ``changes`` touch, sorted by name; each with their changes, account first."""
     found: dict[str, Person] = {}
+    accounts: dict[str, list[Change]] = {}
     for change in changes:
-        user = _user_of(change)
-        if user is None:
-            continue
-        person = found.get(user.id)
-        if person is None:
-            person = found[user.id] = Person(user.id, user.id)
-        person.changes.append(change)
         obj = change.after if change.after is not None else change.before
+        if isinstance(obj, (Enrolment, CohortMember, GroupMember)):
+            user = obj.user.id
+        elif isinstance(obj, User) and change.key.kind is Kind.USER:
+            user = obj.key.id
+        else:
+            continue
+        person = found.get(user)
+        if person is None:
+            person = found[user] = Person(user, user)
         if isinstance(obj, User):
+            accounts.setdefault(user, []).append(change)
             person.label, person.name = obj.username, f"{obj.firstname} {obj.lastname}".strip()
-        elif change.member and person.label == person.key:
-            person.label = change.member
+        else:
+            person.changes.append(change)
+            if change.member and person.label == person.key:
+                person.label = change.member
     for person in found.values():
-        person.changes.sort(key=lambda c: (c.key.kind is not Kind.USER, c.key.kind.value, c.course_name, c.key.id))
+        if len(person.changes) > 1:
+            person.changes.sort(key=_BY_KIND)
+        account = accounts.get(person.key)
+        if account is not None:
+            person.changes[:0] = sorted(account, key=_BY_KIND)
     return sorted(found.values(), key=lambda p: (name_order(p.label), p.key))
 
 
-def course_names(changes: Sequence[Change]) -> dict[Key, str]:
-    """The shortname of every course the plan changes or names."""
+def course_names(groups: Sequence[SchoolGroup]) -> dict[Key, str]:
+    """The shortname of every course the plan changes or names (``groups``: the plan's
+    changes as :func:`group_changes` groups them): the course's own change names it, else
+    the first of its changes that records it."""
     names: dict[Key, str] = {}
-    for change in changes:
-        course = change.course
-        if course is not None and course not in names:
-            if change.key == course:
-                names[course] = label(change)
-            elif change.course_name:
-                names[course] = change.course_name
+    for school in groups:
+        for group in school.courses:
+            if not group.course:
+                continue
+            course = Key(Kind.COURSE, group.course)
+            for change in group.changes:
+                if change.key == course:
+                    names[course] = label(change)
+                    break
+                if change.course_name:
+                    names[course] = change.course_name
+                    break
     return names
 
 
@@ -122,7 +145,7 @@ def select(found: list[Person], wanted: str | None) -> list[Person]:
 
 def render_people_text(doc: PlanDocument, *, person: str | None = None) -> str:
     """The per-person view as text; ``person`` (a key or username) keeps one."""
-    titles, courses = Titles(doc), course_names(doc.changes)
+    titles, courses = Titles(doc), course_names(group_changes(doc.changes))
     chosen = select(people(doc.changes), person)
     lines = [f"ps2moodle plan {doc.sealed_checksum}, by person"]
     if doc.redacted:

@@ -72,7 +72,6 @@ def render_text(doc: PlanDocument, *, color: bool = False, layout: Layout | None
         lines.append(f"  Override reason: {safe(verdict.override_reason)}")
     if doc.changes:
         lines += ["", f"Legend: {legend(doc)}"]
-    titles = layout.titles
     for school in layout.schools:
         lines += ["", paint(school.title, _BOLD)]
         for course in school.courses:
@@ -81,8 +80,13 @@ def render_text(doc: PlanDocument, *, color: bool = False, layout: Layout | None
                 lines.append(indent + paint(course.title, _BOLD))
                 indent = "    "
             for bundle in layout.bundles(course):
-                for change, line in bundle_lines(bundle, titles, in_course=bool(course.course)):
-                    lines.append(indent + (line if change is None else paint(line, _COLOURS[change.action])))
+                if color:
+                    lines += [
+                        indent + (line if change is None else paint(line, _COLOURS[change.action]))
+                        for change, line in bundle_lines(bundle)
+                    ]
+                else:
+                    lines += [line for _, line in bundle_lines(bundle, indent)]
     if doc.notices:
         warnings = sum(1 for n in doc.notices if n.level.value == "warning")
         title = f"Notices: {count(warnings, 'warning')}, {count(len(doc.notices) - warnings, 'info')}"

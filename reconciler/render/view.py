@@ -54,11 +54,11 @@ class Layout:
 
     @cached_property
     def courses(self) -> dict[Key, str]:
-        return course_names(self.doc.changes)
+        return course_names(self.schools)
 
     def bundles(self, course: CourseGroup) -> list[Bundle]:
         """``course``'s changes in bundles (one course id per plan, so it keys the cache)."""
         found = self._bundles.get(course.course)
         if found is None:
-            found = self._bundles[course.course] = bundles(course.changes, self.titles)
+            found = self._bundles[course.course] = bundles(course.changes, self.titles, in_course=bool(course.course))
         return found
