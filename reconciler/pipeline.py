@@ -212,11 +212,18 @@ def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
         group_courses=scope.grouped,
         pairs=scope.pairs,
         new_users=new_users,
+        needed_courses=None if scope.courses is None else scope.courses | _referenced(plan, Kind.COURSE),
     )
     # A reviewed section migration planned the moving course's enrolments under its new
     # key; until the move is applied Moodle still holds them under the old one.
     moves = {c.key: c.before.key for c in plan.changes if c.action is Action.MOVE and c.before is not None}
     return follow_moves(live, moves)
+
+
+def _referenced(plan: Plan, kind: Kind) -> set[Key]:
+    """The objects of ``kind`` the plan's changes point at (a course's category, an
+    enrolment's course...)."""
+    return {ref for c in plan.changes for ref in c.resource.references() if ref.kind is kind}
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ def read_live(
     group_courses: Iterable[Key] | None = None,
     pairs: Mapping[Key, frozenset[Key]] | None = None,
     new_users: Iterable[Key] = (),
+    needed_courses: Iterable[Key] | None = None,
 ) -> State:
     """Everything the tool owns in Moodle, of ``kinds`` (all by default), with Moodle ids.
 
@@ -99,7 +100,9 @@ def read_live(
     desired groups or groups seen on members (every course when a desired membership's
     group is not in ``desired``). ``pairs`` names, for some of ``courses``, the only
     accounts whose memberships in them are needed (what a saved plan touches), and
-    ``new_users`` the accounts expected not to exist yet (those it creates).
+    ``new_users`` the accounts expected not to exist yet (those it creates);
+    ``needed_courses``, all the owned courses it needs besides the desired ones (when
+    few, they are looked up rather than every course listed).
     """
     kinds = set(Kind) if kinds is None else set(kinds)
     reader = _Reader(
@@ -110,6 +113,7 @@ def read_live(
         None if group_courses is None else set(group_courses),
         pairs or {},
         frozenset(new_users),
+        None if needed_courses is None else set(needed_courses),
     )
     return reader.read(also_users)
 
@@ -133,6 +137,7 @@ class _Reader:
         group_courses: set[Key] | None,
         pairs: Mapping[Key, frozenset[Key]],
         new_users: frozenset[Key],
+        needed_courses: set[Key] | None,
     ) -> None:
         self.client = client
         self.found = found
@@ -141,7 +146,7 @@ class _Reader:
         self.new_users = new_users
         self.users = Users(client, found)
         self.categories = Categories(found)
-        self.courses = Courses(found, self.categories, member_courses)
+        self.courses = Courses(found, self.categories, member_courses, needed_courses)
         self.cohorts = Cohorts(client, found)
         self.enrolments = Enrolments(found, self.users, roles, pairs)
         self.groups = Groups(found, group_courses)

@@ -73,21 +73,52 @@ class Categories:
         return depth
 
 
+#: Courses looked up one call each, at most, before listing every course is cheaper (a
+#: listing returns every course's full record: seconds on a site with thousands).
+LOOKUPS_AT_MOST = 40
+
+
 class Courses:
     """Every course but the site's (``records``) and the keys of those whose memberships
-    are read, by Moodle id: the owned ones, and unowned ones a plan may adopt."""
+    are read, by Moodle id: the owned ones, and unowned ones a plan may adopt.
 
-    def __init__(self, found: Found, categories: Categories, member_courses: set[Key] | None) -> None:
+    ``needed`` (applying a saved plan) names the only owned courses the reader needs
+    besides the desired ones: when few, those are looked up by idnumber and the desired
+    ones' shortnames (their holders) instead of listing every course."""
+
+    def __init__(
+        self, found: Found, categories: Categories, member_courses: set[Key] | None, needed: set[Key] | None = None
+    ) -> None:
         self.found = found
         self.categories = categories
         self.member_courses = member_courses
+        self.needed = needed
         self.records: list[dict[str, Any]] = []
         self.keys: dict[int, Key] = {}
 
     def listing(self) -> list[Call]:
+        lookups = self.lookups()
+        if lookups is not None:
+            return lookups
         # Without a field: unlike core_course_get_courses it does not fail outright on one
         # course the account cannot enter.
         return [("core_course_get_courses_by_field", {}, self.on_courses)]
+
+    def lookups(self) -> list[Call] | None:
+        """One call per needed or desired course's idnumber and per desired shortname;
+        None when that would be more than :data:`LOOKUPS_AT_MOST`."""
+        if self.needed is None:
+            return None
+        desired = [r for r in self.found.desired.by_kind(Kind.COURSE) if isinstance(r, Course)]
+        idnumbers = sorted({key.id for key in self.needed} | {r.key.id for r in desired})
+        shortnames = sorted({r.shortname for r in desired})
+        if len(idnumbers) + len(shortnames) > LOOKUPS_AT_MOST:
+            return None
+        return [
+            ("core_course_get_courses_by_field", {"field": field, "value": value}, self.on_courses)
+            for field, values in (("idnumber", idnumbers), ("shortname", shortnames))
+            for value in values
+        ]
 
     def per_course(self) -> list[tuple[int, Key]]:
         """The courses whose memberships and groups are read, by Moodle id."""
@@ -99,11 +130,14 @@ class Courses:
 
     def on_courses(self, answer: Any) -> None:
         listed = answer.get("courses") if isinstance(answer, dict) else answer
-        # The site course (format "site", category 0) is never a sync target.
-        self.records = [
-            c for c in MoodleClient.expect_list("core_course_get_courses_by_field", listed) if c.get("format") != "site"
-        ]
-        for rec in self.records:
+        known = {int(rec["id"]) for rec in self.records}
+        for rec in MoodleClient.expect_list("core_course_get_courses_by_field", listed):
+            # The site course (format "site", category 0) is never a sync target; a course
+            # found by both its idnumber and its shortname counts once.
+            if rec.get("format") == "site" or int(rec["id"]) in known:
+                continue
+            known.add(int(rec["id"]))
+            self.records.append(rec)
             if owned(rec.get("idnumber")):
                 key = Key(Kind.COURSE, rec["idnumber"])
                 self.keys[int(rec["id"])] = key
