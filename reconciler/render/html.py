@@ -17,7 +17,9 @@ PowerSchool or Moodle can close the script element or inject markup.
 from __future__ import annotations
 
 import html
+from collections import defaultdict
 from importlib import resources
+from itertools import count
 
 import orjson
 
@@ -47,11 +49,10 @@ def page_data(layout: Layout) -> dict[str, object]:
     """What the page's script lists: ``s`` the strings, ``c`` the changes as rows of
     ``[school, course, kind, action, reason, person, line, fields]`` (indices into ``s``,
     -1 for none) in review order, ``p`` the people as ``[title, [change rows]]``."""
-    # The string table: each distinct string once, by its index. ``strings(text, len(table))``
-    # is its index, the next free one for a new string (one C call each: a district's
-    # first plan makes two million of them).
-    table: dict[str, int] = {}
-    strings = table.setdefault
+    # The string table: each distinct string once, by its index. ``table[text]`` is its
+    # index, the next free one for a new string (a subscript, no call in Python: a
+    # district's first plan makes two million of them).
+    table: defaultdict[str, int] = defaultdict(count().__next__)
     rows: list[tuple[int, ...]] = []  # tuples: JSON arrays alike, one allocation each
     listed: list[Change] = []  # the changes in row order
     # What many changes share is worked out once: (kind, action) -> kind and action
@@ -61,20 +62,20 @@ def page_data(layout: Layout) -> dict[str, object]:
 
     def fields_of(change: Change) -> int:
         text = "\n".join(field_lines(change))
-        return strings(text, len(table)) if text else -1
+        return table[text] if text else -1
 
     for school in layout.schools:
-        school_s = strings(school.title, len(table))
+        school_s = table[school.title]
         for course in school.courses:
             name = safe(course.name or course.course) if course.course else ""
-            course_s = strings(name, len(table))
+            course_s = table[name]
             for bundle in layout.bundles(course):
                 kind_action = kinds.get((bundle.kind, bundle.action))
                 if kind_action is None:
-                    kind_s = strings(noun(bundle.kind), len(table))
+                    kind_s = table[noun(bundle.kind)]
                     kind_action = kinds[bundle.kind, bundle.action] = (
                         kind_s,
-                        strings(effect(bundle.changes[0]), len(table)),
+                        table[effect(bundle.changes[0])],
                     )
                 kind_s, action_s = kind_action
                 personal = bundle.kind in _PERSONAL
@@ -82,23 +83,23 @@ def page_data(layout: Layout) -> dict[str, object]:
                 if bundle.shared_reason:
                     shared = reasons.get(bundle.reason, -1)
                     if shared < 0:
-                        shared = reasons[bundle.reason] = strings(safe(reason_text(bundle.changes[0])), len(table))
+                        shared = reasons[bundle.reason] = table[safe(reason_text(bundle.changes[0]))]
                 rows += [
                     (
                         school_s,
                         course_s,
                         kind_s,
                         action_s,
-                        shared if shared >= 0 else strings(safe(reason_text(change)), len(table)),
-                        strings(user, len(table)) if personal else -1,
-                        strings(head, len(table)),
+                        shared if shared >= 0 else table[safe(reason_text(change))],
+                        table[user] if personal else -1,
+                        table[head],
                         -1 if change.before is None or change.after is None else fields_of(change),
                     )
                     for change, user, head in zip(bundle.changes, bundle.people, bundle.heads, strict=True)
                 ]
                 listed += bundle.changes
     row_of = dict(zip(map(id, listed), range(len(listed)), strict=True))
-    persons = [[strings(p.title, len(table)), list(map(row_of.__getitem__, map(id, p.changes)))] for p in layout.people]
+    persons = [[table[p.title], list(map(row_of.__getitem__, map(id, p.changes)))] for p in layout.people]
     return {"s": list(table), "c": rows, "p": persons}
 
 
