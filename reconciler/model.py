@@ -363,6 +363,10 @@ def resource_from_dict(
     return cls(Key(kind, data.get("key", implied_key)), moodle_id=moodle_id, **values)
 
 
+#: A resource's key, read in C (sorting half a million resources by key).
+_KEY_OF: Callable[[Resource], Key] = attrgetter("key")
+
+
 @dataclass(frozen=True)
 class State:
     """A read-only set of resources keyed by :class:`Key`; desired and live alike.
@@ -419,7 +423,7 @@ class State:
         kinds: dict[Kind, list[Resource]] = {}
         for resource in self.resources.values():
             kinds.setdefault(resource.key.kind, []).append(resource)
-        return {kind: tuple(sorted(found, key=lambda r: r.key)) for kind, found in kinds.items()}
+        return {kind: tuple(sorted(found, key=_KEY_OF)) for kind, found in kinds.items()}
 
     def counts(self) -> dict[str, int]:
         """How many resources of each kind, for summaries."""
