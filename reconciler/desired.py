@@ -105,7 +105,7 @@ def build_desired(config: Config, rosters: Mapping[str, Roster]) -> Desired:
         builder.check_unique_emails()
     unmatched = tuple(unmatched_settings(config, rosters))
     return Desired(
-        state=State.of(builder.resources.values()),
+        state=State(dict(builder.resources)),  # keyed already: State.of's duplicate check has nothing to find
         notices=(
             *builder.grouped_notices(),
             *builder.notices,

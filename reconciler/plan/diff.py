@@ -234,24 +234,26 @@ class _Planner:
         username (personal data: redaction replaces it)."""
         group_course: Key | None = None
         course: Key | None = None
-        # Courses and accounts are planned before anything inside them (KIND_ORDER).
-        if isinstance(res, Course):
-            self._course_names[res.key] = res.shortname
-        elif isinstance(res, User):
-            self._usernames[res.key] = res.username
-        if isinstance(res, (Enrolment, Group)):
-            course = res.course
-        elif isinstance(res, Course):
-            course = res.key
-        elif isinstance(res, GroupMember):
-            group = self.desired.resources.get(res.group) or self.live.resources.get(res.group)
-            course = group_course = group.course if isinstance(group, Group) else None
         member = ""
+        # Courses and accounts are planned before anything inside them (KIND_ORDER).
+        # Memberships first: they are most of a plan.
         if isinstance(res, (Enrolment, CohortMember, GroupMember)):
+            if isinstance(res, Enrolment):
+                course = res.course
+            elif isinstance(res, GroupMember):
+                group = self.desired.resources.get(res.group) or self.live.resources.get(res.group)
+                course = group_course = group.course if isinstance(group, Group) else None
             member = self._usernames.get(res.user, "")
             if not member:
                 user = self.desired.resources.get(res.user) or self.live.resources.get(res.user)
                 member = user.username if isinstance(user, User) else ""
+        elif isinstance(res, Course):
+            self._course_names[res.key] = res.shortname
+            course = res.key
+        elif isinstance(res, User):
+            self._usernames[res.key] = res.username
+        elif isinstance(res, Group):
+            course = res.course
         return group_course, "" if course is None else self.course_name(course), member
 
     def course_name(self, course: Key) -> str:
@@ -272,25 +274,25 @@ class _Planner:
         )
 
     def plan_kind(self, kind: Kind) -> None:
-        want = {r.key: r for r in self.desired.by_kind(kind)}
+        wanted = self.desired.resources  # a key of this kind is wanted if desired holds it at all
         have = {r.key: r for r in self.live.by_kind(kind)}
-        for key, res in want.items():
-            live_res = have.get(key)
+        for res in self.desired.by_kind(kind):
+            live_res = have.get(res.key)
             if live_res is None:
                 self.plan_missing(res)
             else:
                 self.plan_existing(res, live_res)
         for key, live_res in have.items():
-            if key not in want and key not in self.moved_from:
+            if key not in wanted and key not in self.moved_from:
                 self.plan_removal(live_res)
 
     def plan_missing(self, res: Resource) -> None:
-        old_key = self.moves.get(res.key)
+        old_key = self.moves.get(res.key) if self.moves else None
         moved = self.live.get(old_key) if old_key is not None else None
         if moved is not None:
             self.emit(Action.MOVE, moved, res, Reason.MIGRATION)
             return
-        holder = self.owned_holder(res)
+        holder = self.owned_holder(res) if isinstance(res, (User, Course)) else None
         if holder is not None:
             self.notices.append(
                 Notice(NoticeLevel.WARNING, f"{res.key.id} is not created: {self.held(res, holder)}", res.key.id)

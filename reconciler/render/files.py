@@ -11,7 +11,7 @@ from reconciler.errors import PlanFileError
 from reconciler.plan.file import write_atomically, write_plan
 from reconciler.plan.model import PlanDocument
 from reconciler.redact import redact_document
-from reconciler.render.html import render_html
+from reconciler.render.html import html_page
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 from reconciler.render.view import Layout
@@ -52,18 +52,17 @@ def save_plan(
         sealed = write_plan(doc, json_path)
         view = redact_document(sealed, redact_key) if redact else sealed
         layout = Layout(view)  # worked out once for the three renderings
-        renderings: list[tuple[Path, Callable[[], str]]] = [
-            (text_path, lambda: render_text(view, layout=layout)),
-            (markdown_path, lambda: render_markdown(view, layout=layout)),
-            (html_path, lambda: render_html(view, layout=layout)),
+        renderings: list[tuple[Path, Callable[[], bytes]]] = [
+            (text_path, lambda: render_text(view, layout=layout).encode("utf-8")),
+            (markdown_path, lambda: render_markdown(view, layout=layout).encode("utf-8")),
+            (html_path, lambda: html_page(view, layout=layout)),
         ]
         for path, render in renderings:
-            _write_text(path, render())  # one rendering held at a time
+            _write_bytes(path, render())  # one rendering held at a time
     except OSError as exc:
         raise PlanFileError(f"cannot write the plan to {out}: {exc.strerror}") from None
     return PlanPaths(sealed, json_path, text_path, markdown_path, html_path)
 
 
-def _write_text(path: Path, text: str) -> None:
-    data = text.encode("utf-8")
+def _write_bytes(path: Path, data: bytes) -> None:
     write_atomically(path, lambda file: file.write(data))
