@@ -194,8 +194,7 @@ def read_for_apply(client: MoodleClient, plan: Plan, roles: RoleMap) -> State:
     enough to check what the plan recorded of them and to give the writer Moodle ids, without
     reading PowerSchool again."""
     touched = State.of(c.resource for c in plan.changes)
-    users = {ref for c in plan.changes for ref in c.resource.references() if ref.kind is Kind.USER}
-    users |= {c.key for c in plan.changes if c.key.kind is Kind.USER}
+    users = _referenced(plan, Kind.USER) | {c.key for c in plan.changes if c.key.kind is Kind.USER}
     # The parents changes point at (a course's category, an enrolment's course) are read
     # too: the writer needs their Moodle ids even when the plan does not change them.
     kinds = {c.key.kind for c in plan.changes} | {ref.kind for c in plan.changes for ref in c.resource.references()}

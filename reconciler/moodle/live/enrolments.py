@@ -128,12 +128,12 @@ class Enrolments:
         uids = {key: uid for uid, key in self.users.keys.items()} | {key: uid for uid, key in candidates.items()}
         courses: set[Key] = set()
         for key in self.enrolled.keys() | self.others.keys():
-            listed = {uid for uid, _, _ in self.enrolled.get(key, {}).values()} | self.others.get(key, {}).keys()
             if key not in self.pairs:
                 held = self.enrolled.get(key) or candidates.keys() & self.others.get(key, {}).keys()
                 if held:
                     courses.add(key)
                 continue
+            listed = {uid for uid, _, _ in self.enrolled.get(key, {}).values()} | self.others.get(key, {}).keys()
             touched = {uids[user] for user in self.pairs[key] if user in uids}
             if key in self.active_only:
                 if touched - listed:
@@ -199,9 +199,10 @@ class _ActiveLists(Refusable):
 
     def refused(self, error: MoodleResponseError) -> bool:
         """A refusal for want of the function or a capability: read the courses one by one."""
-        if not isinstance(error, (AccessDenied, UnknownFunction)) or (
-            isinstance(error, AccessDenied) and error.errorcode not in _FALL_BACK_ON
-        ):
+        unavailable = isinstance(error, UnknownFunction) or (
+            isinstance(error, AccessDenied) and error.errorcode in _FALL_BACK_ON
+        )
+        if not unavailable:
             return False
         self.enrolments.refused.extend(self.courses.items())
         return True
